@@ -1,0 +1,16 @@
+/**
+ * ns-isolated: run commands, test files and functions in fresh Linux
+ * namespaces over a copy-on-write root, with caps and a usage report.
+ */
+export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
+export type { LeakedProcess, SandboxLaunch, SandboxResult, StatusChannel, Strategy, WrittenPath } from './host/prepare.ts'
+export { prepareSandbox } from './host/prepare.ts'
+export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
+export {
+  type LeakPolicy,
+  type NetworkMode,
+  type ResolvedOptions,
+  resolveOptions,
+  type SandboxMode,
+  type SandboxOptions,
+} from './options.ts'

@@ -1,0 +1,212 @@
+/**
+ * Sandbox options: the public shape, and the one place where they are
+ * validated. Every front door (CLI, `spawnSandbox`, `isolate`, the Vitest and
+ * Jest integrations) passes user input through `resolveOptions`, so a mistake
+ * gets the same precise `TypeError` wherever it was made.
+ */
+import { isAbsolute, resolve } from 'node:path'
+
+/** Network of the sandbox. */
+export type NetworkMode = 'loopback' | 'none' | 'host'
+
+/** What to do about processes a test leaves running. */
+export type LeakPolicy = 'report' | 'fail' | 'ignore'
+
+/** How the sandbox gets its privileges. */
+export type SandboxMode = 'auto' | 'root' | 'rootless'
+
+/** What to do when a cap cannot be enforced (rootless without delegation). */
+export type UnenforceablePolicy = 'error' | 'warn'
+
+/** Options of one sandbox. All are optional. */
+export interface SandboxOptions {
+  /**
+   * `'loopback'` (default): own network namespace with `lo` up (127.0.0.1 and
+   * ::1 work, nothing else is reachable). `'none'`: own namespace, `lo` down.
+   * `'host'`: share the host's network.
+   */
+  network?: NetworkMode
+  /** Hostname inside. Default: `ns-isolated-<6 hex>`, new for every sandbox. */
+  hostname?: string
+  /**
+   * Host paths whose writes must reach the host (snapshot dirs, coverage temp
+   * dirs, caches). Relative paths are resolved against `cwd`. A missing path
+   * is created on the host as a directory.
+   */
+  writable?: string[]
+  /** Working directory inside (the same path as on the host). Default: `process.cwd()`. */
+  cwd?: string
+  /** `'auto'` (default): root when running as root, else a user namespace. */
+  mode?: SandboxMode
+  /** Memory cap: bytes, or a string like `'512M'`, `'2G'`. Default: none. */
+  memory?: number | string
+  /** Cap on processes *and threads* (a bare Node has ~7). Default: none. */
+  pids?: number
+  /** CPU cap in cores, e.g. `1.5`. Default: none. */
+  cpu?: number
+  /** When a cap cannot be enforced: `'error'` (default) or `'warn'` and run uncapped. */
+  unenforceable?: UnenforceablePolicy
+  /** Kill the sandbox after this many milliseconds. Default: none. */
+  timeout?: number
+}
+
+/** Options after validation: every field present and normalised. */
+export interface ResolvedOptions {
+  network: NetworkMode
+  hostname: string
+  writable: string[]
+  cwd: string
+  mode: SandboxMode
+  memory: number | undefined
+  pids: number | undefined
+  cpu: number | undefined
+  unenforceable: UnenforceablePolicy
+  timeout: number | undefined
+}
+
+const KNOWN = new Set([
+  'network',
+  'hostname',
+  'writable',
+  'cwd',
+  'mode',
+  'memory',
+  'pids',
+  'cpu',
+  'unenforceable',
+  'timeout',
+])
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new TypeError(
+      `ns-isolated: option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(value)}.`,
+    )
+  }
+  return value as T
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  return typeof value === 'object' ? 'an object' : String(value)
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
+
+/** Parses `'512M'`, `'2G'`, `'1.5g'`, `'100KiB'` or a byte count. */
+export function parseBytes(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value > 0) return value
+  } else if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value)
+    if (m?.[1] !== undefined) {
+      const bytes = Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toUpperCase()] ?? 1))
+      if (bytes > 0) return bytes
+    }
+  }
+  throw new TypeError(
+    `ns-isolated: option \`${name}\` must be a positive byte count or a size like '512M' or '2G'; got ${describe(value)}.`,
+  )
+}
+
+/** Hostname rules of RFC 1123: labels of letters, digits and '-', ≤ 63 chars each, ≤ 64 total (the kernel's limit). */
+const HOSTNAME = /^(?=.{1,64}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
+
+/** Validates and normalises sandbox options. Throws a precise `TypeError` on the first mistake. */
+export function resolveOptions(input: SandboxOptions | undefined, extraKeys: readonly string[] = []): ResolvedOptions {
+  const o = (input ?? {}) as Record<string, unknown>
+  if (typeof o !== 'object' || Array.isArray(o)) {
+    throw new TypeError(`ns-isolated: options must be an object; got ${describe(input)}.`)
+  }
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key) && !extraKeys.includes(key)) {
+      throw new TypeError(
+        `ns-isolated: unknown option \`${key}\`. Known options: ${[...KNOWN, ...extraKeys].sort().join(', ')}.`,
+      )
+    }
+  }
+  const network = oneOf('network', o.network, ['loopback', 'none', 'host'] as const, 'loopback')
+  const mode = oneOf('mode', o.mode, ['auto', 'root', 'rootless'] as const, 'auto')
+  const unenforceable = oneOf('unenforceable', o.unenforceable, ['error', 'warn'] as const, 'error')
+
+  let cwd = process.cwd()
+  if (o.cwd !== undefined) {
+    if (typeof o.cwd !== 'string' || o.cwd === '') {
+      throw new TypeError(`ns-isolated: option \`cwd\` must be a non-empty path; got ${describe(o.cwd)}.`)
+    }
+    cwd = resolve(o.cwd)
+  }
+
+  let hostname = `ns-isolated-${Math.floor(Math.random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0')}`
+  if (o.hostname !== undefined) {
+    if (typeof o.hostname !== 'string' || !HOSTNAME.test(o.hostname)) {
+      throw new TypeError(
+        `ns-isolated: option \`hostname\` must be a valid hostname (letters, digits, '-' and '.', at most 64 characters); got ${describe(o.hostname)}.`,
+      )
+    }
+    hostname = o.hostname
+  }
+
+  const writable: string[] = []
+  if (o.writable !== undefined) {
+    if (!Array.isArray(o.writable)) {
+      throw new TypeError(`ns-isolated: option \`writable\` must be an array of paths; got ${describe(o.writable)}.`)
+    }
+    for (const [i, p] of o.writable.entries()) {
+      if (typeof p !== 'string' || p === '') {
+        throw new TypeError(`ns-isolated: option \`writable[${i}]\` must be a non-empty path; got ${describe(p)}.`)
+      }
+      const abs = isAbsolute(p) ? resolve(p) : resolve(cwd, p)
+      if (abs === '/') {
+        throw new TypeError(
+          "ns-isolated: option `writable` cannot contain '/': that would pass the whole host through. Name the directories that must persist.",
+        )
+      }
+      if (!writable.includes(abs)) writable.push(abs)
+    }
+  }
+
+  let pids: number | undefined
+  if (o.pids !== undefined) {
+    if (typeof o.pids !== 'number' || !Number.isInteger(o.pids) || o.pids < 1) {
+      throw new TypeError(`ns-isolated: option \`pids\` must be a positive whole number; got ${describe(o.pids)}.`)
+    }
+    pids = o.pids
+  }
+  let cpu: number | undefined
+  if (o.cpu !== undefined) {
+    if (typeof o.cpu !== 'number' || !Number.isFinite(o.cpu) || o.cpu < 0.01) {
+      throw new TypeError(
+        `ns-isolated: option \`cpu\` must be a number of cores of at least 0.01 (e.g. 0.5, 2); got ${describe(o.cpu)}.`,
+      )
+    }
+    cpu = o.cpu
+  }
+  let timeout: number | undefined
+  if (o.timeout !== undefined) {
+    if (typeof o.timeout !== 'number' || !Number.isFinite(o.timeout) || o.timeout <= 0) {
+      throw new TypeError(
+        `ns-isolated: option \`timeout\` must be a positive number of milliseconds; got ${describe(o.timeout)}.`,
+      )
+    }
+    timeout = o.timeout
+  }
+  return {
+    network,
+    hostname,
+    writable,
+    cwd,
+    mode,
+    memory: parseBytes('memory', o.memory),
+    pids,
+    cpu,
+    unenforceable,
+    timeout,
+  }
+}

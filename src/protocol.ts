@@ -1,0 +1,60 @@
+/**
+ * The contract between the host side (`src/host`), the launcher
+ * (`src/launcher/launcher.c`) and the sandbox side (`src/sandbox`): the plan
+ * the host hands to the worker-side setup, and the status lines that come
+ * back on the launcher's status channel.
+ */
+/** Environment variable carrying the filesystem plan (src/host/plan.ts) to the launcher. */
+export const PLAN_ENV = 'NS_ISOLATED_PLAN'
+/** Where the staging tmpfs (overlay upper layers, manifest) is visible inside, read-only. */
+export const STAGING_INSIDE = '/dev/.ns-isolated'
+/** The launcher's exit code when it (not the command) failed. */
+export const EXIT_LAUNCHER = 125
+
+/** A failure of the sandbox setup (a mount, the hostname, lo), written by the launcher before the worker exits. */
+export interface SetupFailureLine {
+  v: 1
+  setupError: { code: string; message: string; step: string; errnoNumber: number; path: string }
+}
+
+/** The setup finished; what it had to work around on this host. */
+export interface SetupDoneLine {
+  v: 1
+  setup: { degraded: string[] }
+}
+
+/** A failure of the launcher itself. */
+export interface LauncherErrorLine {
+  v: 1
+  error: { step: string; errno: number; detail: string }
+}
+
+/** What PID 1 reports when the worker has exited. */
+export interface FinalStatusLine {
+  v: 1
+  code: number | null
+  signal: number | null
+  leaked: Array<{ pid: number; cmd: string }>
+  leaksUnknown?: boolean
+  writes: Array<{ path: string; kind: 'file' | 'deleted' | 'symlink' | 'other' }>
+  writesTruncated: boolean
+  writesUnknown: boolean
+  /** getrusage(RUSAGE_CHILDREN) of PID 1 after it reaped the whole tree. */
+  rusage: { utimeUs: number; stimeUs: number; maxrssKb: number }
+}
+
+export type StatusLine = SetupDoneLine | SetupFailureLine | LauncherErrorLine | FinalStatusLine
+
+/** Parses the status channel's text: one JSON object per line. Unparseable lines are skipped. */
+export function parseStatus(text: string): StatusLine[] {
+  const lines: StatusLine[] = []
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue
+    try {
+      lines.push(JSON.parse(line) as StatusLine)
+    } catch {
+      // A torn line (the runner died mid-write) carries nothing we can use.
+    }
+  }
+  return lines
+}
