@@ -5,6 +5,7 @@
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export type { LeakedProcess, SandboxLaunch, SandboxResult, StatusChannel, Strategy, WrittenPath } from './host/prepare.ts'
 export { prepareSandbox } from './host/prepare.ts'
+export { INSIDE_ENV } from './protocol.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
 export {
   type LeakPolicy,

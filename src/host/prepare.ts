@@ -11,6 +11,7 @@ import { type NetworkMode, type ResolvedOptions, resolveOptions, type SandboxOpt
 import {
   type FinalStatusLine,
   type LauncherErrorLine,
+  INSIDE_ENV,
   PLAN_ENV,
   parseStatus,
   type SetupDoneLine,
@@ -156,7 +157,7 @@ export function prepareSandbox(
   return {
     file,
     args,
-    env: { [PLAN_ENV]: fsPlan.text },
+    env: { [PLAN_ENV]: fsPlan.text, [INSIDE_ENV]: plan.hostname },
     options: resolved,
     plan,
     strategy,
