@@ -6,6 +6,8 @@
  */
 /** Environment variable carrying the filesystem plan (src/host/plan.ts) to the launcher. */
 export const PLAN_ENV = 'NS_ISOLATED_PLAN'
+/** Set in every sandbox's environment: its hostname. Tells code (and runner environments) that they run inside. */
+export const INSIDE_ENV = 'NS_ISOLATED_INSIDE'
 /** Where the staging tmpfs (overlay upper layers, manifest) is visible inside, read-only. */
 export const STAGING_INSIDE = '/dev/.ns-isolated'
 /** The launcher's exit code when it (not the command) failed. */
