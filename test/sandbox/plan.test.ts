@@ -1,0 +1,104 @@
+// The mount plan, decided on the host, for hosts we cannot be on: a Docker
+// container (bind-mounted files), a rootless run with submounts below a
+// top-level directory, a project under /tmp, paths that need escaping.
+import { describe, expect, it } from 'vitest'
+import { buildPlan, type HostView } from '../../dist/host/plan.js'
+
+const dirent = (name: string, kind: 'dir' | 'link' | 'file') => ({
+  name,
+  isDirectory: () => kind === 'dir',
+  isSymbolicLink: () => kind === 'link',
+  isFile: () => kind === 'file',
+})
+const dirStat = { isDirectory: () => true, isFile: () => false, size: 0 }
+const fileStat = (size: number) => ({ isDirectory: () => false, isFile: () => true, size })
+
+const MOUNTINFO = [
+  '21 1 0:20 / / rw - ext4 /dev/vda rw',
+  '22 21 0:21 / /proc rw - proc proc rw',
+  '23 21 0:22 / /sys rw - sysfs sysfs rw',
+  '24 21 0:5 / /dev rw - devtmpfs udev rw',
+  '25 21 0:30 / /tmp rw - tmpfs tmpfs rw',
+  '26 21 0:31 / /var/lib/docker rw - ext4 /dev/vdb rw',
+  '27 21 0:32 /hosts /etc/hosts rw - ext4 /dev/vdc rw',
+  '28 21 0:33 / /run rw - tmpfs tmpfs rw',
+  '29 28 0:34 / /run/user/1000 rw - tmpfs tmpfs rw',
+  '30 21 0:35 / /mnt/with\\040space rw - ext4 /dev/vdd rw',
+  '31 21 0:36 / /run/netns/x rw - nsfs nsfs rw',
+].join('\n')
+
+const host: HostView = {
+  mountinfo: () => MOUNTINFO,
+  stat: (p) => (p === '/etc/hosts' ? fileStat(200) : p === '/etc/big' ? fileStat(10 << 20) : dirStat),
+  readdir: (p) =>
+    p === '/'
+      ? [dirent('usr', 'dir'), dirent('bin', 'link'), dirent('var', 'dir'), dirent('etc', 'dir'), dirent('tmp', 'dir'), dirent('proc', 'dir'), dirent('run', 'dir')]
+      : p === '/var'
+        ? [dirent('lib', 'dir'), dirent('log', 'dir')]
+        : p === '/var/lib'
+          ? [dirent('docker', 'dir'), dirent('apt', 'dir')]
+          : [],
+  readlink: () => 'usr/bin',
+}
+
+const ops = (text: string) => text.trim().split('\n').map((l) => l.split('\t'))
+const base = { hostname: 'h', network: 'loopback' as const, writable: [], keep: [], cwd: '/srv' }
+
+describe('buildPlan', () => {
+  it('as root: one overlay of /, one per data submount, bind-mounted files copied, pseudo filesystems skipped', () => {
+    const p = buildPlan({ ...base, strategy: 'root' }, host)
+    const o = ops(p.text)
+    const overlays = o.filter((f) => f[0] === 'O').map((f) => f[4])
+    expect(overlays).toEqual(['/', '/run', '/mnt/with space', '/var/lib/docker', '/run/user/1000'])
+    expect(o).toContainEqual(['F', '/etc/hosts', '/tmp/root/etc/hosts'])
+    expect(p.created).toEqual(['/etc/hosts'])
+    expect(p.text).not.toContain('netns')
+    expect(o.at(-1)).toEqual(['P', '/tmp/root', '/srv'])
+    expect(o).toContainEqual(['U'])
+    expect(o).toContainEqual(['H', 'h'])
+  })
+
+  it('rootless: a skeleton root, overlays per directory, and directories holding submounts laid out down to them', () => {
+    const o = ops(buildPlan({ ...base, strategy: 'rootless' }, host).text)
+    const overlays = o.filter((f) => f[0] === 'O').map((f) => [f[4], f[5]])
+    // /var holds /var/lib/docker: /var and /var/lib become skeletons, their other
+    // children overlays. /etc holds the /etc/hosts mount: it is laid out entry by
+    // entry too (the fake /etc has no other entries).
+    expect(overlays).toEqual([
+      ['/usr', '1'],
+      ['/var/lib/apt', '1'],
+      ['/var/log', '1'],
+      ['/run', '1'],
+      ['/mnt/with space', '1'],
+      ['/var/lib/docker', '1'],
+      ['/run/user/1000', '1'],
+    ])
+    expect(o).toContainEqual(['D', '/tmp/root/etc', '755'])
+    expect(o).toContainEqual(['F', '/etc/hosts', '/tmp/root/etc/hosts'])
+    expect(o).toContainEqual(['L', 'usr/bin', '/tmp/root/bin'])
+    // /proc and /sys as real root only are made read-only; not rootless
+    expect(o.some((f) => f[0] === 'm' && f[2]?.endsWith('/proc/sys'))).toBe(false)
+  })
+
+  it('carries a working directory under /tmp copy-on-write, and binds writable paths last', () => {
+    const o = ops(buildPlan({ ...base, strategy: 'root', cwd: '/tmp/proj', writable: ['/tmp/proj/__snapshots__', '/srv/cache'] }, host).text)
+    const keep = o.find((f) => f[0] === 'O' && f[4] === '/tmp/proj')
+    expect(keep?.[1]).toBe('@tmp/proj')
+    const binds = o.filter((f) => f[0] === 'M' && f[4] === String(0x1000 | 0x4000)).map((f) => f[1])
+    expect(binds).toEqual(['@tmp/proj/__snapshots__', '/srv/cache'])
+    const iBind = o.findIndex((f) => f[1] === '/srv/cache')
+    const iTmp = o.findIndex((f) => f[0] === 'M' && f[1] === 'ns-isolated-tmp')
+    expect(iBind).toBeGreaterThan(iTmp)
+  })
+
+  it('escapes tabs and newlines in paths', () => {
+    const p = buildPlan({ ...base, strategy: 'root', hostname: 'h', cwd: '/srv/a\tb' }, host)
+    expect(p.text).toContain('P\t/tmp/root\t/srv/a\\tb')
+  })
+
+  it("network 'host' binds the host's /sys and does not bring lo up", () => {
+    const o = ops(buildPlan({ ...base, strategy: 'root', network: 'host' }, host).text)
+    expect(o).toContainEqual(['M', '/sys', '/tmp/root/sys', '-', String(0x1000 | 0x4000), '-'])
+    expect(o).not.toContainEqual(['U'])
+  })
+})
