@@ -15,7 +15,9 @@ const base = ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(root, 'src/l
 // Static, so the binary runs on any distribution (glibc or musl) of its arch.
 let r = spawnSync(cc, ['-static', ...base], { stdio: ['ignore', 'inherit', 'pipe'] })
 if (r.error) {
-  console.error(`build-launcher: cannot run the C compiler '${cc}' (${r.error.code}). Install one (Debian/Ubuntu: apt-get install gcc libc6-dev; Alpine: apk add build-base) or set CC.`)
+  console.error(
+    `build-launcher: cannot run the C compiler '${cc}' (${r.error.code}). Install one (Debian/Ubuntu: apt-get install gcc libc6-dev; Alpine: apk add build-base) or set CC.`,
+  )
   process.exit(1)
 }
 if (r.status !== 0) {

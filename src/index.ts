@@ -3,9 +3,15 @@
  * namespaces over a copy-on-write root, with caps and a usage report.
  */
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
-export type { LeakedProcess, SandboxLaunch, SandboxResult, StatusChannel, Strategy, WrittenPath } from './host/prepare.ts'
+export type {
+  LeakedProcess,
+  SandboxLaunch,
+  SandboxResult,
+  StatusChannel,
+  Strategy,
+  WrittenPath,
+} from './host/prepare.ts'
 export { prepareSandbox } from './host/prepare.ts'
-export { INSIDE_ENV } from './protocol.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
 export {
   type LeakPolicy,
@@ -15,3 +21,4 @@ export {
   type SandboxMode,
   type SandboxOptions,
 } from './options.ts'
+export { INSIDE_ENV } from './protocol.ts'

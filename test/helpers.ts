@@ -27,7 +27,10 @@ export function runScript(
   const file = join(dir.path, 'script.mjs')
   writeFileSync(file, source.replaceAll('@dist/', `${join(root, 'dist')}/`))
   chmodSync(file, 0o644)
-  const prefix = [...(opts.prefix ?? []), ...(opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [])]
+  const prefix = [
+    ...(opts.prefix ?? []),
+    ...(opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []),
+  ]
   const argv = [...prefix, node, file]
   const r = spawnSync(argv[0] as string, argv.slice(1), {
     cwd: dir.path,

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import Table from 'cli-table3'
 import type { SandboxResult } from '../host/prepare.ts'
 import { runSandbox } from '../host/spawn.ts'
+import { formatBytes, formatMs } from '../report/format.ts'
 
 const MARK = `/etc/ns-isolated-demo-${process.pid}`
 
@@ -14,7 +15,7 @@ echo "  inside: my pid is $$ (the launcher is pid 1), hostname $(hostname)"
 echo "  inside: processes visible: $(ls /proc | grep -c '^[0-9]')"
 echo "  inside: network interfaces: $(ls /sys/class/net | tr '\\n' ' ')"
 echo written-inside > ${MARK} && echo "  inside: wrote ${MARK}: $(cat ${MARK})"
-(setsid sleep 300 &)
+(setsid sleep 300 &); sleep 0.1
 echo "  inside: started a daemon (setsid sleep 300) and exited without stopping it"
 `
 
@@ -31,9 +32,18 @@ server.listen(3000, '127.0.0.1', () => {
 `
 
 function row(name: string, r: SandboxResult): string[] {
-  const cpu = r.rusage ? `${(r.rusage.cpuUserMs + r.rusage.cpuSystemMs).toFixed(0)} ms` : '?'
-  const rss = r.rusage ? `${(r.rusage.maxRssBytes / 2 ** 20).toFixed(1)} MiB` : '?'
-  return [name, r.signal ?? String(r.code), `${r.wallMs.toFixed(0)} ms`, cpu, rss, String(r.leaked.length), String(r.writes.length)]
+  const u = r.usage
+  const cpu = u.cpuUserMs !== null && u.cpuSystemMs !== null ? formatMs(u.cpuUserMs + u.cpuSystemMs) : '?'
+  return [
+    name,
+    r.signal ?? String(r.code),
+    formatMs(r.wallMs),
+    cpu,
+    formatBytes(u.memoryPeakBytes),
+    String(u.pidsPeak ?? '?'),
+    String(r.leaked.length),
+    String(r.writes.length),
+  ]
 }
 
 export async function runDemo(): Promise<number> {
@@ -50,10 +60,18 @@ export async function runDemo(): Promise<number> {
   )
 
   out('\n3. Usage report:')
-  const table = new Table({ head: ['sandbox', 'exit', 'wall', 'cpu', 'max rss', 'leaked', 'writes'] })
-  table.push(row('shell', shell), row('server demo-a', servers[0] as SandboxResult), row('server demo-b', servers[1] as SandboxResult))
+  const table = new Table({ head: ['sandbox', 'exit', 'wall', 'cpu', 'peak memory', 'peak pids', 'leaked', 'writes'] })
+  table.push(
+    row('shell', shell),
+    row('server demo-a', servers[0] as SandboxResult),
+    row('server demo-b', servers[1] as SandboxResult),
+  )
   out(table.toString())
   const ok = !existsSync(MARK) && shell.leaked.length === 1 && servers.every((s) => s.code === 0)
-  out(ok ? '\nIsolation works on this machine.' : '\nSomething was not isolated: see above, and run `ns-isolated doctor`.')
+  out(
+    ok
+      ? '\nIsolation works on this machine.'
+      : '\nSomething was not isolated: see above, and run `ns-isolated doctor`.',
+  )
   return ok ? 0 : 1
 }

@@ -30,7 +30,12 @@ async function probe(name: string, mode: 'root' | 'rootless', required: boolean)
     const r = await runSandbox('/bin/sh', ['-c', 'echo $$; hostname'], { mode, stdio: ['ignore', 'pipe', 'pipe'] })
     if (r.code !== 0) return { name, status: 'fail', detail: `a test sandbox exited ${r.code}`, required }
     const note = r.degraded.length ? ` (weakened: ${r.degraded.join('; ')})` : ''
-    return { name, status: r.degraded.length ? 'warn' : 'ok', detail: `fresh namespaces, overlay root, /proc, lo up${note}`, required }
+    return {
+      name,
+      status: r.degraded.length ? 'warn' : 'ok',
+      detail: `fresh namespaces, overlay root, /proc, lo up${note}`,
+      required,
+    }
   } catch (e) {
     if (NsIsolatedError.is(e)) return { name, status: 'fail', detail: `${e.code}`, fix: e.message, required }
     return { name, status: 'fail', detail: String(e), required }
@@ -60,20 +65,37 @@ export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Che
     checks.push({ name: 'launcher binary', status: 'ok', detail: launcherPath(), required: true })
   } catch (e) {
     launcherOk = false
-    checks.push({ name: 'launcher binary', status: 'fail', detail: 'missing', fix: (e as Error).message, required: true })
+    checks.push({
+      name: 'launcher binary',
+      status: 'fail',
+      detail: 'missing',
+      fix: (e as Error).message,
+      required: true,
+    })
   }
   const strategy = chooseStrategy('auto')
   checks.push({
     name: 'privileges',
     status: 'info',
-    detail: strategy === 'root' ? 'root: sandboxes use real root and one overlay of /' : `uid ${facts.uid}: sandboxes use a user namespace`,
+    detail:
+      strategy === 'root'
+        ? 'root: sandboxes use real root and one overlay of /'
+        : `uid ${facts.uid}: sandboxes use a user namespace`,
     required: false,
   })
   const userns =
     facts.unprivilegedUsernsClone === 0
-      ? { status: 'warn' as const, detail: 'kernel.unprivileged_userns_clone=0', fix: 'sudo sysctl -w kernel.unprivileged_userns_clone=1' }
+      ? {
+          status: 'warn' as const,
+          detail: 'kernel.unprivileged_userns_clone=0',
+          fix: 'sudo sysctl -w kernel.unprivileged_userns_clone=1',
+        }
       : facts.maxUserNamespaces === 0
-        ? { status: 'warn' as const, detail: 'user.max_user_namespaces=0', fix: 'sudo sysctl -w user.max_user_namespaces=15000' }
+        ? {
+            status: 'warn' as const,
+            detail: 'user.max_user_namespaces=0',
+            fix: 'sudo sysctl -w user.max_user_namespaces=15000',
+          }
         : facts.apparmorRestrictsUserns
           ? {
               status: 'warn' as const,
@@ -81,7 +103,11 @@ export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Che
               fix: 'run as root, or sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile with `userns,` for node',
             }
           : { status: 'ok' as const, detail: `allowed (max ${facts.maxUserNamespaces ?? '?'})`, fix: undefined }
-  checks.push({ name: 'unprivileged user namespaces', ...userns, required: strategy === 'rootless' && userns.status !== 'ok' })
+  checks.push({
+    name: 'unprivileged user namespaces',
+    ...userns,
+    required: strategy === 'rootless' && userns.status !== 'ok',
+  })
   checks.push({
     name: 'seccomp',
     status: facts.seccompFiltered ? 'warn' : 'ok',
@@ -93,7 +119,8 @@ export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Che
   })
   if (launcherOk) {
     checks.push(await probe(`sandbox (${strategy})`, strategy, true))
-    if (strategy === 'root') checks.push(await probe('sandbox in a user namespace (overlay with userxattr)', 'rootless', false))
+    if (strategy === 'root')
+      checks.push(await probe('sandbox in a user namespace (overlay with userxattr)', 'rootless', false))
   }
   const cg = describeCgroupSupport({ rootless: strategy === 'rootless' })
   const caps = Object.entries(cg.canEnforce)

@@ -1,19 +1,38 @@
 /** The short human report `ns-isolated run` prints to stderr. */
 import type { SandboxResult } from '../host/prepare.ts'
+import { formatBytes, formatMs } from '../report/format.ts'
 
 export function formatRunReport(r: SandboxResult): string {
   const lines: string[] = []
   const end = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`
-  const cpu = r.rusage ? `, cpu ${(r.rusage.cpuUserMs + r.rusage.cpuSystemMs).toFixed(0)} ms` : ''
-  const rss = r.rusage ? `, max rss ${(r.rusage.maxRssBytes / 2 ** 20).toFixed(1)} MiB` : ''
-  lines.push(`ns-isolated: ${end} in ${r.wallMs.toFixed(0)} ms${cpu}${rss} (host ${r.hostname}, network ${r.network}, ${r.strategy})`)
+  const u = r.usage
+  const cpu = u.cpuUserMs !== null && u.cpuSystemMs !== null ? `, cpu ${formatMs(u.cpuUserMs + u.cpuSystemMs)}` : ''
+  const mem =
+    u.memoryPeakBytes !== null
+      ? `, peak memory ${formatBytes(u.memoryPeakBytes)}${u.source === 'rusage' ? ' (largest process)' : ''}`
+      : ''
+  const pids = u.pidsPeak !== null ? `, peak pids ${u.pidsPeak}` : ''
+  lines.push(
+    `ns-isolated: ${end} in ${formatMs(r.wallMs)}${cpu}${mem}${pids} (host ${r.hostname}, network ${r.network}, ${r.strategy})`,
+  )
+  const caps = Object.entries(r.caps.limits)
+    .filter(([, v]) => v !== undefined)
+    .map(
+      ([k, v]) =>
+        `${k} ${k === 'memory' ? formatBytes(v as number) : v}${r.caps.enforced[k as 'memory'] ? '' : ' (NOT enforced)'}`,
+    )
+  if (caps.length) lines.push(`  caps: ${caps.join(', ')}`)
+  for (const h of r.caps.hit) lines.push(`  CAP HIT: ${h.detail}`)
+  if (u.oomKills > 0 && !r.caps.hit.some((h) => h.cap === 'memory')) lines.push(`  OOM kills: ${u.oomKills}`)
   if (!r.leaksKnown) lines.push('  leaked processes: unknown (the sandbox was killed from outside)')
   else if (r.leaked.length) {
     lines.push(`  leaked ${r.leaked.length} process${r.leaked.length === 1 ? '' : 'es'} (killed):`)
     for (const l of r.leaked) lines.push(`    pid ${l.pid}: ${l.command}`)
   }
   if (r.writes.length) {
-    lines.push(`  wrote ${r.writes.length}${r.writesTruncated ? '+' : ''} path${r.writes.length === 1 ? '' : 's'} outside /tmp (discarded):`)
+    lines.push(
+      `  wrote ${r.writes.length}${r.writesTruncated ? '+' : ''} path${r.writes.length === 1 ? '' : 's'} outside /tmp (discarded):`,
+    )
     for (const w of r.writes.slice(0, 20)) lines.push(`    ${w.kind === 'deleted' ? 'deleted ' : ''}${w.path}`)
     if (r.writes.length > 20) lines.push(`    … and ${r.writes.length - 20} more (--json lists them all)`)
   }

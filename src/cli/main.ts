@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
-import { Command, Option } from 'commander'
 import Table from 'cli-table3'
+import { Command, Option } from 'commander'
 import { NsIsolatedError } from '../errors.ts'
 import { runSandbox } from '../host/spawn.ts'
 import type { SandboxOptions } from '../options.ts'
@@ -39,10 +39,14 @@ program
   .command('run')
   .description('run a command in a fresh sandbox; exits with its code and reports what it leaked and wrote')
   .argument('<command...>', 'the command and its arguments (put them after --)')
-  .addOption(new Option('--network <mode>', 'loopback: own lo up; none: lo down; host: share the host network').default('loopback'))
+  .addOption(
+    new Option('--network <mode>', 'loopback: own lo up; none: lo down; host: share the host network').default(
+      'loopback',
+    ),
+  )
   .option('--hostname <name>', 'hostname inside (default: ns-isolated-<random>)')
   .option('--writable <path>', 'a host path whose writes persist (repeatable)', collect, [])
-  .option('--memory <size>', "memory cap, e.g. 512M, 2G")
+  .option('--memory <size>', 'memory cap, e.g. 512M, 2G')
   .option('--pids <n>', 'cap on processes and threads', numberish)
   .option('--cpu <cores>', 'CPU cap in cores, e.g. 0.5', numberish)
   .option('--timeout <ms>', 'kill the sandbox after this many ms', numberish)
@@ -96,7 +100,9 @@ program
     const failed = checks.filter((c) => c.required && c.status === 'fail')
     if (!opts.json) {
       process.stdout.write(
-        failed.length ? `\n${failed.length} required check(s) failed.\n` : '\nEverything ns-isolated needs works here.\n',
+        failed.length
+          ? `\n${failed.length} required check(s) failed.\n`
+          : '\nEverything ns-isolated needs works here.\n',
       )
     }
     process.exit(failed.length ? 1 : 0)

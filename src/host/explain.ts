@@ -56,7 +56,8 @@ export function explainLauncherError(line: LauncherErrorLine, facts: HostFacts):
     return make(code, message)
   }
   if (step === 'unshare namespaces' || step === 'make / private') {
-    if (facts.seccompFiltered && (facts.container || name === 'EPERM')) return make(ErrorCodes.SECCOMP_DENIED, SECCOMP_FIX)
+    if (facts.seccompFiltered && (facts.container || name === 'EPERM'))
+      return make(ErrorCodes.SECCOMP_DENIED, SECCOMP_FIX)
     if (name === 'ENOSPC') {
       return make(
         ErrorCodes.NAMESPACE_DENIED,
@@ -77,12 +78,17 @@ export function explainLauncherError(line: LauncherErrorLine, facts: HostFacts):
     }
     return make(ErrorCodes.CGROUP_UNAVAILABLE, `cannot join the sandbox's cgroup ${detail} (${name}).`)
   }
-  return make(ErrorCodes.LAUNCHER_FAILED, `the launcher failed at "${step}" with ${name}${detail ? ` (${detail})` : ''}.`)
+  return make(
+    ErrorCodes.LAUNCHER_FAILED,
+    `the launcher failed at "${step}" with ${name}${detail ? ` (${detail})` : ''}.`,
+  )
 }
 
 export function explainSetupError(line: SetupFailureLine, facts: HostFacts, rootless: boolean): NsIsolatedError {
   const e = { ...line.setupError, errno: errnoName(line.setupError.errnoNumber) }
-  const code = (Object.values(ErrorCodes) as string[]).includes(e.code) ? (e.code as ErrorCode) : ErrorCodes.MOUNT_FAILED
+  const code = (Object.values(ErrorCodes) as string[]).includes(e.code)
+    ? (e.code as ErrorCode)
+    : ErrorCodes.MOUNT_FAILED
   let message = `ns-isolated: sandbox setup failed: ${e.message}.`
   if (rootless && e.errno === 'EPERM' && facts.apparmorRestrictsUserns) {
     return new NsIsolatedError(ErrorCodes.USERNS_APPARMOR, `ns-isolated: ${APPARMOR_FIX}`, {

@@ -10,7 +10,7 @@ export interface MountEntry {
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescape(s: string): string {
+function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)))
 }
 
@@ -25,9 +25,9 @@ export function parseMountinfo(text: string): MountEntry[] {
     out.push({
       id: Number(left[0]),
       parent: Number(left[1]),
-      path: unescape(left[4] ?? ''),
+      path: unescapeOctal(left[4] ?? ''),
       fstype: right[0] ?? '',
-      source: unescape(right[1] ?? ''),
+      source: unescapeOctal(right[1] ?? ''),
     })
   }
   return out

@@ -33,9 +33,28 @@ const MS_REC = 0x4000
 
 /** Filesystems that are not data: never overlaid, never copied. */
 const PSEUDO = new Set([
-  'proc', 'sysfs', 'devtmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'bpf', 'tracefs', 'debugfs',
-  'securityfs', 'pstore', 'configfs', 'fusectl', 'autofs', 'binfmt_misc', 'hugetlbfs', 'efivarfs',
-  'nsfs', 'rpc_pipefs', 'nfsd', 'selinuxfs',
+  'proc',
+  'sysfs',
+  'devtmpfs',
+  'devpts',
+  'mqueue',
+  'cgroup',
+  'cgroup2',
+  'bpf',
+  'tracefs',
+  'debugfs',
+  'securityfs',
+  'pstore',
+  'configfs',
+  'fusectl',
+  'autofs',
+  'binfmt_misc',
+  'hugetlbfs',
+  'efivarfs',
+  'nsfs',
+  'rpc_pipefs',
+  'nfsd',
+  'selinuxfs',
 ])
 /** Made fresh in the sandbox: host mounts below them are not carried over. */
 const FRESH = ['/proc', '/sys', '/dev', '/tmp']
@@ -197,7 +216,12 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   op('M', 'shm', `${dev}/shm`, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777')
   op('D', `${dev}/mqueue`, '755')
   op('m', 'mqueue', `${dev}/mqueue`, 'mqueue', MS_NOSUID | MS_NODEV | MS_NOEXEC, '-')
-  for (const [name, to] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2']]) {
+  for (const [name, to] of [
+    ['fd', '/proc/self/fd'],
+    ['stdin', '/proc/self/fd/0'],
+    ['stdout', '/proc/self/fd/1'],
+    ['stderr', '/proc/self/fd/2'],
+  ]) {
     op('L', to as string, `${dev}/${name}`)
   }
   // The staging tmpfs, read-only, so PID 1 can list what the sandbox wrote.

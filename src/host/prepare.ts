@@ -7,16 +7,25 @@
  */
 import { existsSync, mkdirSync } from 'node:fs'
 import { constants } from 'node:os'
+import {
+  type CgroupUsage,
+  type EnforcedCaps,
+  openSandboxCgroup,
+  type SandboxCgroup,
+  sweepStaleCgroups,
+  usageFromRusage,
+} from '../cgroup/index.ts'
 import { type NetworkMode, type ResolvedOptions, resolveOptions, type SandboxOptions } from '../options.ts'
 import {
   type FinalStatusLine,
-  type LauncherErrorLine,
   INSIDE_ENV,
+  type LauncherErrorLine,
   PLAN_ENV,
   parseStatus,
   type SetupDoneLine,
   type SetupFailureLine,
 } from '../protocol.ts'
+import type { CapHit } from '../report/schema.ts'
 import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
@@ -58,8 +67,20 @@ export interface SandboxResult {
   strategy: Strategy
   /** Parts of the setup that had to be weakened on this host (e.g. a read-only bind where an overlay was refused). */
   degraded: string[]
-  /** CPU and peak RSS from getrusage of the whole tree (when no cgroup gives better figures). */
+  /** CPU and peak RSS from getrusage of the whole tree, as PID 1 saw it (null when it was killed from outside). */
   rusage: { cpuUserMs: number; cpuSystemMs: number; maxRssBytes: number } | null
+  /** Figures of the whole sandbox: from its cgroup where there is one, else from rusage (`usage.source`). */
+  usage: CgroupUsage
+  /** The caps asked for, which the kernel enforced, and the ones the sandbox ran into. */
+  caps: SandboxCaps
+}
+
+/** Caps of one sandbox. */
+export interface SandboxCaps {
+  limits: { memory: number | undefined; pids: number | undefined; cpu: number | undefined }
+  enforced: EnforcedCaps
+  /** The caps the sandbox hit (memory: an OOM kill; pids: the peak reached the cap). */
+  hit: CapHit[]
 }
 
 export interface SandboxLaunch {
@@ -72,8 +93,18 @@ export interface SandboxLaunch {
   readonly options: ResolvedOptions
   readonly plan: FsPlanInput
   readonly strategy: Strategy
+  /** The sandbox's cgroup (null without one): `read()` gives figures now, for per-test deltas. */
+  readonly cgroup: SandboxCgroup | null
+  /** Settles once the sandbox's cgroup is gone (started by `finish` or `abandon`). */
+  readonly disposed: Promise<void>
+  /** For a sandbox that never started (spawn failed): removes its cgroup. */
+  abandon(): Promise<void>
   /** Reads the status channel's text and the exit of the launcher into a result; throws NsIsolatedError on setup failures. */
-  finish(statusText: string, exit: { code: number | null; signal: NodeJS.Signals | null }, wallMs: number): SandboxResult
+  finish(
+    statusText: string,
+    exit: { code: number | null; signal: NodeJS.Signals | null },
+    wallMs: number,
+  ): SandboxResult
 }
 
 export interface StatusChannel {
@@ -81,6 +112,29 @@ export interface StatusChannel {
   statusFd?: number
   /** A file the launcher creates on the host before entering namespaces. */
   statusFile?: string
+}
+
+let swept = false
+
+/** The caps a sandbox ran into, from its final figures. */
+export function capsHit(limits: SandboxCaps['limits'], usage: CgroupUsage): CapHit[] {
+  const hit: CapHit[] = []
+  if (limits.memory !== undefined && usage.oomKills > 0) {
+    const mib = limits.memory / 2 ** 20
+    hit.push({
+      cap: 'memory',
+      limit: limits.memory,
+      detail: `exceeded memory cap ${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB: ${usage.oomKills} process${usage.oomKills === 1 ? '' : 'es'} OOM-killed`,
+    })
+  }
+  if (limits.pids !== undefined && usage.pidsPeak !== null && usage.pidsPeak >= limits.pids) {
+    hit.push({
+      cap: 'pids',
+      limit: limits.pids,
+      detail: `reached pids cap ${limits.pids}: further fork/clone calls failed (EAGAIN)`,
+    })
+  }
+  return hit
 }
 
 export function chooseStrategy(mode: ResolvedOptions['mode'], uid = process.getuid?.() ?? -1): Strategy {
@@ -115,7 +169,27 @@ export function prepareSandbox(
     cwd: resolved.cwd,
   }
   const fsPlan = buildPlan(plan)
+  // A crashed runner may have left cgroups behind: sweep them once per process.
+  if (!swept) {
+    swept = true
+    try {
+      sweepStaleCgroups()
+    } catch {
+      // figures and caps below say what is wrong, if anything
+    }
+  }
+  const limits = { memory: resolved.memory, pids: resolved.pids, cpu: resolved.cpu }
+  const cgroup = openSandboxCgroup(resolved.hostname, limits, {
+    rootless: strategy === 'rootless',
+    unenforceable: resolved.unenforceable,
+  })
+  let disposed: Promise<void> | undefined
+  const dispose = () => {
+    disposed ??= cgroup ? cgroup.close().then(() => undefined) : Promise.resolve()
+    return disposed
+  }
   const args = ['--parent-pid', String(process.pid)]
+  for (const f of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', f)
   if (strategy === 'rootless') args.push('--userns')
   if (resolved.network === 'host') args.push('--no-net')
   if (channel.statusFile !== undefined) args.push('--status-file', channel.statusFile)
@@ -123,6 +197,10 @@ export function prepareSandbox(
   args.push(...(extra.extraLauncherArgs ?? []), '--')
 
   const finish: SandboxLaunch['finish'] = (statusText, exit, wallMs) => {
+    // Every process of the sandbox is dead by now (PID 1 killed what was left
+    // before it exited, or the kernel did): the cgroup's figures are final.
+    const cgUsage = cgroup && cgroup.procsFiles.length > 0 ? cgroup.read() : undefined
+    void dispose()
     const lines = parseStatus(statusText)
     const launcherError = lines.find((l): l is LauncherErrorLine => 'error' in l)
     if (launcherError) throw explainLauncherError(launcherError, readHostFacts())
@@ -132,6 +210,10 @@ export function prepareSandbox(
     const final = lines.find((l): l is FinalStatusLine => 'leaked' in l)
     const created = new Set(fsPlan.created)
     const writes = (final?.writes ?? []).filter((w) => !created.has(w.path))
+    const usage = cgUsage ?? usageFromRusage(final?.rusage ?? { utimeUs: 0, stimeUs: 0, maxrssKb: 0 })
+    if (!cgUsage && !final) {
+      usage.cpuUserMs = usage.cpuSystemMs = usage.memoryPeakBytes = null
+    }
     return {
       code: final ? final.code : exit.code,
       signal: final ? signalName(final.signal) : exit.signal,
@@ -143,7 +225,7 @@ export function prepareSandbox(
       hostname: plan.hostname,
       network: plan.network,
       strategy,
-      degraded: done?.setup.degraded ?? [],
+      degraded: [...(done?.setup.degraded ?? []), ...(cgroup?.warnings ?? [])],
       rusage: final?.rusage
         ? {
             cpuUserMs: final.rusage.utimeUs / 1000,
@@ -151,6 +233,12 @@ export function prepareSandbox(
             maxRssBytes: final.rusage.maxrssKb * 1024,
           }
         : null,
+      usage,
+      caps: {
+        limits,
+        enforced: cgroup?.enforced ?? { memory: false, pids: false, cpu: false },
+        hit: capsHit(limits, usage),
+      },
     }
   }
 
@@ -161,7 +249,11 @@ export function prepareSandbox(
     options: resolved,
     plan,
     strategy,
+    cgroup,
+    get disposed() {
+      return dispose()
+    },
+    abandon: dispose,
     finish,
   }
 }
-

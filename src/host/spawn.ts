@@ -2,7 +2,7 @@
  * `spawnSandbox`: start a command in a fresh sandbox and get one result
  * object back when it ends.
  */
-import { type ChildProcess, spawn, type StdioNull, type StdioPipe } from 'node:child_process'
+import { type ChildProcess, type StdioNull, type StdioPipe, spawn } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import type { SandboxOptions } from '../options.ts'
@@ -78,14 +78,30 @@ export function spawnSandbox(command: string, args: readonly string[] = [], opti
   const result = new Promise<SandboxResult>((resolve, reject) => {
     child.once('error', (e) => {
       clearTimeout(timer)
-      reject(new NsIsolatedError(ErrorCodes.LAUNCHER_FAILED, `ns-isolated: cannot start the launcher: ${e.message}`, { cause: e }))
+      void launch.abandon()
+      reject(
+        new NsIsolatedError(ErrorCodes.LAUNCHER_FAILED, `ns-isolated: cannot start the launcher: ${e.message}`, {
+          cause: e,
+        }),
+      )
     })
     child.once('close', (code, sig) => {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       const wallMs = performance.now() - started
+      let r: SandboxResult
       try {
-        const r = launch.finish(status, { code, signal: sig }, wallMs)
+        r = launch.finish(status, { code, signal: sig }, wallMs)
+      } catch (e) {
+        launch.disposed.then(
+          () => reject(e),
+          () => reject(e),
+        )
+        return
+      }
+      // Resolve once the cgroup is gone, so nothing of the sandbox outlives the promise.
+      launch.disposed.then(settle, settle)
+      function settle() {
         if (timedOut) {
           reject(
             new NsIsolatedError(
@@ -95,10 +111,14 @@ export function spawnSandbox(command: string, args: readonly string[] = [], opti
             ),
           )
         } else if (aborted) {
-          reject(new NsIsolatedError(ErrorCodes.ABORTED, 'ns-isolated: the sandbox was aborted and killed with everything in it.', { details: { result: r }, cause: signal?.reason }))
+          reject(
+            new NsIsolatedError(
+              ErrorCodes.ABORTED,
+              'ns-isolated: the sandbox was aborted and killed with everything in it.',
+              { details: { result: r }, cause: signal?.reason },
+            ),
+          )
         } else resolve(r)
-      } catch (e) {
-        reject(e)
       }
     })
   })
@@ -115,6 +135,10 @@ export function spawnSandbox(command: string, args: readonly string[] = [], opti
 }
 
 /** Runs a command in a sandbox and waits for the result. */
-export function runSandbox(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Promise<SandboxResult> {
+export function runSandbox(
+  command: string,
+  args: readonly string[] = [],
+  options: SpawnOptions = {},
+): Promise<SandboxResult> {
   return spawnSandbox(command, args, options).result
 }

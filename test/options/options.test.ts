@@ -5,7 +5,13 @@ import { resolveOptions } from '../../dist/index.js'
 describe('resolveOptions', () => {
   it('fills defaults', () => {
     const o = resolveOptions({})
-    expect(o).toMatchObject({ network: 'loopback', mode: 'auto', writable: [], unenforceable: 'error', cwd: process.cwd() })
+    expect(o).toMatchObject({
+      network: 'loopback',
+      mode: 'auto',
+      writable: [],
+      unenforceable: 'error',
+      cwd: process.cwd(),
+    })
     expect(o.hostname).toMatch(/^ns-isolated-[0-9a-f]{6}$/)
     expect(resolveOptions({}).hostname).not.toBe(o.hostname)
   })
@@ -36,7 +42,10 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ memory: '1.5g' }).memory).toBe(1.5 * 2 ** 30)
     expect(resolveOptions({ memory: '100KiB' }).memory).toBe(100 * 1024)
     expect(resolveOptions({ memory: 4096 }).memory).toBe(4096)
-    expect(resolveOptions({ cwd: '/srv/app', writable: ['snap', '/abs', 'snap'] }).writable).toEqual(['/srv/app/snap', '/abs'])
+    expect(resolveOptions({ cwd: '/srv/app', writable: ['snap', '/abs', 'snap'] }).writable).toEqual([
+      '/srv/app/snap',
+      '/abs',
+    ])
   })
 
   it('lets a front door add keys of its own', () => {

@@ -6,10 +6,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ErrorCodes, NsIsolatedError, prepareSandbox, runSandbox } from '../../dist/index.js'
 import { explainLauncherError, explainSetupError } from '../../dist/host/explain.js'
 import { type HostFacts, readHostFacts } from '../../dist/host/facts.js'
 import { assertLinux, launcherPath } from '../../dist/host/launcher-binary.js'
+import { ErrorCodes, NsIsolatedError, prepareSandbox, runSandbox } from '../../dist/index.js'
 import { isRoot, runScript, tempDir } from '../helpers.ts'
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
@@ -64,58 +64,86 @@ describe('error codes', () => {
     expect(await codeOf(s.result)).toBe(ErrorCodes.ABORTED)
   })
 
-  it.runIf(isRoot)('ENS_MOUNT_FAILED when a mount of the plan fails (a writable path removed before start)', async () => {
-    const dir = tempDir()
-    const gone = join(dir.path, 'gone')
-    const launch = prepareSandbox({ writable: [gone], cwd: '/' }, { statusFd: 3 })
-    rmSync(gone, { recursive: true })
-    const child = spawn(launch.file, [...launch.args, '/bin/true'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, ...launch.env } })
-    let status = ''
-    child.stdio[3]?.on('data', (d) => {
-      status += d
-    })
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })))
-    dir.cleanup()
-    expect(exit.code).toBe(125)
-    const err = await codeOf(() => launch.finish(status, exit, 0))
-    expect(err).toBe(ErrorCodes.MOUNT_FAILED)
-    expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
-  })
+  it.runIf(isRoot)(
+    'ENS_MOUNT_FAILED when a mount of the plan fails (a writable path removed before start)',
+    async () => {
+      const dir = tempDir()
+      const gone = join(dir.path, 'gone')
+      const launch = prepareSandbox({ writable: [gone], cwd: '/' }, { statusFd: 3 })
+      rmSync(gone, { recursive: true })
+      const child = spawn(launch.file, [...launch.args, '/bin/true'], {
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...launch.env },
+      })
+      let status = ''
+      child.stdio[3]?.on('data', (d) => {
+        status += d
+      })
+      const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+        child.on('close', (code, signal) => r({ code, signal })),
+      )
+      dir.cleanup()
+      expect(exit.code).toBe(125)
+      const err = await codeOf(() => launch.finish(status, exit, 0))
+      expect(err).toBe(ErrorCodes.MOUNT_FAILED)
+      expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
+    },
+  )
 
-  it.runIf(isRoot)('ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN (what an unprivileged container looks like)', () => {
-    const { json, stderr } = runScript(
-      `
+  it.runIf(isRoot)(
+    'ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN (what an unprivileged container looks like)',
+    () => {
+      const { json, stderr } = runScript(
+        `
       import { runSandbox } from '@dist/index.js'
       try { await runSandbox('/bin/true'); console.log(JSON.stringify('no error')) }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }
       `,
-      { prefix: ['setpriv', '--inh-caps=-all', '--bounding-set=-sys_admin'] },
-    )
-    const r = json as { code: string; message: string }
-    expect(r, stderr).toBeDefined()
-    expect(r.code).toBe(ErrorCodes.NAMESPACE_DENIED)
-    expect(r.message).toMatch(/CAP_SYS_ADMIN/)
-  })
+        { prefix: ['setpriv', '--inh-caps=-all', '--bounding-set=-sys_admin'] },
+      )
+      const r = json as { code: string; message: string }
+      expect(r, stderr).toBeDefined()
+      expect(r.code).toBe(ErrorCodes.NAMESPACE_DENIED)
+      expect(r.message).toMatch(/CAP_SYS_ADMIN/)
+    },
+  )
 
-  it.runIf(isRoot)('ENS_USERNS_DISABLED when user namespaces are switched off (user.max_user_namespaces=0 in a namespace of our own)', () => {
-    // max_user_namespaces is per user namespace: set it to 0 inside one we own,
-    // so the host's setting is untouched, then ask for a rootless sandbox there.
-    const { json, stderr } = runScript(
-      `
+  it.runIf(isRoot)(
+    'ENS_USERNS_DISABLED when user namespaces are switched off (user.max_user_namespaces=0 in a namespace of our own)',
+    () => {
+      // max_user_namespaces is per user namespace: set it to 0 inside one we own,
+      // so the host's setting is untouched, then ask for a rootless sandbox there.
+      const { json, stderr } = runScript(
+        `
       import { runSandbox } from '@dist/index.js'
       try { await runSandbox('/bin/true', [], { mode: 'rootless' }); console.log(JSON.stringify('no error')) }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }
       `,
-      { prefix: ['unshare', '--user', '--map-root-user', '--', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh'] },
-    )
-    const r = json as { code: string; message: string }
-    expect(r, stderr).toBeDefined()
-    expect(r.code).toBe(ErrorCodes.USERNS_DISABLED)
-    expect(r.message).toMatch(/max_user_namespaces/)
-  })
+        {
+          prefix: [
+            'unshare',
+            '--user',
+            '--map-root-user',
+            '--',
+            'sh',
+            '-c',
+            'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+            'sh',
+          ],
+        },
+      )
+      const r = json as { code: string; message: string }
+      expect(r, stderr).toBeDefined()
+      expect(r.code).toBe(ErrorCodes.USERNS_DISABLED)
+      expect(r.message).toMatch(/max_user_namespaces/)
+    },
+  )
 
   it('ENS_USERNS_APPARMOR on Ubuntu 24.04-style hosts, naming the three fixes', () => {
-    const e = explainLauncherError({ v: 1, error: { step: 'uid_map', errno: 1, detail: '' } }, facts({ apparmorRestrictsUserns: true }))
+    const e = explainLauncherError(
+      { v: 1, error: { step: 'uid_map', errno: 1, detail: '' } },
+      facts({ apparmorRestrictsUserns: true }),
+    )
     expect(e.code).toBe(ErrorCodes.USERNS_APPARMOR)
     expect(e.message).toMatch(/apparmor_restrict_unprivileged_userns=0/)
     // the restriction shows up later too: a mount refused in the user namespace
@@ -135,9 +163,9 @@ describe('error codes', () => {
   })
 
   it('ENS_USERNS_DENIED for other user-namespace refusals; ENS_LAUNCHER_FAILED for the rest', () => {
-    expect(explainLauncherError({ v: 1, error: { step: 'unshare user namespace', errno: 22, detail: '' } }, facts({})).code).toBe(
-      ErrorCodes.USERNS_DENIED,
-    )
+    expect(
+      explainLauncherError({ v: 1, error: { step: 'unshare user namespace', errno: 22, detail: '' } }, facts({})).code,
+    ).toBe(ErrorCodes.USERNS_DENIED)
     expect(explainLauncherError({ v: 1, error: { step: 'socketpair', errno: 24, detail: '' } }, facts({})).code).toBe(
       ErrorCodes.LAUNCHER_FAILED,
     )
@@ -145,12 +173,18 @@ describe('error codes', () => {
 
   it('ENS_NETWORK_FAILED and ENS_CGROUP_READONLY are mapped from the launcher and setup lines', () => {
     const n = explainSetupError(
-      { v: 1, setupError: { code: 'ENS_NETWORK_FAILED', step: 'bring lo up', message: 'x', errnoNumber: 1, path: 'lo' } },
+      {
+        v: 1,
+        setupError: { code: 'ENS_NETWORK_FAILED', step: 'bring lo up', message: 'x', errnoNumber: 1, path: 'lo' },
+      },
       facts({}),
       false,
     )
     expect(n.code).toBe(ErrorCodes.NETWORK_FAILED)
-    const c = explainLauncherError({ v: 1, error: { step: 'join cgroup', errno: 30, detail: '/sys/fs/cgroup/x/cgroup.procs' } }, facts({}))
+    const c = explainLauncherError(
+      { v: 1, error: { step: 'join cgroup', errno: 30, detail: '/sys/fs/cgroup/x/cgroup.procs' } },
+      facts({}),
+    )
     expect(c.code).toBe(ErrorCodes.CGROUP_READONLY)
   })
 
@@ -165,6 +199,11 @@ describe('error codes', () => {
     writeFileSync(join(dir, '.dockerenv'), '')
     const f = readHostFacts(dir)
     rmSync(dir, { recursive: true })
-    expect(f).toMatchObject({ apparmorRestrictsUserns: true, maxUserNamespaces: 0, seccompFiltered: true, container: 'docker' })
+    expect(f).toMatchObject({
+      apparmorRestrictsUserns: true,
+      maxUserNamespaces: 0,
+      seccompFiltered: true,
+      container: 'docker',
+    })
   })
 })

@@ -14,9 +14,13 @@ describe.runIf(isRoot)('filesystem (root)', () => {
   it('a write to /etc and to the project tree is gone on the host, and listed', async () => {
     const mark = `nsiso-fs-${process.pid}-${Date.now()}`
     const project = join(root, 'test', `${mark}.txt`)
-    const r = await runSandbox('/bin/sh', ['-c', `echo 1 > /etc/${mark} && echo 2 > ${project} && rm -f /etc/hostname && cat /etc/${mark} ${project}`], {
-      stdio: 'ignore',
-    })
+    const r = await runSandbox(
+      '/bin/sh',
+      ['-c', `echo 1 > /etc/${mark} && echo 2 > ${project} && rm -f /etc/hostname && cat /etc/${mark} ${project}`],
+      {
+        stdio: 'ignore',
+      },
+    )
     expect(r.code).toBe(0)
     expect(existsSync(`/etc/${mark}`)).toBe(false)
     expect(existsSync(project)).toBe(false)
@@ -31,11 +35,18 @@ describe.runIf(isRoot)('filesystem (root)', () => {
     cleanups.push(dir.cleanup)
     // the working directory is under /tmp here: it is carried into the fresh /tmp
     const keep = join(dir.path, 'snapshots')
-    const r = await runSandbox('/bin/sh', ['-c', 'echo kept > snapshots/a.snap && echo lost > other.txt && mkdir -p snapshots/deep && echo x > snapshots/deep/b'], {
-      cwd: dir.path,
-      writable: ['snapshots'],
-      stdio: 'inherit',
-    })
+    const r = await runSandbox(
+      '/bin/sh',
+      [
+        '-c',
+        'echo kept > snapshots/a.snap && echo lost > other.txt && mkdir -p snapshots/deep && echo x > snapshots/deep/b',
+      ],
+      {
+        cwd: dir.path,
+        writable: ['snapshots'],
+        stdio: 'inherit',
+      },
+    )
     expect(r.code).toBe(0)
     expect(readFileSync(join(keep, 'a.snap'), 'utf8')).toBe('kept\n')
     expect(readFileSync(join(keep, 'deep/b'), 'utf8')).toBe('x\n')
@@ -47,10 +58,14 @@ describe.runIf(isRoot)('filesystem (root)', () => {
     const dir = tempDir()
     cleanups.push(dir.cleanup)
     writeFileSync(join(dir.path, 'host-file'), 'x')
-    const r = await runSandbox('/bin/sh', ['-c', `test ! -e ${dir.path}/host-file && echo t > /tmp/inside-${process.pid} && ls /tmp | wc -l`], {
-      cwd: '/',
-      stdio: 'ignore',
-    })
+    const r = await runSandbox(
+      '/bin/sh',
+      ['-c', `test ! -e ${dir.path}/host-file && echo t > /tmp/inside-${process.pid} && ls /tmp | wc -l`],
+      {
+        cwd: '/',
+        stdio: 'ignore',
+      },
+    )
     expect(r.code).toBe(0)
     expect(existsSync(`/tmp/inside-${process.pid}`)).toBe(false)
     expect(r.writes).toEqual([]) // /tmp is not reported
@@ -62,7 +77,11 @@ describe.runIf(isRoot)('filesystem (root)', () => {
     const file = join(dir.path, 'state.json')
     writeFileSync(file, '{}')
     mkdirSync(join(dir.path, 'sub'))
-    const r = await runSandbox('/bin/sh', ['-c', `echo '{"a":1}' > ${file}`], { writable: [file], cwd: '/', stdio: 'inherit' })
+    const r = await runSandbox('/bin/sh', ['-c', `echo '{"a":1}' > ${file}`], {
+      writable: [file],
+      cwd: '/',
+      stdio: 'inherit',
+    })
     expect(r.code).toBe(0)
     expect(readFileSync(file, 'utf8')).toBe('{"a":1}\n')
   })

@@ -13,7 +13,12 @@ hostname changed-inside && echo "renamed=$(hostname)"
 `
 
 function parse(out: string): Record<string, string> {
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]))
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string]),
+  )
 }
 
 async function probe(options: Record<string, unknown> = {}) {
@@ -55,7 +60,10 @@ describe.runIf(isRoot)('as root', () => {
   it("network 'none' leaves lo down: connecting to 127.0.0.1 fails", async () => {
     const r = await runSandbox(
       process.execPath,
-      ['-e', "require('net').connect(1, '127.0.0.1').on('error', (e) => { console.log(e.code); process.exit(e.code === 'ENETUNREACH' ? 0 : 1) })"],
+      [
+        '-e',
+        "require('net').connect(1, '127.0.0.1').on('error', (e) => { console.log(e.code); process.exit(e.code === 'ENETUNREACH' ? 0 : 1) })",
+      ],
       { network: 'none', stdio: 'ignore' },
     )
     expect(r.code).toBe(0)

@@ -2,14 +2,26 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import { isRoot, uniqueSleep, mountCount, pidsWithMarker, root, runScript, waitFor, zombieChildren } from '../helpers.ts'
+import {
+  isRoot,
+  mountCount,
+  pidsWithMarker,
+  root,
+  runScript,
+  uniqueSleep,
+  waitFor,
+  zombieChildren,
+} from '../helpers.ts'
 
 describe('leaked processes', () => {
   it('a daemon (double fork + setsid) is reported with its command line and is dead afterwards', async () => {
     const marker = uniqueSleep()
     const r = await runSandbox(
       process.execPath,
-      ['-e', `require('child_process').spawn('/bin/sh', ['-c', '(setsid sleep ${marker} &); exit 0'], { stdio: 'ignore', detached: true }).unref(); setTimeout(() => {}, 200)`],
+      [
+        '-e',
+        `require('child_process').spawn('/bin/sh', ['-c', '(setsid sleep ${marker} &); exit 0'], { stdio: 'ignore', detached: true }).unref(); setTimeout(() => {}, 200)`,
+      ],
       { stdio: 'inherit' },
     )
     expect(r.code).toBe(0)
@@ -60,16 +72,20 @@ describe('leaked processes', () => {
     expect(await waitFor(() => pidsWithMarker(marker).length === 0, 5000)).toBe(true)
   })
 
-  it.runIf(isRoot)('200 sandboxes in a row leave no mount, zombie or process behind', async () => {
-    const mounts = mountCount()
-    const marker = uniqueSleep()
-    for (let i = 0; i < 200; i++) {
-      const r = await runSandbox('/bin/sh', ['-c', `(sleep ${marker} &); echo x > /etc/many`], { stdio: 'ignore' })
-      expect(r.code).toBe(0)
-      expect(r.leaked).toHaveLength(1)
-    }
-    expect(mountCount()).toBe(mounts)
-    expect(zombieChildren()).toEqual([])
-    expect(pidsWithMarker(marker)).toEqual([])
-  }, 120_000)
+  it.runIf(isRoot)(
+    '200 sandboxes in a row leave no mount, zombie or process behind',
+    async () => {
+      const mounts = mountCount()
+      const marker = uniqueSleep()
+      for (let i = 0; i < 200; i++) {
+        const r = await runSandbox('/bin/sh', ['-c', `(sleep ${marker} &); echo x > /etc/many`], { stdio: 'ignore' })
+        expect(r.code).toBe(0)
+        expect(r.leaked).toHaveLength(1)
+      }
+      expect(mountCount()).toBe(mounts)
+      expect(zombieChildren()).toEqual([])
+      expect(pidsWithMarker(marker)).toEqual([])
+    },
+    120_000,
+  )
 })

@@ -21,14 +21,18 @@ const get = (host) => new Promise((ok, ko) => http.get({ host, port: 3000 }, (r)
 describe.runIf(isRoot)('network (root)', () => {
   it('two sandboxes listen on 127.0.0.1:3000 and [::1]:3000 at the same time', async () => {
     const results = await Promise.all(
-      ['net-a', 'net-b'].map((hostname) => runSandbox(process.execPath, ['-e', SERVER], { hostname, stdio: 'inherit' })),
+      ['net-a', 'net-b'].map((hostname) =>
+        runSandbox(process.execPath, ['-e', SERVER], { hostname, stdio: 'inherit' }),
+      ),
     )
     expect(results.map((r) => r.code)).toEqual([0, 0])
   })
 
   it('without a network namespace the same two servers collide (EADDRINUSE)', async () => {
     const results = await Promise.all(
-      ['h-a', 'h-b'].map((hostname) => runSandbox(process.execPath, ['-e', SERVER], { hostname, network: 'host', stdio: 'ignore' })),
+      ['h-a', 'h-b'].map((hostname) =>
+        runSandbox(process.execPath, ['-e', SERVER], { hostname, network: 'host', stdio: 'ignore' }),
+      ),
     )
     expect(results.map((r) => r.code).sort()).toEqual([0, 2])
   })

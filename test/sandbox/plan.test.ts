@@ -32,7 +32,15 @@ const host: HostView = {
   stat: (p) => (p === '/etc/hosts' ? fileStat(200) : p === '/etc/big' ? fileStat(10 << 20) : dirStat),
   readdir: (p) =>
     p === '/'
-      ? [dirent('usr', 'dir'), dirent('bin', 'link'), dirent('var', 'dir'), dirent('etc', 'dir'), dirent('tmp', 'dir'), dirent('proc', 'dir'), dirent('run', 'dir')]
+      ? [
+          dirent('usr', 'dir'),
+          dirent('bin', 'link'),
+          dirent('var', 'dir'),
+          dirent('etc', 'dir'),
+          dirent('tmp', 'dir'),
+          dirent('proc', 'dir'),
+          dirent('run', 'dir'),
+        ]
       : p === '/var'
         ? [dirent('lib', 'dir'), dirent('log', 'dir')]
         : p === '/var/lib'
@@ -41,7 +49,11 @@ const host: HostView = {
   readlink: () => 'usr/bin',
 }
 
-const ops = (text: string) => text.trim().split('\n').map((l) => l.split('\t'))
+const ops = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'))
 const base = { hostname: 'h', network: 'loopback' as const, writable: [], keep: [], cwd: '/srv' }
 
 describe('buildPlan', () => {
@@ -81,7 +93,12 @@ describe('buildPlan', () => {
   })
 
   it('carries a working directory under /tmp copy-on-write, and binds writable paths last', () => {
-    const o = ops(buildPlan({ ...base, strategy: 'root', cwd: '/tmp/proj', writable: ['/tmp/proj/__snapshots__', '/srv/cache'] }, host).text)
+    const o = ops(
+      buildPlan(
+        { ...base, strategy: 'root', cwd: '/tmp/proj', writable: ['/tmp/proj/__snapshots__', '/srv/cache'] },
+        host,
+      ).text,
+    )
     const keep = o.find((f) => f[0] === 'O' && f[4] === '/tmp/proj')
     expect(keep?.[1]).toBe('@tmp/proj')
     const binds = o.filter((f) => f[0] === 'M' && f[4] === String(0x1000 | 0x4000)).map((f) => f[1])

@@ -1,0 +1,133 @@
+/**
+ * Human and JSON output of a usage report: a compact table per file, then
+ * the heaviest tests by CPU. Plain text (no colours): front doors colour it
+ * if they want to.
+ */
+import Table from 'cli-table3'
+import type { FileReport, RunReport } from './schema.ts'
+
+const DASH = '–'
+
+/** `1536` → `1.5 KiB`; `null` → `–`. Binary units, as the caps are given. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return DASH
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = bytes
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  if (i === 0) return `${v} B`
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`
+}
+
+/** `0.42` → `0.42 ms`, `12.3` → `12 ms`, `1234` → `1.23 s`, `125000` → `2m05s`; `null` → `–`. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return DASH
+  if (ms < 1) return `${ms.toFixed(2)} ms`
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`
+  const m = Math.floor(ms / 60_000)
+  const s = Math.round((ms % 60_000) / 1000)
+  return `${m}m${String(s).padStart(2, '0')}s`
+}
+
+/** The report as JSON text (stable key order: the schema's). */
+export function toJson(report: RunReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`
+}
+
+function cpuOf(f: Pick<FileReport, 'cpuUserMs' | 'cpuSystemMs'>): number | null {
+  if (f.cpuUserMs === null && f.cpuSystemMs === null) return null
+  return (f.cpuUserMs ?? 0) + (f.cpuSystemMs ?? 0)
+}
+
+/** Enforced caps, the one hit marked `!`: `memory!,pids`. */
+function caps(f: FileReport): string {
+  const on = (['memory', 'pids', 'cpu'] as const).filter((c) => f.capsEnforced[c] || f.capHit?.cap === c)
+  return on.length === 0 ? DASH : on.map((c) => (f.capHit?.cap === c ? `${c}!` : c)).join(',')
+}
+
+function compactTable(head: string[], colAligns: ('left' | 'right')[]): Table.Table {
+  return new Table({
+    head,
+    colAligns,
+    style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
+  })
+}
+
+export interface UsageTableOptions {
+  /** How many of the heaviest tests (by CPU) to list after the files. Default 5; 0 for none. */
+  heaviest?: number
+}
+
+/**
+ * A compact table: one row per file (wall, CPU, peak memory, peak pids, OOM
+ * kills, caps with the one hit marked `!`, leaks), a totals row, then the N
+ * heaviest tests by CPU.
+ * Peak memory marked `*` includes page cache; `~` marks rusage figures
+ * (largest single process).
+ */
+export function formatUsageTable(report: RunReport, options: UsageTableOptions = {}): string {
+  const heaviest = options.heaviest ?? 5
+  const files = compactTable(
+    ['file', 'wall', 'cpu', 'peak mem', 'pids', 'oom', 'caps', 'leaked'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
+  )
+  let cacheNote = false
+  let rusageNote = false
+  for (const f of report.files) {
+    let mem = formatBytes(f.memoryPeakBytes)
+    if (f.memoryPeakBytes !== null && f.memoryPeakIncludesCache) {
+      mem += '*'
+      cacheNote = true
+    } else if (f.memoryPeakBytes !== null && f.source === 'rusage') {
+      mem += '~'
+      rusageNote = true
+    }
+    files.push([
+      f.file,
+      formatMs(f.wallMs),
+      formatMs(cpuOf(f)),
+      mem,
+      f.pidsPeak === null ? DASH : String(f.pidsPeak),
+      f.oomKills === 0 ? '0' : `${f.oomKills}!`,
+      caps(f),
+      String(f.leaked.length),
+    ])
+  }
+  const t = report.totals
+  if (report.files.length > 1) {
+    files.push([
+      `total (${t.files} files)`,
+      formatMs(t.wallMs),
+      formatMs(cpuOf(t)),
+      formatBytes(t.memoryPeakBytes),
+      '',
+      String(t.oomKills),
+      t.capHits > 0 ? `${t.capHits} hit` : '',
+      String(t.leaked),
+    ])
+  }
+  const parts = [files.toString()]
+  const notes: string[] = []
+  if (cacheNote) notes.push('* peak memory includes page cache')
+  if (rusageNote) notes.push('~ largest single process (no cgroup)')
+  if (notes.length > 0) parts.push(notes.join('; '))
+
+  if (heaviest > 0) {
+    const tests = report.files
+      .flatMap((f) => f.tests.map((test) => ({ file: f.file, test })))
+      .filter((x) => x.test.cpuMs !== null)
+      .sort((a, b) => (b.test.cpuMs ?? 0) - (a.test.cpuMs ?? 0))
+      .slice(0, heaviest)
+    if (tests.length > 0) {
+      const table = compactTable(['heaviest tests', 'cpu ≈', 'wall'], ['left', 'right', 'right'])
+      for (const { file, test } of tests)
+        table.push([`${file} > ${test.name}`, formatMs(test.cpuMs), formatMs(test.wallMs)])
+      parts.push(table.toString())
+    }
+  }
+  return `${parts.join('\n')}\n`
+}

@@ -1,0 +1,107 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, expect, it } from 'vitest'
+import { makeHandle } from '../../src/cgroup/handle.ts'
+import { openSandboxCgroup, sweepStaleCgroups } from '../../src/cgroup/index.ts'
+import { realIo } from '../../src/cgroup/io.ts'
+import { readCgroupMounts } from '../../src/cgroup/layout.ts'
+import { sandboxCgroupName } from '../../src/cgroup/sweep.ts'
+import { openV1 } from '../../src/cgroup/v1.ts'
+import { leftoverCgroups, startIn, tracker } from './helpers.ts'
+
+const t = tracker()
+const strays: string[] = []
+afterEach(async () => {
+  await t.closeAll()
+  for (const d of strays.splice(0)) if (existsSync(d)) throw new Error(`left behind: ${d}`)
+  expect(leftoverCgroups()).toEqual([])
+})
+
+const OPTS = { rootless: false, unenforceable: 'error' } as const
+
+it('leaves no cgroup after 200 open/close cycles', async () => {
+  for (let i = 0; i < 200; i++) {
+    const cg = openSandboxCgroup('cycle', { memory: 64 * 2 ** 20, pids: 32, cpu: 1 }, OPTS)
+    if (!cg) throw new Error('no cgroup')
+    cg.read()
+    await cg.close()
+  }
+  expect(leftoverCgroups()).toEqual([])
+})
+
+it('killAll kills every process, orphans included; close is idempotent and removes every directory', async () => {
+  const cg = t.track(openSandboxCgroup('killall', {}, OPTS))
+  if (!cg) throw new Error('no cgroup')
+  // Orphans: the backgrounded sleeps outlive the sh that started them.
+  const { exited } = startIn(cg, `sh -c 'for i in 1 2 3 4 5 6 7 8; do (sleep 60 &) ; done; exec sleep 60'`)
+  await new Promise((r) => setTimeout(r, 200))
+  expect(
+    readFileSync(cg.procsFiles[0] as string, 'utf8')
+      .split('\n')
+      .filter(Boolean).length,
+  ).toBeGreaterThanOrEqual(9)
+  await cg.killAll()
+  for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
+  await exited
+  const [a, b] = await Promise.all([cg.close(), cg.close()])
+  expect(b).toBe(a)
+  expect(await cg.close()).toBe(a)
+  for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+})
+
+it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside), not a live one's", async () => {
+  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+  const dead = `${pidMax + 7}-0-beef-stale` // a pid above pid_max is never alive
+  const dirs = ['memory', 'pids', 'cpuacct', 'unified'].map((h) => join('/sys/fs/cgroup', h, 'ns-isolated', dead))
+  for (const d of dirs) {
+    mkdirSync(join(d, '..'), { recursive: true })
+    mkdirSync(d)
+    strays.push(d)
+  }
+  mkdirSync(join(dirs[0] as string, 'nested')) // a sandbox may have made child cgroups
+  // Something still running in the stale cgroup.
+  const { exited } = startIn({ procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) }, 'sleep 60')
+  const live = t.track(openSandboxCgroup('live', {}, OPTS))
+  await new Promise((r) => setTimeout(r, 100))
+  expect(readFileSync(join(dirs[1] as string, 'cgroup.procs'), 'utf8')).not.toBe('')
+
+  expect(sweepStaleCgroups()).toBeGreaterThanOrEqual(1)
+  await exited
+  for (const d of dirs) expect(existsSync(d)).toBe(false)
+  for (const f of live?.procsFiles ?? []) expect(existsSync(f)).toBe(true)
+  expect(sweepStaleCgroups()).toBe(0)
+})
+
+it('recreates the shared ns-isolated parent when someone removed it', async () => {
+  const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
+  await a?.close()
+  // Another runner (or an admin) removed the shared parent in one hierarchy.
+  try {
+    rmdirSync('/sys/fs/cgroup/pids/ns-isolated')
+  } catch {} // EBUSY while another runner has sandboxes there: fine, nothing to prove then
+  const b = t.track(openSandboxCgroup('b', { pids: 10 }, OPTS))
+  expect(b?.enforced.pids).toBe(true)
+})
+
+it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', async () => {
+  // This host is hybrid; hide its cgroup2 to take the v1-only path.
+  const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
+  const { driver, problems } = openV1(mounts, sandboxCgroupName('v1only'), { memory: 256 * 2 ** 20, pids: 64 }, realIo)
+  expect(problems).toEqual([])
+  if (!driver) throw new Error('no cgroup')
+  const cg = t.track(makeHandle(driver, []))
+  expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
+  expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
+  const { exited } = startIn(
+    cg,
+    `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
+  )
+  await new Promise((r) => setTimeout(r, 400))
+  await cg.killAll()
+  for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
+  await exited
+  const usage = await cg.close()
+  expect(usage.cpuUserMs).toBeGreaterThan(0)
+  expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
+  for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+})
