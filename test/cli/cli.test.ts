@@ -1,0 +1,95 @@
+// The `ns-isolated` command, run as a user runs it.
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { dist, isRoot, tempDir, uniqueSleep } from '../helpers.ts'
+
+const cli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
+  spawnSync(process.execPath, [dist('cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000 })
+
+describe('ns-isolated run', () => {
+  it('passes stdio through, exits with the command’s code, reports leaks and writes on stderr', () => {
+    const mark = `/etc/nsiso-cli-${process.pid}`
+    const r = cli(['run', '--hostname', 'cli-box', '--', 'sh', '-c', `hostname; echo x > ${mark}; (setsid sleep ${uniqueSleep()} &); sleep 0.1; exit 7`])
+    expect(r.status).toBe(7)
+    expect(r.stdout).toBe('cli-box\n')
+    expect(r.stderr).toMatch(/exit 7 in .* \(host cli-box, network loopback/)
+    expect(r.stderr).toMatch(/leaked 1 process \(killed\):\n\s+pid \d+: sleep 1000\./)
+    expect(r.stderr).toContain(mark)
+    expect(existsSync(mark)).toBe(false)
+  })
+
+  it('--json gives the whole result; --json-file writes it', () => {
+    const dir = tempDir()
+    const file = join(dir.path, 'r.json')
+    const r = cli(['run', '--json', '--json-file', file, '--network', 'none', '--', 'true'])
+    expect(r.status).toBe(0)
+    const j = JSON.parse(r.stderr)
+    expect(j).toMatchObject({ code: 0, signal: null, network: 'none', leaked: [], writes: [] })
+    expect(j.usage.source).toMatch(/cgroup|rusage/)
+    expect(JSON.parse(readFileSync(file, 'utf8')).hostname).toBe(j.hostname)
+    dir.cleanup()
+  })
+
+  it.runIf(isRoot)('--memory caps the sandbox and reports the OOM kill', () => {
+    const r = cli(['run', '--memory', '64M', '--', process.execPath, '-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))'])
+    expect(r.status).toBe(128 + 9)
+    expect(r.stderr).toMatch(/CAP HIT: exceeded memory cap 64 MiB: 1 process OOM-killed/)
+  })
+
+  it('exits 128+N when a signal ended the command', () => {
+    const r = cli(['run', '--', 'sh', '-c', 'kill -TERM $$'])
+    expect(r.status).toBe(128 + 15)
+    expect(r.stderr).toMatch(/killed by SIGTERM/)
+  })
+
+  it('bad options: exit 2 and the option named', () => {
+    const r = cli(['run', '--network', 'bridge', '--', 'true'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/`network` must be one of 'loopback', 'none', 'host'; got 'bridge'/)
+    const p = cli(['run', '--pids', 'many', '--', 'true'])
+    expect(p.status).toBe(2)
+    expect(p.stderr).toMatch(/`pids` must be a positive whole number; got 'many'/)
+  })
+
+  it('host problems: exit 125 with the code and the fix', () => {
+    const r = cli(['run', '--', '/no/such/cmd'])
+    expect(r.status).toBe(125)
+    expect(r.stderr).toMatch(/ENS_COMMAND_NOT_FOUND/)
+    const m = cli(['run', '--', 'true'], { env: { NS_ISOLATED_LAUNCHER: '/nonexistent' } })
+    expect(m.status).toBe(125)
+    expect(m.stderr).toMatch(/ENS_LAUNCHER_MISSING/)
+  })
+})
+
+describe('ns-isolated doctor', () => {
+  it('prints a table and exits 0 when everything needed works', () => {
+    const r = cli(['doctor'])
+    expect(r.stdout).toMatch(/operating system/)
+    expect(r.stdout).toMatch(/cgroups/)
+    expect(r.status, r.stdout).toBe(0)
+    const j = JSON.parse(cli(['doctor', '--json']).stdout)
+    expect(j.find((c: { name: string }) => c.name.startsWith('sandbox')).status).toBe('ok')
+  })
+
+  it('exits 1 and names the fix when the launcher is missing', () => {
+    const r = cli(['doctor'], { env: { NS_ISOLATED_LAUNCHER: '/nonexistent' } })
+    expect(r.status).toBe(1)
+    expect(r.stdout).toMatch(/launcher binary/)
+    expect(r.stdout).toMatch(/NS_ISOLATED_LAUNCHER/)
+  })
+})
+
+describe.runIf(isRoot)('ns-isolated demo', () => {
+  it('shows isolation and a usage report, and exits 0', () => {
+    const r = cli(['demo'])
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/my pid is 2 \(the launcher is pid 1\)/)
+    expect(r.stdout).toMatch(/exists on the host\? no/)
+    expect(r.stdout).toMatch(/leaked process reported and killed: pid \d+ "sleep 300"/)
+    expect(r.stdout).toMatch(/demo-a: listening on 127.0.0.1:3000/)
+    expect(r.stdout).toMatch(/demo-b: listening on 127.0.0.1:3000/)
+    expect(r.stdout).toMatch(/peak memory/)
+  })
+})
