@@ -296,6 +296,10 @@ static const char *hostpath(const char *p, char *buf, size_t size) {
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
+  /* Most directories of the plan exist already (in the lower layer): try the
+   * whole path first, and walk the parents only when one is missing. */
+  if (mkdir(path, mode) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return -1;
   char buf[PATH_MAX];
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1; *p; p++) {
