@@ -16,8 +16,10 @@ fi
 #    Node the scripts run on; the machine's own Node may be older.
 stamp=node_modules/.install-stamp
 if [ ! -x node_modules/.bin/node ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
-  say "installing dependencies (npm ci --ignore-scripts: nothing compiles at install)"
-  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  # --ignore-scripts: nothing compiles at install. (npm install, not npm ci:
+  # npm 11's ci rejects a lock that omits other platforms' optional packages.)
+  say "installing dependencies (npm install --ignore-scripts)"
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
