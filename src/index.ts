@@ -22,3 +22,18 @@ export {
   type SandboxOptions,
 } from './options.ts'
 export { INSIDE_ENV } from './protocol.ts'
+export type { CgroupLayout, CgroupUsage, EnforcedCaps } from './cgroup/index.ts'
+export type { SandboxCaps } from './host/prepare.ts'
+export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
+export { formatBytes, formatMs, formatUsageTable, toJson, type UsageTableOptions } from './report/format.ts'
+export {
+  type CapHit,
+  createRunReport,
+  type FileReport,
+  type LeakReport,
+  REPORT_VERSION,
+  type RunReport,
+  type RunTotals,
+  type TestReport,
+  usageFields,
+} from './report/schema.ts'
