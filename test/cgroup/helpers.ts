@@ -7,7 +7,8 @@ import type { SandboxCgroup } from '../../src/cgroup/index.ts'
 export const NODE = process.execPath
 
 function joinScript(cg: Pick<SandboxCgroup, 'procsFiles'>, workload: string): string {
-  return [...cg.procsFiles.map((f) => `echo $$ > '${f}'`), `exec ${workload}`].join('; ')
+  // A join that fails ends the script: the workload never runs outside the cgroup.
+  return [...cg.procsFiles.map((f) => `{ echo $$ > '${f}'; } 2>/dev/null || exit 97`), `exec ${workload}`].join('; ')
 }
 
 /** `sh -c 'echo $$ > <procs>…; exec <workload>'`. Resolves with the exit and the child's stdout. */
@@ -32,7 +33,9 @@ export function runIn(
 /** Starts a workload in the cgroup without waiting for it. */
 export function startIn(cg: Pick<SandboxCgroup, 'procsFiles'>, workload: string) {
   const child = spawn('sh', ['-c', joinScript(cg, workload)], { stdio: 'ignore' })
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  )
   return { child, exited }
 }
 

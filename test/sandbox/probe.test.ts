@@ -6,7 +6,8 @@ const WORK = `
 import { diffSamples, sampleSandbox, insideSandbox } from '${dist('sandbox/probe.js')}'
 import { spawn, execFileSync } from 'node:child_process'
 const a = sampleSandbox()
-const t = Date.now(); while (Date.now() - t < 300) {}            // ~300 ms of CPU
+const c0 = process.cpuUsage(); let x = 0  // 300 ms of CPU, however loaded the host
+while (process.cpuUsage(c0).user < 300_000) for (let i = 0; i < 1e5; i++) x += i
 for (let i = 0; i < 3; i++) execFileSync('/bin/true')             // 3 short-lived processes
 spawn('/bin/sleep', ['1000'], { stdio: 'ignore', detached: true }).unref()  // 1 left running
 await new Promise((r) => setTimeout(r, 100))
@@ -27,7 +28,9 @@ function check(out: string) {
 describe('sandbox probe (ns-isolated/sandbox)', () => {
   it('measures a unit of work inside a sandbox', async () => {
     const { spawnSandbox } = await import('../../dist/index.js')
-    const s = spawnSandbox(process.execPath, ['--input-type=module', '-e', WORK], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const s = spawnSandbox(process.execPath, ['--input-type=module', '-e', WORK], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     s.child.stdout?.on('data', (d) => {
       out += d
