@@ -2,9 +2,12 @@
  * ns-isolated: run commands, test files and functions in fresh Linux
  * namespaces over a copy-on-write root, with caps and a usage report.
  */
+
+export type { CgroupLayout, CgroupUsage, EnforcedCaps } from './cgroup/index.ts'
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export type {
   LeakedProcess,
+  SandboxCaps,
   SandboxLaunch,
   SandboxResult,
   StatusChannel,
@@ -21,11 +24,24 @@ export {
   type SandboxMode,
   type SandboxOptions,
 } from './options.ts'
+export {
+  createIsolatePool,
+  type IsolateCallOptions,
+  type IsolateCapHit,
+  type IsolatedFunction,
+  type IsolateModuleTarget,
+  type IsolateOptions,
+  type IsolatePool,
+  type IsolatePoolOptions,
+  type IsolateProcessOptions,
+  type IsolateResult,
+  type IsolateStdio,
+  type IsolateUsage,
+  isolate,
+} from './isolate/isolate.ts'
 export { INSIDE_ENV } from './protocol.ts'
-export type { CgroupLayout, CgroupUsage, EnforcedCaps } from './cgroup/index.ts'
-export type { SandboxCaps } from './host/prepare.ts'
-export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
 export { formatBytes, formatMs, formatUsageTable, toJson, type UsageTableOptions } from './report/format.ts'
+export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
 export {
   type CapHit,
   createRunReport,
