@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The Vitest front door's cost: `vitest run` on 40 small test files with the
+// ns-isolated environment (each file's worker in fresh namespaces, with its
+// usage report) against stock Vitest (pool forks, environment node), at
+// maxWorkers 1 and 2, runs interleaved so drift hits both alike.
+//   bench/vitest.mjs [--rounds N] [--files N]
+// Prints the median wall time of each and the ratio (goal: <= 1.05). It
+// never fails on time.
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, files: { type: 'string', default: '40' } },
+})
+const rounds = Number(values.rounds)
+const files = Number(values.files)
+const repo = resolve(import.meta.dirname, '..')
+const vitest = join(repo, 'node_modules/vitest/vitest.mjs')
+
+const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-'))
+symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
+mkdirSync(join(dir, 'test'))
+for (let i = 0; i < files; i++) {
+  writeFileSync(
+    join(dir, 'test', `f${String(i).padStart(2, '0')}.test.ts`),
+    `import { expect, test } from 'vitest'
+function fib(n: number): number { return n < 2 ? n : fib(n - 1) + fib(n - 2) }
+test('adds', () => { expect(${i} + 1).toBe(${i + 1}) })
+test('computes', () => { expect(fib(18)).toBe(2584) })
+test('strings', () => { expect('file ${i}'.toUpperCase()).toContain('FILE') })
+`,
+  )
+}
+writeFileSync(
+  join(dir, 'stock.config.ts'),
+  `import { defineConfig } from 'vitest/config'
+export default defineConfig({ test: { pool: 'forks', environment: 'node', include: ['test/**/*.test.ts'] } })
+`,
+)
+writeFileSync(
+  join(dir, 'isolated.config.ts'),
+  `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+export default defineConfig({
+  plugins: [nsIsolated({ report: { table: false } })],
+  test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
+})
+`,
+)
+
+const env = { ...process.env, NO_COLOR: '1' }
+for (const k of Object.keys(env)) if (/^(VITEST|NS_ISOLATED|CI$)/.test(k)) delete env[k]
+
+let failures = 0
+/** One timed run; a run that fails (a host hiccup, another runner's sweep) is retried and counted. */
+async function run(config, maxWorkers) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await runOnce(config, maxWorkers)
+    } catch (e) {
+      failures++
+      if (attempt >= 2) throw e
+      console.error(
+        `(a ${config} run failed and is retried: ${
+          String(e.message)
+            .split('\n')
+            .find((l) => l.includes('Caused by')) ?? e.message.split('\n')[0]
+        })`,
+      )
+    }
+  }
+}
+
+function runOnce(config, maxWorkers) {
+  return new Promise((resolvePromise, reject) => {
+    const t = performance.now()
+    const c = spawn(process.execPath, [vitest, 'run', '--config', config, `--maxWorkers=${maxWorkers}`], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let err = ''
+    c.stderr.on('data', (d) => {
+      err += d
+    })
+    c.on('error', reject)
+    c.on('close', (code) =>
+      code === 0
+        ? resolvePromise(performance.now() - t)
+        : reject(new Error(`vitest (${config}) exited ${code}\n${err}`)),
+    )
+  })
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+try {
+  console.log(`vitest run, ${files} files, ${rounds} interleaved rounds (after one warm-up each)`)
+  for (const workers of [1, 2]) {
+    await run('stock.config.ts', workers)
+    await run('isolated.config.ts', workers)
+    const stock = []
+    const isolated = []
+    for (let i = 0; i < rounds; i++) {
+      stock.push(await run('stock.config.ts', workers))
+      isolated.push(await run('isolated.config.ts', workers))
+    }
+    const s = median(stock)
+    const n = median(isolated)
+    console.log(
+      `maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms, ns-isolated ${n.toFixed(0)} ms, ratio ${(n / s).toFixed(3)} (goal <= 1.05; +${((n - s) / files).toFixed(1)} ms per file)`,
+    )
+  }
+  if (failures > 0) console.log(`${failures} run(s) failed and were retried`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,66 @@
+/**
+ * From sandbox records and Vitest's test results to the core's run report
+ * (`version: 1`, src/report/schema.ts): one FileReport per sandbox through
+ * the core's `fileReportFromResult`, with the tests Vitest ran and the
+ * leaks named against the test that started them (the worker-side tracker
+ * left the pids each test started in `task.meta.nsIsolated`).
+ */
+import { relative } from 'node:path'
+import { type FileReport, fileReportFromResult, type LeakReport, type TestReport } from 'ns-isolated'
+import type { TestCase, TestModule } from 'vitest/node'
+import { META_KEY } from '../names.ts'
+import type { TestMeta } from '../worker/tracker.ts'
+import type { SandboxRecord } from './run-state.ts'
+
+/** A file's report; `project` is added (an additive field) when the run has several projects. */
+export type VitestFileReport = FileReport & { project?: string }
+
+function metaOf(t: TestCase): TestMeta | undefined {
+  return (t.meta() as Record<string, unknown>)[META_KEY] as TestMeta | undefined
+}
+
+/** The report of one sandbox, or undefined when it has no result (it never started). */
+export function fileReport(
+  record: SandboxRecord,
+  modules: Map<string, TestModule>,
+  multiProject: boolean,
+): VitestFileReport | undefined {
+  const result = record.result
+  if (!result) return undefined
+  const cases = record.files.flatMap((f) => {
+    const m = modules.get(`${record.projectName}\0${f}`)
+    return m ? [...m.children.allTests()] : []
+  })
+  const alive = new Set(result.leaked.map((l) => l.pid))
+  const attributed: LeakReport[] = []
+  const tests: TestReport[] = cases.map((t) => {
+    const meta = metaOf(t)
+    const test: TestReport = {
+      name: t.fullName,
+      wallMs: t.diagnostic()?.duration ?? 0,
+      cpuMs: meta ? meta.cpuMs : null,
+    }
+    if (meta) {
+      test.pidsStarted = meta.started.length
+      // Started by this test, still running when the file ended: this test's leak.
+      const own = meta.started
+        .filter((p) => alive.has(p.pid))
+        .map((p) => ({ pid: p.pid, command: p.command, test: t.fullName }))
+      if (own.length > 0) {
+        test.leaked = own
+        attributed.push(...own)
+      }
+    }
+    return test
+  })
+  const file = record.files.map((f) => relative(record.root, f)).join(', ') || '(no test file)'
+  const report: VitestFileReport = fileReportFromResult({ file, result, tests, attributed })
+  // The leak's command as the sandbox saw it at the end (the tracker's is from the test's end).
+  report.leaked = report.leaked.map((l) => ({
+    ...l,
+    command: result.leaked.find((x) => x.pid === l.pid)?.command ?? l.command,
+  }))
+  if (record.capHit && !report.capHit) report.capHit = record.capHit
+  if (multiProject) report.project = record.projectName
+  return report
+}

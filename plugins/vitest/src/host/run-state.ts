@@ -1,0 +1,85 @@
+/**
+ * What the sandboxed workers of one Vitest instance leave for the reporter:
+ * one record per sandbox (its files and the core's result), and the
+ * sandboxes still ending. Vitest stops workers without waiting for them
+ * (the run's end is reported while the last sandboxes are still exiting), so
+ * the reporter waits for `settled()` before it reads the records.
+ */
+import type { SandboxResult } from 'ns-isolated'
+import type { LeakPolicy } from '../options.ts'
+
+export interface CapsInfo {
+  memory?: number | undefined
+  pids?: number | undefined
+  cpu?: number | undefined
+}
+
+/** A cap a sandbox ran into (the core's `CapHit`). */
+export interface CapHitInfo {
+  cap: 'memory' | 'pids' | 'cpu'
+  limit: number
+  detail: string
+}
+
+/** The core's result; `usage` and `caps` are read defensively (an older core has neither). */
+export type ResultWithUsage = SandboxResult
+
+export interface SandboxRecord {
+  /** Absolute paths of the test files the sandbox ran. */
+  files: string[]
+  projectName: string
+  root: string
+  leaks: LeakPolicy
+  caps: CapsInfo
+  /** Set when the sandbox ended. */
+  result?: ResultWithUsage
+  /** Set when the sandbox could not be set up or hit a cap; shown as the file's failure. */
+  error?: Error
+  capHit?: CapHitInfo
+  /** True when the file ran as stock forks (fallback 'unisolated'). */
+  unisolated?: boolean
+}
+
+export class RunState {
+  readonly records: SandboxRecord[] = []
+  private pending = new Set<Promise<unknown>>()
+  private warned = new Set<string>()
+
+  add(record: SandboxRecord): SandboxRecord {
+    this.records.push(record)
+    return record
+  }
+
+  /** Tracks a sandbox that is still ending. */
+  track(p: Promise<unknown>): void {
+    const done = p.finally(() => this.pending.delete(done))
+    this.pending.add(done)
+  }
+
+  /** Waits for every tracked sandbox (at most `ms`: a worker Vitest forgot to stop must not hang the report). */
+  async settled(ms = 10_000): Promise<void> {
+    const end = Date.now() + ms
+    while (this.pending.size > 0 && Date.now() < end) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise((r) => {
+          timer = setTimeout(r, Math.max(0, end - Date.now()))
+        }),
+      ])
+      clearTimeout(timer)
+    }
+  }
+
+  /** Forgets the records of a previous run (watch mode). */
+  reset(): void {
+    this.records.length = 0
+  }
+
+  /** Prints a warning once per key. */
+  warnOnce(key: string, message: string, log: (m: string) => void): void {
+    if (this.warned.has(key)) return
+    this.warned.add(key)
+    log(message)
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The pool worker of a file that asked for `ns-isolated`: Vitest's own forks
+ * worker entry (`<distPath>/workers/forks.js`), forked exactly as the stock
+ * forks pool forks it (IPC with `serialization: 'advanced'`, piped stdio), but
+ * with the ns-isolated launcher as `execPath`, so the worker process starts
+ * inside fresh namespaces. rpc, console, snapshots and coverage then behave
+ * as with `forks`.
+ *
+ * Differences from `ForksPoolWorker`, and why:
+ * - an extra pipe (fd 4) is the launcher's status channel: the setup line
+ *   (start() waits for it, so a host that cannot isolate fails at start, or
+ *   falls back), and the final line with leaks, writes and figures;
+ * - `exit` is emitted only once that final line is read, and a worker killed
+ *   by a cap (OOM) is reported as an error naming the cap, not as "exited
+ *   unexpectedly with signal SIGKILL";
+ * - stop() waits for the whole sandbox, and SIGTERM is relayed by the
+ *   launcher to the worker (no 500 ms SIGKILL wait).
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { isAbsolute, relative, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
+import { ErrorCodes, NsIsolatedError, prepareSandbox, type SandboxLaunch } from 'ns-isolated'
+import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
+import { CAPS_ENV, DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV } from '../names.ts'
+import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
+import { capHitOf, capMessage } from './caps.ts'
+import { failFile } from './fail-file.ts'
+import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
+import type { ResultWithUsage, RunState, SandboxRecord } from './run-state.ts'
+
+/** What every worker of one plugin instance shares. */
+export interface PoolContext {
+  plugin: ResolvedPluginOptions
+  state: RunState
+  created: CreatedDirs
+}
+
+const STATUS_FD = 4
+const SIGKILL_TIMEOUT = 500
+
+function isUnderTmp(p: string): boolean {
+  const r = relative('/tmp', p)
+  return r !== '' && !r.startsWith('..') && !isAbsolute(r)
+}
+
+function once<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolveFn!: (v: T) => void
+  const promise = new Promise<T>((r) => {
+    resolveFn = r
+  })
+  return { promise, resolve: resolveFn }
+}
+
+export class SandboxedForksWorker implements PoolWorker {
+  readonly name = POOL_NAME
+  readonly cacheFs = true
+  private readonly entrypoint: string
+  private child: ChildProcess | undefined
+  private stock: ForksPoolWorker | undefined
+  private readonly events = new EventEmitter()
+  private launch: SandboxLaunch | undefined
+  private record: SandboxRecord | undefined
+  private createdDirs: string[] = []
+  private ended: Promise<void> | undefined
+  private stopping = false
+  /** The worker died of a cap and its file was marked failed (see fail-file.ts). */
+  private failedByCap = false
+  private readonly options: PoolOptions
+  private readonly ctx: PoolContext
+
+  constructor(options: PoolOptions, ctx: PoolContext) {
+    this.options = options
+    this.ctx = ctx
+    this.entrypoint = resolve(options.distPath, 'workers/forks.js')
+  }
+
+  on(event: string, callback: (...args: unknown[]) => void): void {
+    if (this.stock) this.stock.on(event, callback)
+    else if (event === 'exit' || event === 'error' || event === 'message') this.events.on(event, callback)
+    else this.current.on(event, callback)
+  }
+
+  off(event: string, callback: (...args: unknown[]) => void): void {
+    if (this.stock) this.stock.off(event, callback)
+    else if (event === 'exit' || event === 'error' || event === 'message') this.events.off(event, callback)
+    else this.child?.off(event, callback)
+  }
+
+  send(message: WorkerRequest): void {
+    if ((message.type === 'run' || message.type === 'collect') && this.record) {
+      for (const f of message.context.files)
+        if (!this.record.files.includes(f.filepath)) this.record.files.push(f.filepath)
+    }
+    if (this.stock) {
+      this.stock.send(message)
+      return
+    }
+    if (this.failedByCap) {
+      // The worker is gone and its file was marked failed: answer for it, so Vitest moves on.
+      if (message.type === 'stop')
+        queueMicrotask(() => this.events.emit('message', { __vitest_worker_response__: true, type: 'stopped' }))
+      return
+    }
+    this.current.send(message)
+  }
+
+  deserialize(data: unknown): unknown {
+    return data
+  }
+
+  async start(): Promise<void> {
+    if (this.child || this.stock) return
+    const { project } = this.options
+    const root = project.config.root
+    const envOptions = this.options.environment.options ?? null
+    const file = resolveFileOptions(this.ctx.plugin, [
+      {
+        where: `environmentOptions['${ENVIRONMENT_NAME}']`,
+        value: (project.config.environmentOptions as Record<string, unknown> | undefined)?.[ENVIRONMENT_NAME],
+      },
+      { where: '@vitest-environment-options', value: envOptions?.[ENVIRONMENT_NAME] },
+    ])
+    const files = ((project as unknown as { testFilesList?: string[] | null }).testFilesList ?? []).slice()
+    const through = passthroughPaths(project, files)
+    const cwd = file.sandbox.cwd !== undefined ? resolve(root, file.sandbox.cwd) : root
+    const own = (file.sandbox.writable ?? []).map((w) => realPath(resolve(cwd, w)))
+    const inspector = project.vitest.config.inspector
+    const sandbox = {
+      ...file.sandbox,
+      cwd,
+      writable: [...own, ...through.writable],
+      // The inspector listens inside the worker; on the sandbox's own loopback
+      // no debugger on the host could reach it. Share the host's network then.
+      ...(inspector?.enabled ? { network: 'host' as const } : {}),
+    }
+    const keep = [...new Set([realPath(root), realPath(project.vitest.config.root)])].filter(isUnderTmp)
+
+    let launch: SandboxLaunch
+    try {
+      this.ctx.created.use(through.writable, through.created)
+      this.createdDirs = through.writable
+      launch = prepareSandbox(sandbox, { statusFd: STATUS_FD }, { keep })
+    } catch (e) {
+      this.ctx.created.release(this.createdDirs)
+      this.createdDirs = []
+      if (NsIsolatedError.is(e) && this.ctx.plugin.fallback === 'unisolated') return this.startUnisolated(e)
+      throw e
+    }
+    this.launch = launch
+    const caps = { memory: launch.options.memory, pids: launch.options.pids, cpu: launch.options.cpu }
+    this.record = this.ctx.state.add({ files: [], projectName: project.name, root, leaks: file.leaks, caps })
+
+    const started = performance.now()
+    const child = fork(this.entrypoint, [], {
+      execPath: launch.file,
+      execArgv: [...launch.args, process.execPath, ...this.options.execArgv],
+      env: {
+        ...this.options.env,
+        ...launch.env,
+        [LEAKS_ENV]: file.leaks,
+        [CAPS_ENV]: JSON.stringify({ memory: caps.memory, pids: caps.pids }),
+      },
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'],
+      serialization: 'advanced',
+    })
+    this.child = child
+
+    let status = ''
+    const statusText = () => status
+    const setupSeen = once<boolean>()
+    const statusStream = child.stdio[STATUS_FD] as Readable
+    statusStream.setEncoding('utf8')
+    statusStream.on('data', (d: string) => {
+      status += d
+      if (/"setup":/.test(status)) setupSeen.resolve(true)
+    })
+    const statusClosed = new Promise<void>((r) => statusStream.once('close', r))
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => {
+      child.once('exit', (code, signal) => r({ code, signal }))
+      // A launcher that could not be spawned at all emits 'error' and never 'exit'.
+      child.once('error', () => {
+        if (child.pid === undefined) r({ code: null, signal: null })
+      })
+    })
+    child.on('error', this.emitError)
+    child.on('message', (m) => this.events.emit('message', m))
+    child.once('error', (e) => {
+      if (this.record && !this.record.error) this.record.error = e
+      setupSeen.resolve(false)
+    })
+    // The pipe closes after its last line was read: a setup line written before an early exit is not missed.
+    statusClosed.then(() => setupSeen.resolve(false))
+
+    this.ended = Promise.all([exited, statusClosed]).then(async ([exit]) => {
+      await this.finish(status, exit, performance.now() - started)
+      // The sandbox's cgroup is removed once its figures are read: wait, so none outlives the run.
+      await launch.disposed
+    })
+    this.ctx.state.track(this.ended)
+
+    const logger = project.vitest.logger
+    if (child.stdout) {
+      logger.outputStream.setMaxListeners(1 + logger.outputStream.getMaxListeners())
+      child.stdout.pipe(logger.outputStream, { end: false })
+    }
+    if (child.stderr) {
+      logger.errorStream.setMaxListeners(1 + logger.errorStream.getMaxListeners())
+      child.stderr.pipe(logger.errorStream, { end: false })
+    }
+
+    if (!(await setupSeen.promise)) {
+      // The launcher or the setup failed before node started: say why.
+      await this.ended
+      const r = this.record.result
+      const error =
+        this.record.error ??
+        new Error(
+          `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}, status: ${JSON.stringify(statusText())}).`,
+        )
+      if (NsIsolatedError.is(error) && this.ctx.plugin.fallback === 'unisolated') {
+        this.unpipe()
+        this.child = undefined
+        this.record.unisolated = true
+        return this.startUnisolated(error)
+      }
+      throw error
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stock) return this.stock.stop()
+    const child = this.child
+    if (!child) return
+    this.stopping = true
+    // SIGTERM reaches the launcher, which relays it to the worker (pid 2 inside).
+    const sigkill = setTimeout(() => child.kill('SIGKILL'), SIGKILL_TIMEOUT)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const t0 = performance.now()
+    await this.ended
+    clearTimeout(sigkill)
+    if (process.env[DEBUG_ENV]) {
+      const r = this.record?.result
+      process.stderr.write(
+        `ns-isolated: ${this.record?.files.join(', ')} stopped (worker ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}) in ${(performance.now() - t0).toFixed(1)} ms\n`,
+      )
+    }
+    await Promise.all([flushed(child.stdout), flushed(child.stderr)])
+    this.unpipe()
+    this.child = undefined
+  }
+
+  private unpipe(): void {
+    const child = this.child
+    const logger = this.options.project.vitest.logger
+    if (child?.stdout) {
+      child.stdout.unpipe(logger.outputStream)
+      logger.outputStream.setMaxListeners(logger.outputStream.getMaxListeners() - 1)
+    }
+    if (child?.stderr) {
+      child.stderr.unpipe(logger.errorStream)
+      logger.errorStream.setMaxListeners(logger.errorStream.getMaxListeners() - 1)
+    }
+  }
+
+  /** The sandbox is gone: read its result, record it, then tell Vitest how the worker ended. */
+  private async finish(
+    status: string,
+    exit: { code: number | null; signal: NodeJS.Signals | null },
+    wallMs: number,
+  ): Promise<void> {
+    const record = this.record
+    this.ctx.created.release(this.createdDirs)
+    this.createdDirs = []
+    if (!record || !this.launch) return
+    let result: ResultWithUsage | undefined
+    try {
+      result = this.launch.finish(status, exit, wallMs) as ResultWithUsage
+      record.result = result
+    } catch (e) {
+      record.error = e instanceof Error ? e : new Error(String(e))
+    }
+    if (result) {
+      const hit = capHitOf(result)
+      if (hit) {
+        record.capHit = hit
+        record.error = new NsIsolatedError(ErrorCodes.CAP_EXCEEDED, capMessage(record.files, hit), {
+          details: { capHit: hit },
+        })
+      }
+    }
+    const code = result?.code ?? exit.code
+    const signal = result?.signal ?? exit.signal
+    const unexpected = !this.stopping && this.events.listenerCount('exit') > 0
+    if (unexpected && record.capHit && record.error && record.files.length > 0) {
+      // The worker died of a cap: fail its file naming the cap, and tell the
+      // pool the file is done (Vitest would only say "exited unexpectedly").
+      let marked = true
+      for (const f of record.files) marked = (await failFile(this.options.project, f, record.error)) && marked
+      if (marked) {
+        this.failedByCap = true
+        this.events.emit('message', { __vitest_worker_response__: true, type: 'testfileFinished' })
+        return
+      }
+    }
+    // A setup failure or a cap with no file to mark: the error says why.
+    if (unexpected && record.error && this.events.listenerCount('error') > 0) this.events.emit('error', record.error)
+    else this.events.emit('exit', code, signal)
+  }
+
+  private emitError = (error: NodeJS.ErrnoException): void => {
+    // A write into a dying worker fails with EPIPE before its exit is known;
+    // the exit (or the cap that killed it) is the real story.
+    if (error.code === 'EPIPE' || error.code === 'ERR_IPC_CHANNEL_CLOSED') return
+    this.events.emit('error', error)
+  }
+
+  private async startUnisolated(cause: unknown): Promise<void> {
+    const msg = cause instanceof Error ? cause.message : String(cause)
+    this.ctx.state.warnOnce(
+      'unisolated',
+      `ns-isolated: this host cannot isolate, so files asking for 'ns-isolated' run unisolated (fallback: 'unisolated'): ${msg}`,
+      (m) => this.options.project.vitest.logger.warn(m),
+    )
+    // The environment's setup() refuses to run outside a sandbox unless told this is on purpose.
+    this.stock = new ForksPoolWorker({ ...this.options, env: { ...this.options.env, [UNISOLATED_ENV]: '1' } })
+    if (this.record) this.record.unisolated = true
+    else
+      this.record = this.ctx.state.add({
+        files: [],
+        projectName: this.options.project.name,
+        root: this.options.project.config.root,
+        leaks: this.ctx.plugin.leaks,
+        caps: {},
+        unisolated: true,
+      })
+    await this.stock.start()
+  }
+
+  private get current(): ChildProcess {
+    if (!this.child) throw new Error('ns-isolated: the sandboxed worker was torn down or never started.')
+    return this.child
+  }
+}
+
+function flushed(stream: Readable | null): Promise<void> {
+  if (!stream || stream.readableEnded || stream.destroyed) return Promise.resolve()
+  return new Promise((r) => {
+    stream.once('end', r)
+    stream.once('close', r)
+  })
+}

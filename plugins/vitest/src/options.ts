@@ -1,0 +1,162 @@
+/**
+ * The plugin's options: the core's sandbox options (validated by the core's
+ * `resolveOptions`, the one place sandbox options are checked) plus the
+ * plugin's own keys, validated here in `resolvePluginOptions` with messages
+ * in the same style.
+ */
+import { resolveOptions, type SandboxOptions } from 'ns-isolated'
+
+/** What to do about processes a test file leaves running. */
+export type LeakPolicy = 'report' | 'fail' | 'ignore'
+
+/** What to do when this host cannot isolate (not Linux, no launcher, namespaces refused). */
+export type FallbackPolicy = 'error' | 'unisolated'
+
+/** Options of `nsIsolated()` (vitest.config.ts). */
+export interface NsIsolatedPluginOptions extends SandboxOptions {
+  /**
+   * Processes left running when a test file ends are always killed with its
+   * sandbox. `'report'` (default): list them in the usage report, against the
+   * test that started them. `'fail'`: also fail that test (or the file, when
+   * no test started them). `'ignore'`: say nothing.
+   */
+  leaks?: LeakPolicy
+  /** The usage report printed after the run. */
+  report?: {
+    /** Also write every figure as JSON (the ns-isolated run report, `version: 1`) to this path (relative to the root). */
+    json?: string
+    /** How many of the heaviest tests (by CPU) to list. Default 5; 0 for none. */
+    heaviest?: number
+    /** Print the usage table after the run. Default true. */
+    table?: boolean
+  }
+  /**
+   * `'error'` (default): when this host cannot isolate, the file fails with a
+   * message naming the fix. `'unisolated'`: run it like the stock forks pool,
+   * with a warning.
+   */
+  fallback?: FallbackPolicy
+}
+
+/** Per-file options (`environmentOptions: { 'ns-isolated': {...} }` or the `@vitest-environment-options` docblock). */
+export type NsIsolatedFileOptions = SandboxOptions & { leaks?: LeakPolicy }
+
+export interface ResolvedPluginOptions {
+  /** The sandbox part, as given (resolved again per file: the hostname is new for every sandbox). */
+  sandbox: SandboxOptions
+  leaks: LeakPolicy
+  report: { json: string | undefined; heaviest: number; table: boolean }
+  fallback: FallbackPolicy
+}
+
+const PLUGIN_KEYS = ['leaks', 'report', 'fallback'] as const
+const FILE_KEYS = ['leaks'] as const
+const REPORT_KEYS = ['json', 'heaviest', 'table']
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  return typeof value === 'object' ? 'an object' : String(value)
+}
+
+function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new TypeError(
+      `ns-isolated (${where}): option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(value)}.`,
+    )
+  }
+  return value as T
+}
+
+function splitSandbox(o: Record<string, unknown>, own: readonly string[]): SandboxOptions {
+  const sandbox: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(o)) if (!own.includes(k)) sandbox[k] = v
+  return sandbox as SandboxOptions
+}
+
+/** Validates the plugin's options. Throws a precise `TypeError` on the first mistake. */
+export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
+  const where = 'vitest plugin'
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describe(input)}.`)
+  }
+  const o = (input ?? {}) as Record<string, unknown>
+  // The sandbox part goes through the core: unknown keys, network, memory, ... are checked there.
+  resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
+  const leaks = oneOf(where, 'leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report')
+  const fallback = oneOf(where, 'fallback', o.fallback, ['error', 'unisolated'] as const, 'error')
+  const report = { json: undefined as string | undefined, heaviest: 5, table: true }
+  if (o.report !== undefined) {
+    const r = o.report as Record<string, unknown>
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+      throw new TypeError(
+        `ns-isolated (${where}): option \`report\` must be an object like { json: 'ns-isolated-report.json', heaviest: 5 }; got ${describe(r)}.`,
+      )
+    }
+    for (const k of Object.keys(r)) {
+      if (!REPORT_KEYS.includes(k)) {
+        throw new TypeError(
+          `ns-isolated (${where}): unknown option \`report.${k}\`. Known: ${REPORT_KEYS.map((x) => `report.${x}`).join(', ')}.`,
+        )
+      }
+    }
+    if (r.json !== undefined) {
+      if (typeof r.json !== 'string' || r.json === '') {
+        throw new TypeError(
+          `ns-isolated (${where}): option \`report.json\` must be a non-empty file path; got ${describe(r.json)}.`,
+        )
+      }
+      report.json = r.json
+    }
+    if (r.heaviest !== undefined) {
+      if (typeof r.heaviest !== 'number' || !Number.isInteger(r.heaviest) || r.heaviest < 0) {
+        throw new TypeError(
+          `ns-isolated (${where}): option \`report.heaviest\` must be a whole number ≥ 0; got ${describe(r.heaviest)}.`,
+        )
+      }
+      report.heaviest = r.heaviest
+    }
+    if (r.table !== undefined) {
+      if (typeof r.table !== 'boolean') {
+        throw new TypeError(
+          `ns-isolated (${where}): option \`report.table\` must be true or false; got ${describe(r.table)}.`,
+        )
+      }
+      report.table = r.table
+    }
+  }
+  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback }
+}
+
+/**
+ * Merges per-file options over the plugin's: `environmentOptions['ns-isolated']`
+ * of the project, then the file's `@vitest-environment-options` docblock.
+ * Each layer is validated (a TypeError names where the mistake is).
+ */
+export function resolveFileOptions(
+  base: ResolvedPluginOptions,
+  layers: { where: string; value: unknown }[],
+): { sandbox: SandboxOptions; leaks: LeakPolicy } {
+  let sandbox: SandboxOptions = { ...base.sandbox }
+  let leaks = base.leaks
+  for (const { where, value } of layers) {
+    if (value === undefined || value === null) continue
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describe(value)}.`)
+    }
+    const o = value as Record<string, unknown>
+    try {
+      resolveOptions(o as SandboxOptions, FILE_KEYS)
+    } catch (e) {
+      if (e instanceof TypeError) throw new TypeError(e.message.replace(/^ns-isolated:/, `ns-isolated (${where}):`))
+      throw e
+    }
+    leaks = oneOf(where, 'leaks', o.leaks, ['report', 'fail', 'ignore'] as const, leaks)
+    const own = splitSandbox(o, FILE_KEYS)
+    // writable paths add up; everything else overrides.
+    sandbox = { ...sandbox, ...own, writable: [...(sandbox.writable ?? []), ...(own.writable ?? [])] }
+  }
+  return { sandbox, leaks }
+}

@@ -1,0 +1,73 @@
+/**
+ * The Vitest plugin (`vitest-environment-ns-isolated/plugin`):
+ *
+ *   plugins: [nsIsolated({ memory: '512M', pids: 256 })],
+ *   test: { environment: 'ns-isolated' },
+ *
+ * `configureVitest` runs once per resolved project (test.projects too) and
+ * installs the ns-isolated pool there: files whose environment is
+ * `ns-isolated` start their worker inside fresh namespaces, every other file
+ * runs exactly as in Vitest's forks pool. It also adds the per-test tracker
+ * (a setup file that does nothing outside a sandbox) and, once per Vitest
+ * instance, the usage reporter.
+ */
+import { fileURLToPath } from 'node:url'
+import type { Reporter, TestProject, Vitest } from 'vitest/node'
+import { CreatedDirs } from './host/passthrough.ts'
+import { createNsIsolatedPool } from './host/pool.ts'
+import { junitWithUsage, UsageCollector, UsageReporter } from './host/reporter.ts'
+import { RunState } from './host/run-state.ts'
+import { POOL_NAME } from './names.ts'
+import { type NsIsolatedPluginOptions, resolvePluginOptions } from './options.ts'
+
+export type { FallbackPolicy, LeakPolicy, NsIsolatedFileOptions, NsIsolatedPluginOptions } from './options.ts'
+
+const TRACKER = fileURLToPath(new URL('./worker/tracker.js', import.meta.url))
+const COLLECTOR = Symbol.for('vitest-environment-ns-isolated.collector')
+/** Pools the ns-isolated pool may replace without changing how other files run. */
+const REPLACEABLE = new Set(['forks', POOL_NAME])
+
+/** The subset of a Vite plugin this needs (no dependency on Vite's types). */
+export interface NsIsolatedVitePlugin {
+  name: string
+  configureVitest(context: { project: TestProject; vitest: Vitest }): void
+}
+
+type MutableConfig = { pool: string; poolRunner?: unknown; setupFiles: string[] }
+type ReporterEntry = Reporter | [string, unknown]
+
+/** Installs the ns-isolated pool. Options are validated here (a TypeError names the mistake). */
+export default function nsIsolated(options?: NsIsolatedPluginOptions): NsIsolatedVitePlugin {
+  const plugin = resolvePluginOptions(options)
+  const state = new RunState()
+  const pool = createNsIsolatedPool({ plugin, state, created: new CreatedDirs() })
+  return {
+    name: 'vitest-environment-ns-isolated',
+    configureVitest({ project, vitest }) {
+      const config = project.config as unknown as MutableConfig
+      if (!REPLACEABLE.has(config.pool)) {
+        vitest.logger.warn(
+          `ns-isolated: project "${project.name || 'root'}" asked for pool '${config.pool}'; the ns-isolated plugin replaces it with its own (forks for files that are not isolated).`,
+        )
+      }
+      config.pool = POOL_NAME
+      config.poolRunner = pool
+      if (!config.setupFiles.includes(TRACKER)) config.setupFiles.unshift(TRACKER)
+
+      const holder = vitest as unknown as Record<symbol, UsageCollector | undefined>
+      let collector = holder[COLLECTOR]
+      if (!collector) {
+        collector = new UsageCollector(plugin, vitest)
+        holder[COLLECTOR] = collector
+        const reporters = vitest.config.reporters as unknown as ReporterEntry[]
+        for (const [i, entry] of reporters.entries()) {
+          if (Array.isArray(entry) && entry[0] === 'junit') reporters[i] = junitWithUsage(collector, entry[1])
+        }
+        reporters.push(new UsageReporter(collector))
+      }
+      collector.states.add(state)
+    },
+  }
+}
+
+export { nsIsolated }

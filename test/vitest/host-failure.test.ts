@@ -1,0 +1,40 @@
+/**
+ * A host that cannot isolate (simulated: NS_ISOLATED_LAUNCHER names a
+ * missing file, so the core throws ENS_LAUNCHER_MISSING): the file fails
+ * clearly by default; `fallback: 'unisolated'` runs it as stock forks with a
+ * warning.
+ */
+import { afterEach, expect, test } from 'vitest'
+import { config, type Project, project } from './helpers.ts'
+
+let p: Project | undefined
+afterEach(() => {
+  p?.cleanup()
+  p = undefined
+})
+
+const missing = '/nonexistent/ns-isolated-launcher'
+
+test('by default the run fails and says why', async () => {
+  p = project('mixed', { 'vitest.config.ts': config('{}', "{ environment: 'node' }") })
+  const r = await p.run([], { NS_ISOLATED_LAUNCHER: missing })
+  expect(r.code).toBe(1)
+  expect(r.output).toContain(`NS_ISOLATED_LAUNCHER points to ${missing}, which is not an executable file`)
+  expect(r.output).toContain('ENS_LAUNCHER_MISSING')
+  expect(r.output).toMatch(/isolated\.spec\.ts/)
+})
+
+test("fallback: 'unisolated' runs the file like stock forks, with a warning", async () => {
+  p = project('mixed', { 'vitest.config.ts': config("{ fallback: 'unisolated' }", "{ environment: 'node' }") })
+  // the isolated file checks it is inside: here it is not, and that is the point
+  // (the docblock is split so that Vitest does not read it as this file's own)
+  p.write(
+    'isolated.spec.ts',
+    `// @vitest-${'environment'} ns-isolated\nimport { expect, test } from 'vitest'\ntest('runs', () => { expect(process.env.NS_ISOLATED_INSIDE).toBeUndefined() })\n`,
+  )
+  const r = await p.run([], { NS_ISOLATED_LAUNCHER: missing })
+  expect(r.output).toContain('2 passed')
+  expect(r.code).toBe(0)
+  expect(r.output).toContain("run unisolated (fallback: 'unisolated')")
+  expect(r.output).toContain('NS_ISOLATED_LAUNCHER points to')
+})

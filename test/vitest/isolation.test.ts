@@ -1,0 +1,123 @@
+/**
+ * Real `vitest run` on fixture projects: what a sandboxed test file sees
+ * and leaves behind, proven from inside (hostname, its own files) and from
+ * the host (/etc untouched, no leaked process alive).
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { afterEach, describe, expect, test } from 'vitest'
+import { config, hostPidsWith, type Project, project, uniqueSleep } from './helpers.ts'
+
+let p: Project | undefined
+afterEach(() => {
+  p?.cleanup()
+  p = undefined
+})
+
+describe('fixed ports', () => {
+  test('two files listening on 127.0.0.1:3000 at once both pass in ns-isolated', async () => {
+    p = project('ports', {
+      'vitest.config.ts': config(
+        "{ writable: ['shared'] }",
+        "{ environment: 'ns-isolated', maxWorkers: 2, testTimeout: 20_000 }",
+      ),
+    })
+    const r = await p.run()
+    expect(r.output).toContain('2 passed')
+    expect(r.code).toBe(0)
+    expect(p.read('shared/a')).toBe('listening')
+    expect(p.read('shared/b')).toBe('listening')
+  })
+
+  test('the same files collide with EADDRINUSE without the environment', async () => {
+    p = project('ports', {
+      'vitest.config.ts': config('{}', "{ environment: 'node', maxWorkers: 2, testTimeout: 20_000 }"),
+    })
+    const r = await p.run()
+    expect(r.code).toBe(1)
+    expect(r.output).toContain('EADDRINUSE')
+    expect([p.read('shared/a'), p.read('shared/b')].sort()).toEqual(['failed', 'listening'])
+  })
+})
+
+describe('what stays inside', () => {
+  test('hostname, /etc writes and a leaked daemon stay inside and are reported', async () => {
+    const marker = `${process.pid}-${Date.now()}`
+    const sleep = uniqueSleep()
+    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], report: { json: 'report.json' } }") })
+    const r = await p.run([], { NSV_MARKER: marker, NSV_SLEEP: sleep })
+    expect(r.output).toContain('3 passed')
+    expect(r.code).toBe(0)
+
+    // hostname: the sandbox's own
+    const facts = JSON.parse(p.read('out/facts.json'))
+    expect(facts.hostname).not.toBe(hostname())
+    expect(facts.inside).toBe(facts.hostname)
+    // /etc: written inside, never on the host, and listed as a write
+    expect(existsSync(`/etc/nsv-${marker}`)).toBe(false)
+    const report = JSON.parse(p.read('report.json'))
+    expect(report.version).toBe(1)
+    const file = report.files[0]
+    expect(file.file).toBe('facts.spec.ts')
+    expect(file.writes).toContainEqual({ path: `/etc/nsv-${marker}`, kind: 'file' })
+    // the daemon: killed with the sandbox, reported against the test that started it
+    expect(hostPidsWith(sleep)).toEqual([])
+    expect(file.leaked).toEqual([expect.objectContaining({ command: `sleep ${sleep}`, test: 'leaks a daemon' })])
+    expect(r.output).toContain(`facts.spec.ts > leaks a daemon: pid`)
+    expect(r.output).toContain(`sleep ${sleep}`)
+    // figures per file and per test
+    expect(file.wallMs).toBeGreaterThan(0)
+    expect(file.cpuUserMs).toBeGreaterThan(0)
+    expect(file.memoryPeakBytes).toBeGreaterThan(0)
+    expect(file.tests.map((t: { name: string }) => t.name)).toEqual([
+      'writes /etc',
+      'leaks a daemon',
+      'tells what it sees',
+    ])
+    expect(r.output).toContain('ns-isolated usage')
+    expect(r.output).toContain('heaviest tests')
+  })
+
+  test("leaks: 'fail' fails the test that left a process running", async () => {
+    const sleep = uniqueSleep()
+    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], leaks: 'fail' }") })
+    const r = await p.run([], { NSV_MARKER: `${process.pid}-fail`, NSV_SLEEP: sleep })
+    expect(r.code).toBe(1)
+    expect(r.output).toMatch(/FAIL .*facts\.spec\.ts > leaks a daemon/)
+    expect(r.output).toContain(`this test left 1 process running: pid`)
+    expect(r.output).toContain(`sleep ${sleep}`)
+    expect(r.output).toContain('2 passed')
+    expect(hostPidsWith(sleep)).toEqual([])
+  })
+})
+
+describe('stopping', () => {
+  test('a worker stops on the relayed SIGTERM, not the SIGKILL fallback', async () => {
+    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'] }") })
+    const r = await p.run([], {
+      NS_ISOLATED_VITEST_DEBUG: '1',
+      NSV_MARKER: `${process.pid}-stop`,
+      NSV_SLEEP: uniqueSleep(),
+    })
+    expect(r.code).toBe(0)
+    const stops = r.stderr.split('\n').filter((l) => l.includes('stopped (worker'))
+    expect(stops).toHaveLength(1)
+    for (const line of stops) expect(line).toContain('signal SIGTERM')
+  })
+})
+
+test('no sandbox cgroup of a finished run is left behind', async () => {
+  p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], memory: '512M', pids: 256 }") })
+  const r = await p.run([], { NSV_MARKER: `${process.pid}-cg`, NSV_SLEEP: uniqueSleep() })
+  expect(r.code).toBe(0)
+  // Sandbox cgroups are named after the runner's pid; the runner has exited.
+  const parents = [
+    '/sys/fs/cgroup/memory/ns-isolated',
+    '/sys/fs/cgroup/pids/ns-isolated',
+    '/sys/fs/cgroup/unified/ns-isolated',
+    '/sys/fs/cgroup/ns-isolated',
+  ]
+  for (const dir of parents.filter((d) => existsSync(d))) {
+    expect(readdirSync(dir).filter((n) => n.startsWith(`${r.pid}-`))).toEqual([])
+  }
+})
