@@ -1,0 +1,222 @@
+/**
+ * From what a sandboxed file run gave back (the TestResult, the
+ * environment's figures, the sandbox's result or cgroup deltas) to what Jest
+ * sees: the file's usage report attached to its TestResult, and the
+ * policies applied — a file that hit a cap fails saying which cap and by how
+ * much; with `leaks: 'fail'` the test that started a leaked process fails.
+ */
+import { relative } from 'node:path'
+import type { TestResult } from '@jest/test-result'
+import type { Config } from '@jest/types'
+import type { SandboxResult } from 'ns-isolated'
+import type { InsideLeak } from '../messages'
+import type { JestOptions } from '../options'
+import { type CapHit, type JestFileReport, type LeakReport, RESULT_KEY, testName } from '../report'
+import { formatBytes } from './format'
+import type { FileRun } from './sandbox-worker'
+import { requireFromJestRunner } from './select'
+
+const messageUtil = requireFromJestRunner('jest-message-util') as {
+  formatResultsErrors(
+    results: TestResult['testResults'],
+    config: Config.ProjectConfig,
+    options: { noStackTrace: boolean },
+    testPath?: string,
+  ): string | null
+  formatExecError(
+    error: { message: string; stack?: string | null },
+    config: Config.ProjectConfig,
+    options: { noStackTrace: boolean },
+    testPath?: string,
+    reuseMessage?: boolean,
+  ): string
+}
+
+type Usage = SandboxResult['usage']
+
+function leakReport(l: InsideLeak): LeakReport {
+  return l.test ? { pid: l.pid, command: l.command, test: testName(l.test) } : { pid: l.pid, command: l.command }
+}
+
+function capHitOf(
+  limits: { memory?: number | undefined; pids?: number | undefined },
+  usage: Usage,
+  oomKills: number,
+): CapHit | undefined {
+  if (limits.memory !== undefined && oomKills > 0) {
+    return {
+      cap: 'memory',
+      limit: limits.memory,
+      detail: `memory cap ${formatBytes(limits.memory)} exceeded: ${oomKills} process${oomKills === 1 ? '' : 'es'} OOM-killed (peak ${formatBytes(usage.memoryPeakBytes)})`,
+    }
+  }
+  if (limits.pids !== undefined && usage.pidsPeak !== null && usage.pidsPeak >= limits.pids) {
+    return {
+      cap: 'pids',
+      limit: limits.pids,
+      detail: `pids cap ${limits.pids} reached (peak ${usage.pidsPeak} tasks): further fork/clone calls failed with EAGAIN`,
+    }
+  }
+  return undefined
+}
+
+/** The file's report, fresh mode: its own sandbox's final figures. */
+export function freshReport(file: string, run: FileRun, r: SandboxResult, rootDir: string): JestFileReport {
+  const inside = run.inside
+  const u = r.usage
+  const leaked = (inside?.leaked ?? []).map(leakReport)
+  // PID 1 reports what was still alive when the worker exited (the environment already killed what it saw).
+  for (const l of r.leaked)
+    if (!leaked.some((x) => x.command === l.command && x.pid === l.pid)) leaked.push({ pid: l.pid, command: l.command })
+  const memoryPeak =
+    u.source === 'rusage' ? maxOrNull(u.memoryPeakBytes, inside?.memoryPeakBytes ?? null) : u.memoryPeakBytes
+  const coreHit = r.caps.hit[0] as CapHit | undefined
+  const report: JestFileReport = {
+    file: relative(rootDir, file) || file,
+    wallMs: r.wallMs,
+    cpuUserMs: u.cpuUserMs,
+    cpuSystemMs: u.cpuSystemMs,
+    memoryPeakBytes: memoryPeak,
+    memoryPeakIncludesCache: u.source === 'cgroup' && u.memoryPeakIncludesCache,
+    pidsPeak: u.pidsPeak ?? inside?.pidsPeak ?? null,
+    oomKills: u.oomKills,
+    source: u.source,
+    capsEnforced: r.caps.enforced,
+    leaked,
+    writes: r.writes,
+    tests: testsOf(run),
+    isolation: 'fresh',
+    sandbox: r.hostname,
+  }
+  const hit = coreHit ? withPeak(coreHit, u) : capHitOf(r.caps.limits, u, u.oomKills)
+  if (hit) report.capHit = hit
+  return report
+}
+
+function withPeak(hit: CapHit, u: Usage): CapHit {
+  if (hit.cap === 'memory' && u.memoryPeakBytes !== null)
+    return { ...hit, detail: `${hit.detail} (peak ${formatBytes(u.memoryPeakBytes)})` }
+  if (hit.cap === 'pids' && u.pidsPeak !== null) return { ...hit, detail: `${hit.detail} (peak ${u.pidsPeak} tasks)` }
+  return hit
+}
+
+/** The file's report, reuse mode: deltas of the shared sandbox's cgroup, or the environment's own figures. */
+export function reuseReport(
+  file: string,
+  run: FileRun,
+  launch: {
+    options: { memory?: number | undefined; pids?: number | undefined }
+    cgroup: { enforced: JestFileReport['capsEnforced'] } | null
+  },
+  rootDir: string,
+  wallMs: number,
+): JestFileReport {
+  const inside = run.inside
+  const b = run.cgroupBefore
+  const a = run.cgroupAfter
+  const delta = (x: number | null | undefined, y: number | null | undefined) =>
+    x != null && y != null ? Math.max(0, y - x) : null
+  const fromCgroup = a !== undefined && b !== undefined
+  const cpuIn = inside?.cpuMs ?? null
+  const oomKills = fromCgroup ? Math.max(0, a.oomKills - b.oomKills) : 0
+  const report: JestFileReport = {
+    file: relative(rootDir, file) || file,
+    wallMs,
+    cpuUserMs: fromCgroup ? delta(b.cpuUserMs, a.cpuUserMs) : cpuIn,
+    cpuSystemMs: fromCgroup ? delta(b.cpuSystemMs, a.cpuSystemMs) : cpuIn === null ? null : 0,
+    // cgroup peaks cannot be reset between files: the worker's own peak over the file instead.
+    memoryPeakBytes: inside?.memoryPeakBytes ?? null,
+    memoryPeakIncludesCache: false,
+    pidsPeak: inside?.pidsPeak ?? null,
+    oomKills,
+    source: fromCgroup ? 'cgroup' : 'rusage',
+    capsEnforced: launch.cgroup?.enforced ?? { memory: false, pids: false, cpu: false },
+    leaked: (inside?.leaked ?? []).map(leakReport),
+    tests: testsOf(run),
+    isolation: 'reuse',
+    sandbox: inside?.sandbox ?? '',
+  }
+  if (inside?.reset) report.reset = inside.reset
+  if (fromCgroup) {
+    const hit = capHitOf(
+      { memory: launch.options.memory, pids: launch.options.pids },
+      { ...a, pidsPeak: inside?.pidsPeak ?? null },
+      oomKills,
+    )
+    if (hit) report.capHit = hit
+  }
+  return report
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b
+  if (b === null) return a
+  return Math.max(a, b)
+}
+
+function testsOf(run: FileRun): JestFileReport['tests'] {
+  const leaked = run.inside?.leaked ?? []
+  return (run.inside?.tests ?? []).map((t) => {
+    const name = testName(t.path)
+    const mine = leaked.filter((l) => l.test && testName(l.test) === name).map(leakReport)
+    return {
+      name,
+      wallMs: t.wallMs,
+      cpuMs: t.cpuMs,
+      pidsStarted: t.pidsStarted,
+      ...(mine.length > 0 ? { leaked: mine } : {}),
+      memoryPeakBytes: t.memoryPeakBytes,
+      pidsPeak: t.pidsPeak,
+    }
+  })
+}
+
+/** The message of a file that hit a cap. */
+export function capMessage(hit: CapHit): string {
+  return `ns-isolated: this test file hit its ${hit.cap} cap: ${hit.detail}.`
+}
+
+/** Attaches the report and applies the cap and leak policies to a successful run's TestResult. */
+export function applyToResult(
+  result: TestResult,
+  report: JestFileReport,
+  options: JestOptions,
+  config: Config.ProjectConfig,
+  globalConfig: Config.GlobalConfig,
+): TestResult {
+  ;(result as unknown as Record<string, unknown>)[RESULT_KEY] = report
+  const execErrors: string[] = []
+  let changed = false
+  if (report.capHit) execErrors.push(capMessage(report.capHit))
+  if (options.leaks === 'fail' && report.leaked.length > 0) {
+    for (const leak of report.leaked) {
+      const text = `ns-isolated: leaked process ${leak.pid} (${leak.command}) was still running when the test file ended (leaks: 'fail'); it was killed.`
+      const target = leak.test
+        ? result.testResults.find((t) => [...t.ancestorTitles, t.title].join(' > ') === leak.test)
+        : undefined
+      if (target) {
+        if (target.status === 'passed') {
+          result.numPassingTests--
+          result.numFailingTests++
+        }
+        target.status = 'failed'
+        target.failureMessages.push(text)
+        target.failureDetails.push({ message: text })
+        changed = true
+      } else execErrors.push(`${text} It was started outside any test (beforeAll/afterAll or module scope).`)
+    }
+  }
+  if (execErrors.length > 0) {
+    const message = execErrors.join('\n')
+    result.testExecError = { message, stack: message }
+    changed = true
+  }
+  if (changed) {
+    const opts = { noStackTrace: globalConfig.noStackTrace }
+    const parts = [messageUtil.formatResultsErrors(result.testResults, config, opts, result.testFilePath)]
+    if (result.testExecError)
+      parts.push(messageUtil.formatExecError(result.testExecError, config, opts, result.testFilePath, true))
+    result.failureMessage = parts.filter(Boolean).join('\n')
+  }
+  return result
+}

@@ -1,0 +1,163 @@
+/**
+ * One Jest worker in one sandbox (host side): a jest-worker pool of one
+ * child over jest-runner's own `build/testWorker.js`, so `runTest`,
+ * snapshots, coverage, console and events stay stock. The launcher is put in
+ * front of node through `forkOptions.execPath`; fork then runs
+ * `launcher …args -- node …execArgv processChild.js`, the IPC channel passing
+ * through untouched.
+ *
+ * Why one pool per sandbox: jest-worker hides each ChildProcess and gives
+ * every child of a pool the same forkOptions, hence the same status file and
+ * hostname. A pool of one per sandbox gives each sandbox its own status file
+ * and its own JEST_WORKER_ID at the cost of nothing measurable (a Worker
+ * object is cheap; the fork dominates).
+ */
+import { readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { TestResult } from '@jest/test-result'
+import type { Config } from '@jest/types'
+import { Worker } from 'jest-worker'
+import { prepareSandbox, type SandboxLaunch, type SandboxResult } from 'ns-isolated'
+import { FILE_EVENT, type FileMessage } from '../messages'
+
+const TEST_WORKER = join(dirname(require.resolve('jest-runner')), 'testWorker.js')
+
+let counter = 0
+
+export interface SandboxWorkerOptions {
+  /** Sandbox options (the core validates them again in prepareSandbox). */
+  sandbox: Record<string, unknown>
+  keep: string[]
+  /** JEST_WORKER_ID of this worker (1-based, unique among the workers running at once). */
+  workerId: number
+  globalConfig: Config.GlobalConfig
+  setupArgs: unknown[]
+  /** Reused across files: jest-worker may restart its child (crash, idle memory limit) as stock Jest does. */
+  reuse: boolean
+  statusDir: string
+}
+
+/** What one file run gives back. */
+export interface FileRun {
+  result?: TestResult
+  error?: unknown
+  inside?: FileMessage
+  /** cgroup figures before and after the file (reuse mode, where the sandbox outlives the file). */
+  cgroupBefore?: ReturnType<NonNullable<SandboxLaunch['cgroup']>['read']>
+  cgroupAfter?: ReturnType<NonNullable<SandboxLaunch['cgroup']>['read']>
+}
+
+type WorkerRequest = {
+  config: Config.ProjectConfig
+  context: unknown
+  globalConfig: Config.GlobalConfig
+  path: string
+}
+type CustomMessage = [string, unknown]
+type PendingRun = Promise<TestResult> & { UNSTABLE_onCustomMessage?: (fn: (m: CustomMessage) => void) => void }
+type TestWorkerFarm = Worker & { worker(request: WorkerRequest): PendingRun }
+
+function nodeExecArgv(): string[] {
+  // As jest-worker does: --inspect/--debug flags would collide between workers.
+  return process.execArgv.filter((v) => !/^--(debug|inspect)/.test(v))
+}
+
+function colorEnv(): Record<string, string> {
+  return process.stdout.isTTY && process.stdout.hasColors?.() ? { FORCE_COLOR: '1' } : {}
+}
+
+export class SandboxWorker {
+  readonly launch: SandboxLaunch
+  readonly workerId: number
+  readonly #worker: TestWorkerFarm
+  readonly #statusFile: string
+  readonly #started = performance.now()
+  #ended: Promise<SandboxResult | Error> | undefined
+  #files = 0
+
+  constructor(o: SandboxWorkerOptions) {
+    this.workerId = o.workerId
+    this.#statusFile = join(o.statusDir, `${process.pid}-${++counter}.status`)
+    this.launch = prepareSandbox(o.sandbox, { statusFile: this.#statusFile }, { keep: o.keep })
+    const limit = o.globalConfig.workerIdleMemoryLimit
+    this.#worker = new Worker(TEST_WORKER, {
+      exposedMethods: ['worker'],
+      numWorkers: 1,
+      // A fresh sandbox serves one file: a crash is that file's failure, not a reason to start another sandbox.
+      maxRetries: o.reuse ? 3 : 0,
+      idleMemoryLimit: o.reuse && typeof limit === 'number' ? limit : undefined,
+      forkOptions: {
+        serialization: 'json',
+        stdio: 'pipe',
+        execPath: this.launch.file,
+        execArgv: [...this.launch.args, process.execPath, ...nodeExecArgv()],
+        env: {
+          ...process.env,
+          JEST_WORKER_ID: String(o.workerId),
+          ...colorEnv(),
+          ...this.launch.env,
+        },
+      },
+      setupArgs: o.setupArgs,
+      workerGracefulExitTimeout: o.globalConfig.workerGracefulExitTimeout,
+    }) as TestWorkerFarm
+    this.#worker.getStdout()?.pipe(process.stdout)
+    this.#worker.getStderr()?.pipe(process.stderr)
+  }
+
+  get files(): number {
+    return this.#files
+  }
+
+  /** Runs one file; Jest's own custom events (test-case-start/result) go to `onEvent`. */
+  async run(request: WorkerRequest, onEvent: (event: string, payload: unknown) => void): Promise<FileRun> {
+    this.#files++
+    const out: FileRun = {}
+    const cg = this.launch.cgroup
+    if (cg && cg.procsFiles.length > 0) out.cgroupBefore = cg.read()
+    const pending = this.#worker.worker(request)
+    pending.UNSTABLE_onCustomMessage?.(([event, payload]) => {
+      if (event === FILE_EVENT) out.inside = payload as FileMessage
+      else onEvent(event, payload)
+    })
+    try {
+      out.result = await pending
+    } catch (error) {
+      out.error = error
+    }
+    if (cg && cg.procsFiles.length > 0 && out.cgroupBefore) out.cgroupAfter = cg.read()
+    return out
+  }
+
+  /**
+   * Ends the worker and its sandbox; resolves with the sandbox's result (or
+   * the error that explains why the sandbox could not be set up), once its
+   * cgroup is gone. Idempotent.
+   */
+  end(): Promise<SandboxResult | Error> {
+    this.#ended ??= (async () => {
+      try {
+        // As the stock runner ends its workers, also on a watch-mode interrupt:
+        // a graceful end, then SIGTERM/SIGKILL after workerGracefulExitTimeout
+        // (SIGKILL to the launcher kills the whole sandbox).
+        await this.#worker.end()
+      } catch {
+        // already ended
+      }
+      let status = ''
+      try {
+        status = readFileSync(this.#statusFile, 'utf8')
+      } catch {}
+      rmSync(this.#statusFile, { force: true })
+      let r: SandboxResult | Error
+      try {
+        r = this.launch.finish(status, { code: null, signal: null }, performance.now() - this.#started)
+      } catch (e) {
+        r = e instanceof Error ? e : new Error(String(e))
+      }
+      await this.launch.disposed.catch(() => undefined)
+      return r
+    })()
+    return this.#ended
+  }
+}

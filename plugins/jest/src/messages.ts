@@ -1,0 +1,59 @@
+/**
+ * What the environment (inside the sandbox) tells the runner (on the host)
+ * about one test file. It travels as a jest-worker custom message
+ * (`messageParent([FILE_EVENT, payload])`), on the same IPC channel and
+ * before the file's result, so the runner has it when the result arrives.
+ */
+
+/** The custom message's event name. The runner swallows it; it never reaches Jest. */
+export const FILE_EVENT = 'ns-isolated:file'
+
+/** A process the file left running (alive when the file ended); killed by the environment. */
+export interface InsideLeak {
+  pid: number
+  command: string
+  /** The test during which it was first seen, as [...describe blocks, test title]; absent: outside any test (hooks, module scope). */
+  test?: string[]
+}
+
+/** Figures of one test, measured inside the sandbox. */
+export interface InsideTest {
+  /** [...describe blocks, title]. */
+  path: string[]
+  wallMs: number
+  /** CPU of every process of the sandbox during the test (delta), ms. */
+  cpuMs: number | null
+  /** Peak RSS of the worker during the test (plus the RSS of its other processes at the end), bytes. */
+  memoryPeakBytes: number | null
+  /** Most tasks (processes and threads) seen in the sandbox during the test (sampled). */
+  pidsPeak: number | null
+  /** Processes first seen during the test. */
+  pidsStarted: number
+}
+
+/** What a reuse-mode reset did between two files. */
+export interface ResetReport {
+  /** Leaked processes killed (their pids). */
+  killed: number[]
+  /** Entries removed from /tmp. */
+  tmpRemoved: number
+  /** The hostname was changed by the file and set back. */
+  hostnameRestored: boolean
+  /** Paths the file wrote outside /tmp and the writable paths: NOT undone; later files of this worker see them. */
+  writesKept: string[]
+}
+
+export interface FileMessage {
+  testPath: string
+  /** Hostname of the sandbox (NS_ISOLATED_INSIDE). */
+  sandbox: string
+  tests: InsideTest[]
+  leaked: InsideLeak[]
+  /** Wall and CPU of the file inside (environment setup to teardown). */
+  wallMs: number
+  cpuMs: number | null
+  /** Peak RSS of the worker over the file. */
+  memoryPeakBytes: number | null
+  pidsPeak: number | null
+  reset?: ResetReport
+}

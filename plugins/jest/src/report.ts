@@ -1,0 +1,40 @@
+/**
+ * The usage report of the Jest integration: the core's versioned JSON shape
+ * (src/report/schema.ts, `version: 1`), with additive per-test fields that
+ * Jest can measure (peak memory, peak tasks). The runner attaches one
+ * `JestFileReport` to each file's TestResult; the reporter collects them.
+ *
+ * The shapes and the table come from the core's report module
+ * ('ns-isolated': `createRunReport`, `formatUsageTable`).
+ */
+
+import type { FileReport, TestReport } from 'ns-isolated'
+import type { ResetReport } from './messages'
+
+export type { CapHit, FileReport, LeakReport, RunReport } from 'ns-isolated'
+
+/** Jest additions to a test's report (additive to the core's version 1 shape). */
+export interface JestTestReport extends TestReport {
+  /** Peak RSS of the worker during the test (VmHWM, reset at test start; shared pages included) plus the RSS of its other processes at the end. Approximate. */
+  memoryPeakBytes?: number | null
+  /** Most tasks (processes + threads) sampled during the test. Approximate. */
+  pidsPeak?: number | null
+}
+
+/** Jest additions to a file's report. */
+export interface JestFileReport extends FileReport {
+  tests: JestTestReport[]
+  /** 'fresh': the figures are the file's own sandbox; 'reuse': deltas of a shared sandbox (see docs/jest.md). */
+  isolation: 'fresh' | 'reuse'
+  /** The sandbox's hostname. */
+  sandbox: string
+  /** What the reuse-mode reset did after this file. */
+  reset?: ResetReport
+}
+
+/** The property of a TestResult that carries its file's report. */
+export const RESULT_KEY = 'nsIsolated'
+
+export function testName(path: string[]): string {
+  return path.join(' > ')
+}

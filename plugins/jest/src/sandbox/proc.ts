@@ -1,0 +1,118 @@
+/**
+ * Reading the sandbox's own /proc (worker side). Inside, /proc belongs to the
+ * sandbox's PID namespace: every pid listed is a process of this sandbox, so
+ * a scan is cheap (a handful of entries) and tells exactly what the tests
+ * started.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+
+/** USER_HZ: the unit of /proc/<pid>/stat times; 100 on every Linux architecture Node runs on. */
+const TICK_MS = 10
+const PAGE = 4096
+
+export interface ProcEntry {
+  pid: number
+  ppid: number
+  state: string
+  /** Start time in clock ticks since boot: with the pid, identifies a process (pids are reused). */
+  start: number
+  /** Own CPU plus the CPU of the children it reaped, ms. */
+  cpuMs: number
+  threads: number
+  rssBytes: number
+}
+
+/** One process's stat line, or null when it is gone. */
+export function readStat(pid: number | 'self'): ProcEntry | null {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
+  // The command name is in parentheses and may contain anything, spaces and ')' included.
+  const close = text.lastIndexOf(')')
+  const f = text.slice(close + 2).split(' ')
+  const n = (i: number) => Number(f[i] ?? 0)
+  return {
+    pid: Number(text.slice(0, text.indexOf(' '))),
+    state: f[0] ?? '?',
+    ppid: n(1),
+    cpuMs: (n(11) + n(12) + n(13) + n(14)) * TICK_MS,
+    threads: n(17),
+    start: n(19),
+    rssBytes: n(21) * PAGE,
+  }
+}
+
+/** Every process of the sandbox, zombies included. */
+export function listProcesses(): ProcEntry[] {
+  const out: ProcEntry[] = []
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
+    const e = readStat(Number(name))
+    if (e) out.push(e)
+  }
+  return out
+}
+
+/** A process's command line, readable. */
+export function commandOf(pid: number): string {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    const cmd = raw.split('\0').filter(Boolean).join(' ')
+    if (cmd) return cmd
+    return `[${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}]`
+  } catch {
+    return '?'
+  }
+}
+
+/**
+ * CPU of everything that ran in the sandbox so far, ms: for each live
+ * process its own time plus what it reaped (a dead process's time lands in
+ * exactly one reaper's `cutime`). The worker's own share comes from
+ * `process.cpuUsage()`, which has microsecond resolution.
+ */
+export function sandboxCpuMs(processes: ProcEntry[]): number {
+  const own = process.cpuUsage()
+  let total = (own.user + own.system) / 1000
+  for (const p of processes) {
+    if (p.pid === process.pid) {
+      // its reaped children only; its own time is in `own`
+      const self = readChildrenCpu()
+      total += self
+    } else total += p.cpuMs
+  }
+  return total
+}
+
+function readChildrenCpu(): number {
+  try {
+    const text = readFileSync('/proc/self/stat', 'utf8')
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[13] ?? 0) + Number(f[14] ?? 0)) * TICK_MS
+  } catch {
+    return 0
+  }
+}
+
+/** Peak RSS of this process (VmHWM), bytes. */
+export function peakRss(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
+    return m ? Number(m[1]) * 1024 : null
+  } catch {
+    return null
+  }
+}
+
+/** Resets VmHWM (write 5 to clear_refs, Linux ≥ 4.0). False when refused. */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5')
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Jest e2e helpers: a fixture project copied to a temp dir (its
+ * node_modules a symlink to ours, so `jest` and the preset resolve as in a
+ * user's project), and real Jest 30 run on it with Node 24.
+ */
+import { spawn } from 'node:child_process'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { root } from '../helpers.ts'
+
+export const fixtures = join(import.meta.dirname, 'fixtures')
+const node = join(root, 'node_modules', '.bin', 'node')
+const jestBin = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+
+export interface Project {
+  dir: string
+  write(path: string, text: string): void
+  read(path: string): string
+  exists(path: string): boolean
+  cleanup(): void
+}
+
+/** Copies `fixtures/<name>` (plus `extra` files) into a fresh temp dir. */
+export function project(name: string, extra: Record<string, string> = {}): Project {
+  const dir = mkdtempSync(join(tmpdir(), `nsiso-jest-${name}-`))
+  chmodSync(dir, 0o755)
+  cpSync(join(fixtures, name), dir, { recursive: true })
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  const p: Project = {
+    dir,
+    write(path, text) {
+      const full = join(dir, path)
+      mkdirSync(dirname(full), { recursive: true })
+      writeFileSync(full, text)
+    },
+    read: (path) => readFileSync(join(dir, path), 'utf8'),
+    exists: (path) => existsSync(join(dir, path)),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  }
+  for (const [path, text] of Object.entries(extra)) p.write(path, text)
+  return p
+}
+
+export interface JestRun {
+  code: number | null
+  stdout: string
+  stderr: string
+  /** Jest's --json results. */
+  results: {
+    success: boolean
+    numFailedTests: number
+    numPassedTests: number
+    numFailedTestSuites: number
+    numRuntimeErrorTestSuites: number
+    snapshot: {
+      added: number
+      updated: number
+      filesRemoved: number
+      unchecked: number
+      uncheckedKeysByFile: unknown[]
+    }
+    testResults: {
+      name: string
+      status: string
+      message: string
+      assertionResults: { title: string; status: string; failureMessages: string[] }[]
+    }[]
+  }
+  /** The usage report, when the fixture writes it (`report: { json: 'usage.json' }`). */
+  usage: UsageReport | undefined
+}
+
+export interface UsageReport {
+  version: number
+  files: {
+    file: string
+    isolation: string
+    sandbox: string
+    pidsPeak: number | null
+    memoryPeakBytes: number | null
+    cpuUserMs: number | null
+    oomKills: number
+    capHit?: { cap: string; limit: number; detail: string }
+    leaked: { pid: number; command: string; test?: string }[]
+    reset?: { killed: number[]; tmpRemoved: number; hostnameRestored: boolean; writesKept: string[] }
+    tests: {
+      name: string
+      wallMs: number
+      cpuMs: number | null
+      memoryPeakBytes?: number | null
+      pidsPeak?: number | null
+    }[]
+  }[]
+  totals: { files: number; leaked: number; capHits: number }
+}
+
+/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: as uid 65534, the real rootless path. */
+export function runJest(
+  p: Project,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  asNobody = false,
+): Promise<JestRun> {
+  const out = join(p.dir, '.jest-results.json')
+  rmSync(out, { force: true })
+  rmSync(join(p.dir, 'usage.json'), { force: true })
+  return new Promise((resolve, reject) => {
+    const argv = [node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
+    if (asNobody) {
+      chmodSync(p.dir, 0o777)
+      argv.unshift('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups')
+    }
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: p.dir,
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...(asNobody ? { HOME: p.dir } : {}), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.once('error', reject)
+    child.once('close', (code) => {
+      let results: JestRun['results']
+      try {
+        results = JSON.parse(readFileSync(out, 'utf8'))
+      } catch {
+        results = { success: false, testResults: [] } as unknown as JestRun['results']
+      }
+      const usagePath = join(p.dir, 'usage.json')
+      const usage = existsSync(usagePath) ? (JSON.parse(readFileSync(usagePath, 'utf8')) as UsageReport) : undefined
+      resolve({ code, stdout, stderr, results, usage })
+    })
+  })
+}
+
+/** The output of a run, for assertion messages. */
+export function output(r: JestRun): string {
+  return `exit ${r.code}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`
+}

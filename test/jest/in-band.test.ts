@@ -1,0 +1,37 @@
+// Jest runs "in band" in its own process for one file, --runInBand and
+// maxWorkers 1; the runner still forks every isolated file into a sandbox.
+// Files whose docblock names another environment run as stock Jest runs them.
+import { hostname } from 'node:os'
+import { afterEach, describe, expect, it } from 'vitest'
+import { output, type Project, project, runJest } from './helpers.ts'
+
+let p: Project | undefined
+afterEach(() => {
+  p?.cleanup()
+  p = undefined
+})
+
+describe('jest: in-band cases still isolate', () => {
+  for (const args of [
+    ['one.test.js'],
+    ['--runInBand', 'one', 'two'],
+    ['--maxWorkers=1', 'one', 'two'],
+    ['-i', 'one'],
+  ]) {
+    it(`jest ${args.join(' ')}`, async () => {
+      p = project('plain')
+      const r = await runJest(p, args)
+      expect(r.code, output(r)).toBe(0)
+      expect(r.results.numPassedTests).toBe(args.includes('two') ? 2 : 1)
+      expect(r.usage?.files.length).toBe(args.includes('two') ? 2 : 1)
+    })
+  }
+
+  it('a file whose docblock names the node environment runs unisolated next to isolated ones', async () => {
+    p = project('plain')
+    const r = await runJest(p, [], { HOST_HOSTNAME: hostname() })
+    expect(r.code, output(r)).toBe(0)
+    expect(r.results.numPassedTests).toBe(3)
+    expect(r.usage?.files.map((f) => f.file).sort()).toEqual(['one.test.js', 'two.test.js'])
+  })
+})
