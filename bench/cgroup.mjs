@@ -6,7 +6,7 @@
 //
 //   node_modules/.bin/node bench/cgroup.mjs [iterations]
 import { execFileSync } from 'node:child_process'
-import { openSandboxCgroup, detectCgroupLayout } from '../src/cgroup/index.ts'
+import { detectCgroupLayout, openSandboxCgroup } from '../src/cgroup/index.ts'
 
 const N = Number(process.argv[2] ?? 500)
 const limits = { memory: 256 * 2 ** 20, pids: 256, cpu: 1 }

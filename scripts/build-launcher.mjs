@@ -28,7 +28,9 @@ function build(arch, cc) {
     return false
   }
   if (r.status !== 0) {
-    console.error(`build-launcher: static link failed (no static libc?), building a dynamic binary instead:\n${r.stderr}`)
+    console.error(
+      `build-launcher: static link failed (no static libc?), building a dynamic binary instead:\n${r.stderr}`,
+    )
     r = spawnSync(cc, base, { stdio: 'inherit' })
     if (r.status !== 0) return false
   }

@@ -32,7 +32,11 @@ function run(cmd, args, cwd) {
 }
 
 const suite = join(dir, 'suite.json')
-run('vitest', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${suite}`, ...process.argv.slice(2)], root)
+run(
+  'vitest',
+  ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${suite}`, ...process.argv.slice(2)],
+  root,
+)
 count(suite)
 
 if (process.argv.length <= 2) {
@@ -40,7 +44,11 @@ if (process.argv.length <= 2) {
   if (existsSync(join(vitestExample, 'package.json'))) {
     const out = join(dir, 'example-vitest.json')
     console.log('\n=== examples/vitest')
-    run(join(root, 'node_modules/.bin/vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`], vitestExample)
+    run(
+      join(root, 'node_modules/.bin/vitest'),
+      ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`],
+      vitestExample,
+    )
     count(out, 'examples/vitest')
   }
   const jestExample = join(root, 'examples/jest')

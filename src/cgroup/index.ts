@@ -4,11 +4,12 @@
  * figures while it runs, killed and removed after. One interface over cgroup
  * v1, hybrid and v2; the layout is chosen once per host. See docs/cgroups.md.
  */
-import type { CgroupSupport, CgroupLayout, CgroupLimits, CgroupUsage, OpenOptions, SandboxCgroup } from './types.ts'
+
 import { readCgroupMounts } from './layout.ts'
 import { openSandboxCgroupWith } from './open.ts'
 import { describeCgroupSupportWith } from './support.ts'
 import { sweepStaleCgroups as sweep } from './sweep.ts'
+import type { CgroupLayout, CgroupLimits, CgroupSupport, CgroupUsage, OpenOptions, SandboxCgroup } from './types.ts'
 import { usageFromRusage as fromRusage } from './usage.ts'
 
 export type {

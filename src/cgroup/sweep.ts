@@ -6,9 +6,9 @@
 import { join } from 'node:path'
 import type { CgroupDriver } from './driver.ts'
 import { removeCgroupDir } from './driver.ts'
-import { type CgroupIo, isAlive, killPid, readPids, realIo } from './io.ts'
-import { DEFAULT_ROOT, readCgroupMounts, type CgroupMounts } from './layout.ts'
 import { drainSync } from './handle.ts'
+import { type CgroupIo, isAlive, killPid, readPids, realIo } from './io.ts'
+import { type CgroupMounts, DEFAULT_ROOT, readCgroupMounts } from './layout.ts'
 import { freezeKillThaw, PARENT } from './v1.ts'
 import { ownCgroupDir } from './v2.ts'
 

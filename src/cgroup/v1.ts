@@ -9,8 +9,8 @@
  */
 import { join } from 'node:path'
 import {
-  type CgroupDriver,
   type Cap,
+  type CgroupDriver,
   mkdirSandbox,
   NO_CAPS,
   type OpenResult,
@@ -20,8 +20,8 @@ import {
 } from './driver.ts'
 import { type CgroupIo, killPid, readPids, sleepSync, tryRead } from './io.ts'
 import type { CgroupMounts } from './layout.ts'
-import { keyedValue, singleValue, USER_HZ } from './usage.ts'
 import type { CgroupLimits, CgroupUsage, EnforcedCaps } from './types.ts'
+import { keyedValue, singleValue, USER_HZ } from './usage.ts'
 
 export const PARENT = 'ns-isolated'
 /** CFS period: 100 ms, the kernel's default; the quota is `cores × period`. */

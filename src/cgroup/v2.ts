@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  type CgroupDriver,
   type Cap,
+  type CgroupDriver,
   mkdirSandbox,
   NO_CAPS,
   type OpenResult,

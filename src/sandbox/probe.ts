@@ -106,7 +106,12 @@ export function sampleSandbox(): SandboxSample {
   }
   const cpu = cgroupCpu()
   const last = Number(read('/proc/sys/kernel/ns_last_pid'))
-  return { at: performance.now(), cpuMs: cpu ?? ticks * TICK_MS, processes, lastPid: Number.isInteger(last) ? last : null }
+  return {
+    at: performance.now(),
+    cpuMs: cpu ?? ticks * TICK_MS,
+    processes,
+    lastPid: Number.isInteger(last) ? last : null,
+  }
 }
 
 /** What happened between two samples. */

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
 import { openSandboxCgroup } from '../../src/cgroup/index.ts'
 import { leftoverCgroups, MiB, NODE, runIn, tracker } from './helpers.ts'
 

@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { NsIsolatedError } from '../../src/errors.ts'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
 import { openSandboxCgroupWith } from '../../src/cgroup/open.ts'
 import { describeCgroupSupportWith } from '../../src/cgroup/support.ts'
 import { sweepStaleCgroups } from '../../src/cgroup/sweep.ts'
+import { NsIsolatedError } from '../../src/errors.ts'
 import { FakeCgroupfs, type FakeOptions } from './fake-cgroupfs.ts'
 
 const NOT_MOUNTED = '' // mountinfo without the fake root: it is probed from files

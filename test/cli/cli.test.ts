@@ -6,12 +6,24 @@ import { describe, expect, it } from 'vitest'
 import { dist, isRoot, tempDir, uniqueSleep } from '../helpers.ts'
 
 const cli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
-  spawnSync(process.execPath, [dist('cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000 })
+  spawnSync(process.execPath, [dist('cli/main.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    timeout: 60_000,
+  })
 
 describe('ns-isolated run', () => {
   it('passes stdio through, exits with the command’s code, reports leaks and writes on stderr', () => {
     const mark = `/etc/nsiso-cli-${process.pid}`
-    const r = cli(['run', '--hostname', 'cli-box', '--', 'sh', '-c', `hostname; echo x > ${mark}; (setsid sleep ${uniqueSleep()} &); sleep 0.1; exit 7`])
+    const r = cli([
+      'run',
+      '--hostname',
+      'cli-box',
+      '--',
+      'sh',
+      '-c',
+      `hostname; echo x > ${mark}; (setsid sleep ${uniqueSleep()} &); sleep 0.1; exit 7`,
+    ])
     expect(r.status).toBe(7)
     expect(r.stdout).toBe('cli-box\n')
     expect(r.stderr).toMatch(/exit 7 in .* \(host cli-box, network loopback/)
@@ -33,7 +45,15 @@ describe('ns-isolated run', () => {
   })
 
   it.runIf(isRoot)('--memory caps the sandbox and reports the OOM kill', () => {
-    const r = cli(['run', '--memory', '64M', '--', process.execPath, '-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))'])
+    const r = cli([
+      'run',
+      '--memory',
+      '64M',
+      '--',
+      process.execPath,
+      '-e',
+      'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))',
+    ])
     expect(r.status).toBe(128 + 9)
     expect(r.stderr).toMatch(/CAP HIT: exceeded memory cap 64 MiB: 1 process OOM-killed/)
   })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { usageFromRusage } from '../../src/cgroup/index.ts'
 import { formatBytes, formatMs, formatUsageTable, toJson } from '../../src/report/format.ts'
 import { createRunReport, type FileReport, REPORT_VERSION, usageFields } from '../../src/report/schema.ts'
-import { usageFromRusage } from '../../src/cgroup/index.ts'
 
 const MiB = 1024 ** 2
 
