@@ -163,3 +163,31 @@ export function readCgroupMounts(root: string = DEFAULT_ROOT, mountinfo?: string
     return { layout: 'none', root, v1: new Map(), unified: undefined, unifiedMountRoot: '/', readOnly: false }
   return fromFiles(root, io)
 }
+
+/** The text of /proc/self/cgroup ('' when unreadable, e.g. a fake io). */
+export function readSelfCgroup(io: CgroupIo): string {
+  try {
+    return io.read('/proc/self/cgroup')
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * Where a hierarchy's `ns-isolated` directory goes: its mount root, or,
+ * for a runner that itself runs inside a sandbox (its cgroup is some
+ * `…/ns-isolated/<sandbox>`), under its own cgroup. Nested sandboxes then
+ * stay under the outer sandbox's caps, are killed with it, and are removed
+ * with it. `controller` is a v1 controller, or '' for the unified hierarchy.
+ */
+export function sandboxBase(mount: string, controller: string, selfCgroup: string): string {
+  for (const line of selfCgroup.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line)
+    if (!m) continue
+    const matches = controller === '' ? m[1] === '0' && m[2] === '' : (m[2] ?? '').split(',').includes(controller)
+    if (!matches) continue
+    const path = m[3] ?? '/'
+    return /\/ns-isolated\/[^/]+/.test(path) ? `${mount}${path}` : mount
+  }
+  return mount
+}

@@ -19,7 +19,7 @@ import {
   removeCgroupDir,
 } from './driver.ts'
 import { type CgroupIo, killPid, readPids, sleepSync, tryRead } from './io.ts'
-import type { CgroupMounts } from './layout.ts'
+import { type CgroupMounts, readSelfCgroup, sandboxBase } from './layout.ts'
 import type { CgroupLimits, CgroupUsage, EnforcedCaps } from './types.ts'
 import { keyedValue, singleValue, USER_HZ } from './usage.ts'
 
@@ -33,6 +33,7 @@ export function openV1(mounts: CgroupMounts, name: string, limits: CgroupLimits,
   const created: string[] = []
   const byMount = new Map<string, string>() // mount point → sandbox dir (co-mounted controllers share it)
 
+  const self = readSelfCgroup(io)
   const join1 = (controller: string, cap: Cap | null): string | undefined => {
     const mount = mounts.v1.get(controller)
     if (mount === undefined) {
@@ -41,7 +42,7 @@ export function openV1(mounts: CgroupMounts, name: string, limits: CgroupLimits,
     }
     let dir = byMount.get(mount)
     if (dir === undefined) {
-      dir = join(mount, PARENT, name)
+      dir = join(sandboxBase(mount, controller, self), PARENT, name)
       try {
         mkdirSandbox(io, dir)
       } catch (error) {
@@ -59,7 +60,7 @@ export function openV1(mounts: CgroupMounts, name: string, limits: CgroupLimits,
   // failure falls back to the freezer below.
   let unifiedDir: string | undefined
   if (mounts.unified !== undefined) {
-    const dir = join(mounts.unified, PARENT, name)
+    const dir = join(sandboxBase(mounts.unified, '', self), PARENT, name)
     try {
       mkdirSandbox(io, dir)
       created.push(dir)

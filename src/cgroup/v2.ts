@@ -79,6 +79,17 @@ function isNamespaceRoot(dir: string, mounts: CgroupMounts): boolean {
   return dir === (mounts.unified ?? mounts.root)
 }
 
+/**
+ * An ns-isolated sandbox's own cgroup: the runner is a nested one, and the
+ * other processes there are of the same sandbox (its PID 1, the worker), so
+ * moving them into a leaf keeps them under the same caps and figures (v2's
+ * are hierarchical), and the outer runner's kill and removal still cover
+ * everything (cgroup.kill is recursive, so is `removeCgroupDir`).
+ */
+function isSandboxCgroup(dir: string): boolean {
+  return new RegExp(`/${PARENT}/[^/]+$`).test(dir)
+}
+
 function prepare(
   own: string,
   mounts: CgroupMounts,
@@ -117,9 +128,10 @@ function prepare(
     if (!rootCgroup && procs.length > 0) {
       // Others share our cgroup (a parent runner, sibling workers, or a login
       // shell). They are ours to move only in a subtree that is ours: one
-      // delegated to this (non-root) user, or a container's cgroup-namespace
-      // root. Elsewhere, as root, say so and let the caller use the root cgroup.
-      if (others.length > 0 && !(io.uid !== 0 || isNamespaceRoot(own, mounts))) {
+      // delegated to this (non-root) user, a container's cgroup-namespace
+      // root, or the sandbox we run in. Elsewhere, as root, say so and let
+      // the caller use the root cgroup.
+      if (others.length > 0 && !(io.uid !== 0 || isNamespaceRoot(own, mounts) || isSandboxCgroup(own))) {
         throw new BusyCgroup(own, others.length)
       }
       const leaf = join(own, RUNNER_LEAF)

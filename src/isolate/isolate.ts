@@ -10,7 +10,6 @@ import { assertChildEntry, childEntry, SandboxProcess } from './sandbox-process.
 import { buildTarget, captureCallSite, keepPathsFor } from './source.ts'
 import type { IsolatedFunction, IsolateModuleTarget, IsolateOptions, IsolateResult } from './types.ts'
 
-export { NESTING_UNSUPPORTED } from './nesting.ts'
 export { createIsolatePool } from './pool.ts'
 export { ISOLATE_EXITED } from './sandbox-process.ts'
 export type {

@@ -13,7 +13,6 @@ import { deserialize } from 'node:v8'
 import { type ErrorCode, ErrorCodes, NsIsolatedError } from '../errors.ts'
 import { prepareSandbox, type SandboxLaunch, type SandboxResult } from '../host/prepare.ts'
 import { fromTransfer } from './errors-transfer.ts'
-import { assertNestingSafe } from './nesting.ts'
 import type { ValidatedCall, ValidatedProcess } from './options.ts'
 import type { ChildMessage, IsolateTarget, RunMessage } from './protocol.ts'
 import type { IsolateResult } from './types.ts'
@@ -66,7 +65,6 @@ export class SandboxProcess {
 
   constructor(opts: StartOptions) {
     this.forward = opts.stdio
-    assertNestingSafe()
     // stdio: 0 stdin (empty), 1/2 output, 3 the launcher's status fd, 4 IPC.
     this.launch = prepareSandbox(opts.process.sandbox, { statusFd: 3 }, { keep: opts.keep })
     const out = opts.stdio === 'pipe' ? 'pipe' : opts.stdio

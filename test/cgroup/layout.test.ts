@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { detectCgroupLayout } from '../../src/cgroup/index.ts'
-import { readCgroupMounts } from '../../src/cgroup/layout.ts'
+import { readCgroupMounts, sandboxBase } from '../../src/cgroup/layout.ts'
 
 const V1 = `22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw
 31 22 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -68,5 +68,27 @@ describe('detectCgroupLayout', () => {
       expect(detectCgroupLayout(fake(['memory/cgroup.procs', 'unified/cgroup.controllers']), NONE)).toBe('hybrid'))
     it('none', () => expect(detectCgroupLayout(fake(['README']), NONE)).toBe('none'))
     it('missing', () => expect(detectCgroupLayout('/nonexistent/cgroup', NONE)).toBe('none'))
+  })
+})
+
+describe('sandboxBase: where a runner puts its sandboxes', () => {
+  const self = [
+    '12:pids:/ns-isolated/77-4026531836-0-ab12-outer',
+    '4:memory:/user.slice',
+    '3:cpu,cpuacct:/',
+    '0::/ns-isolated/77-4026531836-0-ab12-outer',
+  ].join('\n')
+  it('at the mount root, for a runner outside any sandbox', () => {
+    expect(sandboxBase('/sys/fs/cgroup/memory', 'memory', self)).toBe('/sys/fs/cgroup/memory')
+    expect(sandboxBase('/sys/fs/cgroup/cpu,cpuacct', 'cpuacct', self)).toBe('/sys/fs/cgroup/cpu,cpuacct')
+    expect(sandboxBase('/sys/fs/cgroup/memory', 'memory', '')).toBe('/sys/fs/cgroup/memory')
+  })
+  it('under its own cgroup, for a runner inside a sandbox (v1 and the unified hierarchy)', () => {
+    expect(sandboxBase('/sys/fs/cgroup/pids', 'pids', self)).toBe(
+      '/sys/fs/cgroup/pids/ns-isolated/77-4026531836-0-ab12-outer',
+    )
+    expect(sandboxBase('/sys/fs/cgroup/unified', '', self)).toBe(
+      '/sys/fs/cgroup/unified/ns-isolated/77-4026531836-0-ab12-outer',
+    )
   })
 })

@@ -5,7 +5,7 @@ import { makeHandle } from '../../src/cgroup/handle.ts'
 import { openSandboxCgroup, sweepStaleCgroups } from '../../src/cgroup/index.ts'
 import { realIo } from '../../src/cgroup/io.ts'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
-import { sandboxCgroupName } from '../../src/cgroup/sweep.ts'
+import { pidNamespaceId, sandboxCgroupName } from '../../src/cgroup/sweep.ts'
 import { openV1 } from '../../src/cgroup/v1.ts'
 import { leftoverCgroups, startIn, tracker } from './helpers.ts'
 
@@ -51,7 +51,7 @@ it('killAll kills every process, orphans included; close is idempotent and remov
 
 it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside), not a live one's", async () => {
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
-  const dead = `${pidMax + 7}-0-beef-stale` // a pid above pid_max is never alive
+  const dead = `${pidMax + 7}-${pidNamespaceId()}-0-beef-stale` // a pid above pid_max is never alive
   const dirs = ['memory', 'pids', 'cpuacct', 'unified'].map((h) => join('/sys/fs/cgroup', h, 'ns-isolated', dead))
   for (const d of dirs) {
     mkdirSync(join(d, '..'), { recursive: true })

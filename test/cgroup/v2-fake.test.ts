@@ -4,11 +4,12 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
 import { openSandboxCgroupWith } from '../../src/cgroup/open.ts'
 import { describeCgroupSupportWith } from '../../src/cgroup/support.ts'
-import { sweepStaleCgroups } from '../../src/cgroup/sweep.ts'
+import { pidNamespaceId, sweepStaleCgroups } from '../../src/cgroup/sweep.ts'
 import { NsIsolatedError } from '../../src/errors.ts'
 import { FakeCgroupfs, type FakeOptions } from './fake-cgroupfs.ts'
 
@@ -148,6 +149,20 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     await cg?.close()
   })
 
+  it('a nested runner (root, inside a sandbox cgroup) moves the sandbox into a leaf and nests under it', async () => {
+    const f = fake({ namespaceRoot: false, rootProcs: [1] })
+    f.write(f.at('cgroup.subtree_control'), '+memory +pids +cpu')
+    f.makeCgroup(f.at('ns-isolated'), [])
+    f.write(f.at('ns-isolated', 'cgroup.subtree_control'), '+memory +pids +cpu')
+    const outer = f.at('ns-isolated', '77-4026531836-0-ab12-outer')
+    f.makeCgroup(outer, [4242, process.pid]) // the outer sandbox's PID 1, and us
+    const cg = open(f, { memory: 64 * MiB }, { selfCgroup: '0::/ns-isolated/77-4026531836-0-ab12-outer\n' })
+    expect(cg?.enforced.memory).toBe(true)
+    expect(cg?.procsFiles[0]?.startsWith(join(outer, 'ns-isolated', ''))).toBe(true)
+    expect(procs(join(outer, 'ns-isolated-runner', 'cgroup.procs')).sort()).toEqual([4242, process.pid].sort())
+    await cg?.close()
+  })
+
   it('a runner already in ns-isolated-runner counts as its parent cgroup', async () => {
     const f = fake()
     await open(f, { pids: 5 })?.close()
@@ -186,12 +201,23 @@ describe('cgroup v2 (fake cgroupfs)', () => {
 
   it('sweeps the sandboxes of a dead runner', () => {
     const f = fake()
-    const dead = f.at('ns-isolated', '4194399-0-abcd')
+    const dead = f.at('ns-isolated', `4194399-${pidNamespaceId()}-0-abcd`)
     f.mkdir(f.at('ns-isolated'))
     f.mkdir(dead)
     f.write(`${dead}/cgroup.procs`, '777')
     expect(sweepStaleCgroups(f.root, f, NOT_MOUNTED)).toBe(1)
     expect(existsSync(dead)).toBe(false)
     expect(f.log.some((e) => e.path === `${dead}/cgroup.kill`)).toBe(true)
+  })
+
+  it("leaves another PID namespace's sandboxes alone (their runner's pid means nothing here)", () => {
+    const f = fake()
+    const foreign = f.at('ns-isolated', '4194399-1-0-abcd') // no PID namespace has inode 1
+    f.mkdir(f.at('ns-isolated'))
+    f.mkdir(foreign)
+    f.write(`${foreign}/cgroup.procs`, '777')
+    expect(sweepStaleCgroups(f.root, f, NOT_MOUNTED)).toBe(0)
+    expect(existsSync(foreign)).toBe(true)
+    expect(f.log.some((e) => e.path === `${foreign}/cgroup.kill`)).toBe(false)
   })
 })

@@ -13,12 +13,16 @@ function nested(asNobody: boolean): { json: unknown; stdout: string; stderr: str
     join(dir.path, 'inner.mjs'),
     `import { isolate } from '${dist}/isolate/isolate.js'
 import { hostname } from 'node:os'
+import { readFileSync } from 'node:fs'
 try {
   const r = await isolate(async () => {
     const os = await import('node:os')
-    return { host: os.hostname(), pid: process.pid }
+    const fs = await import('node:fs')
+    const cgroup = /^[0-9]+:(?:[^:]*,)?pids(?:,[^:]*)?:(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1]
+    return { host: os.hostname(), pid: process.pid, cgroup }
   })
-  console.log(JSON.stringify({ outerHost: hostname(), outerPid: process.pid, inner: r.value, usageHost: r.usage.hostname }))
+  const outerCgroup = /^[0-9]+:(?:[^:]*,)?pids(?:,[^:]*)?:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1]
+  console.log(JSON.stringify({ outerHost: hostname(), outerPid: process.pid, inner: r.value, usageHost: r.usage.hostname, usageSource: r.usage.source, outerCgroup }))
 } catch (e) {
   console.log(JSON.stringify({ error: e.code ?? e.name, message: e.message }))
 }
@@ -52,37 +56,27 @@ if (r.code !== 0) console.log(JSON.stringify({ outerCode: r.code, outerSignal: r
   return { json, stdout: r.stdout, stderr: r.stderr }
 }
 
-/**
- * As root, preparing a sandbox inside a sandbox is refused for now: the
- * core's stale-cgroup sweep, run inside a PID namespace, cannot see the
- * outer runners' pids and kills every ns-isolated cgroup on the host —
- * its own sandbox and other tests' included (so this cannot be probed
- * safely either). Set NS_ISOLATED_TEST_ROOT_NESTING=1 once the core skips
- * the sweep inside a sandbox and the guard in src/isolate/nesting.ts is gone.
- */
-const rootNesting = isRoot && process.env.NS_ISOLATED_TEST_ROOT_NESTING === '1'
-
 describe('nesting', () => {
-  it.skipIf(!rootNesting)('as root: isolate inside a sandbox gets its own, nested namespaces', () => {
+  it.runIf(isRoot)('as root: isolate inside a sandbox gets its own, nested namespaces and cgroups', () => {
     const { json, stderr } = nested(false)
-    const r = json as { outerHost: string; outerPid: number; inner: { host: string; pid: number }; usageHost: string }
-    expect(r?.inner, stderr).toBeDefined()
+    const r = json as {
+      outerHost: string
+      outerPid: number
+      inner: { host: string; pid: number; cgroup: string }
+      usageHost: string
+      usageSource: string
+      outerCgroup: string
+    }
+    expect(r?.inner, `${stderr}\n${JSON.stringify(json)}`).toBeDefined()
     expect(r.outerPid).toBe(2)
     expect(r.inner.pid).toBe(2)
     expect(r.inner.host).not.toBe(r.outerHost)
     expect(r.inner.host).toBe(r.usageHost)
+    // Figures from its own cgroup, nested under the outer sandbox's (so the
+    // outer caps hold and the outer cleanup takes it along).
+    expect(r.usageSource).toBe('cgroup')
+    expect(r.inner.cgroup.startsWith(`${r.outerCgroup}/ns-isolated/`), JSON.stringify(r)).toBe(true)
   })
-
-  it.runIf(isRoot && !rootNesting)(
-    'as root, for now: a clear ENS_NESTING_UNSUPPORTED, and the outer sandbox survives',
-    () => {
-      const { json, stderr } = nested(false)
-      expect(json, stderr).toMatchObject({
-        error: 'ENS_NESTING_UNSUPPORTED',
-        message: expect.stringMatching(/outside the sandbox.*rootless/),
-      })
-    },
-  )
 
   it('rootless: isolate inside a rootless sandbox works (a user namespace inside a user namespace)', () => {
     const { json, stderr } = nested(true)
