@@ -26,7 +26,7 @@ export const ISOLATE_EXITED = 'ENS_ISOLATE_EXITED' as ErrorCode
 
 const here = import.meta.url
 /** The sandbox-side entry, next to this file (`.ts` when run from source). */
-export const childEntry = fileURLToPath(new URL(here.endsWith('.ts') ? './child-entry.ts' : './child-entry.js', here))
+export const childEntry = fileURLToPath(new URL(here.endsWith('.ts') ? './child-entry.cts' : './child-entry.cjs', here))
 
 /** Every sandbox process not yet ended: killed when this process exits. */
 const live = new Set<ChildProcess>()
