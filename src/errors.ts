@@ -38,6 +38,8 @@ export const ErrorCodes = {
   ABORTED: 'ENS_ABORTED',
   /** A sandbox hit one of its caps (memory, pids). */
   CAP_EXCEEDED: 'ENS_CAP_EXCEEDED',
+  /** `isolate()`: the function's process ended (process.exit, a signal) before the function returned. */
+  ISOLATE_EXITED: 'ENS_ISOLATE_EXITED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { deserialize } from 'node:v8'
-import { type ErrorCode, ErrorCodes, NsIsolatedError } from '../errors.ts'
+import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import { prepareSandbox, type SandboxLaunch, type SandboxResult } from '../host/prepare.ts'
 import { fromTransfer } from './errors-transfer.ts'
 import type { ValidatedCall, ValidatedProcess } from './options.ts'
@@ -18,11 +18,8 @@ import type { ChildMessage, IsolateTarget, RunMessage } from './protocol.ts'
 import type { IsolateResult } from './types.ts'
 import { toUsage } from './usage.ts'
 
-/**
- * The function's process ended without returning (it called
- * `process.exit`, or was killed). Pending an entry in `ErrorCodes`.
- */
-export const ISOLATE_EXITED = 'ENS_ISOLATE_EXITED' as ErrorCode
+/** The function's process ended without returning (it called `process.exit`, or was killed). */
+export const ISOLATE_EXITED = ErrorCodes.ISOLATE_EXITED
 
 const here = import.meta.url
 /** The sandbox-side entry, next to this file (`.ts` when run from source). */
