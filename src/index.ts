@@ -17,14 +17,6 @@ export type {
 export { prepareSandbox } from './host/prepare.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
 export {
-  type LeakPolicy,
-  type NetworkMode,
-  type ResolvedOptions,
-  resolveOptions,
-  type SandboxMode,
-  type SandboxOptions,
-} from './options.ts'
-export {
   createIsolatePool,
   type IsolateCallOptions,
   type IsolateCapHit,
@@ -39,6 +31,14 @@ export {
   type IsolateUsage,
   isolate,
 } from './isolate/isolate.ts'
+export {
+  type LeakPolicy,
+  type NetworkMode,
+  type ResolvedOptions,
+  resolveOptions,
+  type SandboxMode,
+  type SandboxOptions,
+} from './options.ts'
 export { INSIDE_ENV } from './protocol.ts'
 export { formatBytes, formatMs, formatUsageTable, toJson, type UsageTableOptions } from './report/format.ts'
 export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'

@@ -14,6 +14,7 @@ test('a test in an isolated Vitest file calls isolate and gets a nested sandbox,
   const marker = uniqueSleep()
   p = project(undefined, {
     'vitest.config.ts': config(),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the fixture's own template literal
     'helper.ts': 'export const greet = (n: string): string => `hello ${n}`\n',
     'nested.spec.ts': `import { hostname } from 'node:os'
 import { existsSync, readFileSync } from 'node:fs'
