@@ -4,12 +4,14 @@
  * `vitest-environment-ns-isolated` resolve as for a user), and a real
  * `vitest run` in it on Node 24.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import {
+  closeSync,
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -34,12 +36,19 @@ export interface RunOutput {
   output: string
 }
 
+export interface RunOptions {
+  /** stdout and stderr into one file, as a terminal shows them: `stdout` holds both (in the order written), `stderr` is ''. */
+  merged?: boolean
+}
+
 export interface Project {
   dir: string
   write(path: string, text: string): void
   read(path: string): string
   exists(path: string): boolean
-  run(args?: string[], env?: NodeJS.ProcessEnv): Promise<RunOutput>
+  run(args?: string[], env?: NodeJS.ProcessEnv, options?: RunOptions): Promise<RunOutput>
+  /** Starts `vitest watch` (watch mode, stdin a pipe, no CI). */
+  watch(args?: string[], env?: NodeJS.ProcessEnv, options?: WatchOptions): WatchRun
   cleanup(): void
 }
 
@@ -70,44 +79,147 @@ export function project(name: string | undefined, files: Record<string, string> 
     write,
     read: (p) => readFileSync(join(dir, p), 'utf8'),
     exists: (p) => existsSync(join(dir, p)),
-    run: (args = [], env = {}) => runVitest(dir, args, env),
+    run: (args = [], env = {}, options = {}) => runVitest(dir, args, env, options),
+    watch: (args = [], env = {}, options = {}) => watchVitest(dir, args, env, options),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }
 }
 
-export function runVitest(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunOutput> {
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colours and cursor movements
+const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+
+export function runVitest(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: RunOptions = {},
+): Promise<RunOutput> {
   return new Promise((resolvePromise, reject) => {
+    const mergedPath = options.merged ? join(tmpdir(), `nsv-e2e-output-${process.pid}-${n++}`) : undefined
+    const fd = mergedPath ? openSync(mergedPath, 'w') : undefined
     const child = spawn(process.execPath, [vitestBin, 'run', ...args], {
       cwd,
       env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
     })
+    if (fd !== undefined) closeSync(fd)
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d
     })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d
     })
     child.once('error', reject)
     child.once('close', (code, signal) => {
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colours
-      const output = `${stdout}\n${stderr}`.replace(/\u001b\[[0-9;]*m/g, '')
+      if (mergedPath) {
+        stdout = readFileSync(mergedPath, 'utf8')
+        rmSync(mergedPath, { force: true })
+      }
+      const output = stripAnsi(`${stdout}\n${stderr}`)
       resolvePromise({ pid: child.pid, code, signal, stdout, stderr, output })
     })
   })
 }
 
-/** A config file with the plugin and the given plugin options / test options (JS object literals as text). */
-export function config(pluginOptions = '{}', testOptions = "{ environment: 'ns-isolated' }"): string {
+/** A running `vitest watch`. */
+export interface WatchRun {
+  child: ChildProcess
+  /** Everything printed so far (stdout + stderr, without colours). */
+  output(): string
+  /** Resolves once `ready(output())` holds; rejects if vitest exits first. Never a wall-time gate: the caller's test timeout bounds it. */
+  until(ready: (output: string) => boolean): Promise<string>
+  /** Resolves with how vitest ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+export interface WatchOptions {
+  /** Run vitest in a terminal (util-linux `script` allocates one), as a user does: its keyboard shortcuts need a TTY stdin. `child` is then `script`. */
+  terminal?: boolean
+}
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+
+export function watchVitest(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: WatchOptions = {},
+): WatchRun {
+  const argv = [process.execPath, vitestBin, 'watch', ...args]
+  const [file, fileArgs] = options.terminal
+    ? ['script', ['-q', '-f', '-e', '-c', argv.map(shellQuote).join(' '), '/dev/null']]
+    : [argv[0] as string, argv.slice(1)]
+  const child = spawn(file, fileArgs, { cwd, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] })
+  let text = ''
+  const waiters = new Set<() => void>()
+  const onData = (d: string) => {
+    text += d
+    for (const w of [...waiters]) w()
+  }
+  child.stdout.setEncoding('utf8').on('data', onData)
+  child.stderr.setEncoding('utf8').on('data', onData)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => {
+    child.once('close', (code, signal) => {
+      for (const w of [...waiters]) w()
+      r({ code, signal })
+    })
+  })
+  const output = () => stripAnsi(text)
+  return {
+    child,
+    output,
+    exited,
+    until: (ready) =>
+      new Promise((resolvePromise, reject) => {
+        const check = () => {
+          if (ready(output())) {
+            waiters.delete(check)
+            resolvePromise(output())
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            waiters.delete(check)
+            reject(
+              new Error(
+                `vitest exited (${child.exitCode ?? child.signalCode}) before it printed what was awaited:\n${output()}`,
+              ),
+            )
+          }
+        }
+        waiters.add(check)
+        check()
+      }),
+  }
+}
+
+/** A config file with the plugin and the given plugin options / test options (JS object literals as text); `top`: more top-level keys (`cacheDir: '.cache',`). */
+export function config(pluginOptions = '{}', testOptions = "{ environment: 'ns-isolated' }", top = ''): string {
   return `import { defineConfig } from 'vitest/config'
 import nsIsolated from 'vitest-environment-ns-isolated/plugin'
 export default defineConfig({
+  ${top}
   plugins: [nsIsolated(${pluginOptions})],
   test: ${testOptions},
 })
 `
+}
+
+/** A config file for stock Vitest (no plugin): Vitest's own forks pool. */
+export function stockConfig(testOptions = "{ pool: 'forks' }", top = ''): string {
+  return `import { defineConfig } from 'vitest/config'
+export default defineConfig({
+  ${top}
+  test: ${testOptions},
+})
+`
+}
+
+/** The run's summary lines (`Test Files …`, `Tests …`), spacing normalised. */
+export function summary(output: string): string[] {
+  return output
+    .split('\n')
+    .filter((l) => /^\s*(Test Files|Tests)\s/.test(l))
+    .map((l) => l.trim().replace(/\s+/g, ' '))
 }
 
 /** Host pids whose command line contains `marker`. */
