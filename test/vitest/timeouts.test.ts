@@ -3,7 +3,7 @@
  * and the file runs on after them.
  */
 import { afterEach, expect, test } from 'vitest'
-import { config, type Project, project, summary } from './helpers.ts'
+import { config, hostPidsWith, type Project, project, summary, uniqueSleep } from './helpers.ts'
 
 let p: Project | undefined
 afterEach(() => {
@@ -26,4 +26,17 @@ test('a test over testTimeout (or its own timeout) fails with the timeout messag
   expect(r.output).toMatch(/✓ .*slow\.spec\.ts > a hook > passes before its afterAll times out/)
   expect(summary(r.output)).toEqual(['Test Files 1 failed (1)', 'Tests 2 failed | 2 passed (4)'])
   expect(r.output).toContain('ns-isolated usage (1 sandboxed file)')
+})
+
+test("leaks: 'fail' under a test's fake timers reports the leak, not a timeout of its own hook", async () => {
+  const sleep = uniqueSleep()
+  p = project('timeouts', {
+    'vitest.config.ts': config("{ leaks: 'fail' }", "{ environment: 'ns-isolated', hookTimeout: 5_000 }"),
+  })
+  const r = await p.run(['fake-timers'], { NSV_SLEEP: sleep })
+  expect(r.code).toBe(1)
+  expect(r.output).toContain('this test left 1 process running: pid')
+  expect(r.output).toContain(`sleep ${sleep}`)
+  expect(r.output).not.toContain('timed out')
+  expect(hostPidsWith(sleep)).toEqual([])
 })

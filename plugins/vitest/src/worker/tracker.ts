@@ -38,13 +38,19 @@ function describeProcs(procs: { pid: number; command: string }[]): string {
   return procs.map((p) => `pid ${p.pid} \`${p.command || '?'}\``).join(', ')
 }
 
+// The real clock and timer, taken when this setup file loads: a test that
+// leaves `vi.useFakeTimers()` on must not freeze the waits below (the hook
+// would hang until hookTimeout instead of reporting the leak).
+const realNow = Date.now.bind(Date)
+const realSetTimeout = globalThis.setTimeout.bind(globalThis)
+
 /** Waits a little for processes being stopped to be gone (a kill is not instant). */
 async function stillAlive(pids: number[], ms = 300): Promise<Proc[]> {
-  const end = Date.now() + ms
+  const end = realNow() + ms
   for (;;) {
     const alive = listProcs().filter((p) => pids.includes(p.pid))
-    if (alive.length === 0 || Date.now() >= end) return alive
-    await new Promise((r) => setTimeout(r, 20))
+    if (alive.length === 0 || realNow() >= end) return alive
+    await new Promise((r) => realSetTimeout(r, 20))
   }
 }
 
