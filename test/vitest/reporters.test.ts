@@ -1,0 +1,101 @@
+/**
+ * `--reporter=verbose` and `--reporter=json` report the same results for
+ * sandboxed files as for stock Vitest's forks pool (JUnit: report.test.ts).
+ */
+import { afterEach, expect, test } from 'vitest'
+import { config, type Project, project, type RunOutput, stockConfig } from './helpers.ts'
+
+const projects: Project[] = []
+afterEach(() => {
+  for (const p of projects.splice(0)) p.cleanup()
+})
+
+/** One project per side, each with its own cache dir (Vitest orders files by its results cache); one worker, so the order is fixed. */
+function pair(): { stock: Project; iso: Project } {
+  const top = "cacheDir: '.cache',"
+  const stock = project('results', { 'vitest.config.ts': stockConfig("{ pool: 'forks', maxWorkers: 1 }", top) })
+  const iso = project('results', {
+    'vitest.config.ts': config(
+      "{ report: { table: false, json: 'ns.json' } }",
+      "{ environment: 'ns-isolated', maxWorkers: 1 }",
+      top,
+    ),
+  })
+  projects.push(stock, iso)
+  return { stock, iso }
+}
+
+/** The verbose reporter's lines up to the summary, without durations, timestamps and the root. */
+function verbose(r: RunOutput, root: string): string[] {
+  const text = r.output.split(root).join('<root>')
+  return text
+    .slice(0, text.indexOf(' Start at '))
+    .split('\n')
+    .map((l) => l.replace(/ \d+(\.\d+)?m?s$/, '').trimEnd())
+    .filter((l) => l !== '')
+}
+
+test('--reporter=verbose prints the same test results as stock', async () => {
+  const { stock, iso } = pair()
+  const s = await stock.run(['--reporter=verbose'])
+  const i = await iso.run(['--reporter=verbose'])
+  expect(i.code).toBe(1)
+  expect(i.code).toBe(s.code)
+  const lines = verbose(i, iso.dir)
+  expect(lines).toEqual(
+    expect.arrayContaining([
+      ' ✓ results.spec.ts > passes',
+      ' × results.spec.ts > fails',
+      '   → expected { a: 1 } to deeply equal { a: 2 }',
+      ' ↓ results.spec.ts > is skipped',
+      ' □ results.spec.ts > is todo',
+      ' ✓ results.spec.ts > outer > inner > each 2',
+      ' ✓ more.spec.ts > another file passes',
+      '      Tests  1 failed | 5 passed | 1 skipped | 1 todo (8)',
+    ]),
+  )
+  expect(lines).toEqual(verbose(s, stock.dir))
+  expect(JSON.parse(iso.read('ns.json')).totals.files).toBe(2)
+})
+
+type JsonReport = {
+  startTime?: number
+  testResults: {
+    name: string
+    startTime?: number
+    endTime?: number
+    assertionResults: { duration?: number; failureMessages: string[]; meta: Record<string, unknown> }[]
+  }[]
+}
+
+/** The JSON report without timings and the root. */
+function normalised(p: Project, file: string): JsonReport {
+  const report = JSON.parse(p.read(file).split(p.dir).join('<root>')) as JsonReport
+  delete report.startTime
+  for (const f of report.testResults) {
+    delete f.startTime
+    delete f.endTime
+    for (const a of f.assertionResults) delete a.duration
+  }
+  return report
+}
+
+test('--reporter=json writes the same results as stock; sandboxed tests add only their figures under meta.nsIsolated', async () => {
+  const { stock, iso } = pair()
+  const args = ['--reporter=json', '--outputFile.json=results.json']
+  const s = await stock.run(args)
+  const i = await iso.run(args)
+  expect(i.code).toBe(1)
+  expect(i.code).toBe(s.code)
+  const expected = normalised(stock, 'results.json')
+  const seen = normalised(iso, 'results.json')
+  expect(seen).toMatchObject({ numTotalTests: 8, numPassedTests: 5, numFailedTests: 1, numPendingTests: 1 })
+  // each test that ran (5 passed, 1 failed) carries the tracker's figures, the documented addition;
+  // without them, the report equals stock's
+  const figures = seen.testResults.flatMap((f) => f.assertionResults).filter((a) => a.meta.nsIsolated)
+  expect(figures.map((a) => a.meta.nsIsolated)).toEqual(
+    Array(6).fill(expect.objectContaining({ cpuMs: expect.any(Number) })),
+  )
+  for (const a of figures) delete a.meta.nsIsolated
+  expect(seen).toEqual(expected)
+})
