@@ -3,13 +3,14 @@
  * node_modules a symlink to ours, so `jest` and the preset resolve as in a
  * user's project), and real Jest 30 run on it with Node 24.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import {
   chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -74,7 +75,7 @@ export interface JestRun {
       name: string
       status: string
       message: string
-      assertionResults: { title: string; status: string; failureMessages: string[] }[]
+      assertionResults: { title: string; fullName: string; status: string; failureMessages: string[] }[]
     }[]
   }
   /** The usage report, when the fixture writes it (`report: { json: 'usage.json' }`). */
@@ -149,7 +150,69 @@ export function runJest(
   })
 }
 
+/** Starts real Jest in the project with exactly these arguments (no --json); `CI` is left out of its environment. */
+export function startJest(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+  const { CI: _ci, ...rest } = process.env
+  return spawn(node, [jestBin, ...args], {
+    cwd: p.dir,
+    env: { ...rest, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+}
+
+export interface RawRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs real Jest with exactly these arguments (`--ci=false` first) and collects its output; never rejects on a failing run. */
+export function runJestRaw(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RawRun> {
+  const child = startJest(p, ['--ci=false', ...args], env)
+  child.stdin.end()
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** Jest's output without the ns-isolated usage report (printed after Jest's summary, ending with a blank line). */
+export function withoutUsage(text: string): string {
+  return text.replace(/\n*ns-isolated usage\n[\s\S]*?\n\n/, '\n')
+}
+
+/** Host pids whose environment holds `NAME=value` (every process a Jest run starts inherits it, in sandboxes too). */
+export function pidsWithEnv(name: string, value: string): number[] {
+  const wanted = `${name}=${value}`
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(wanted)) out.push(Number(entry))
+    } catch {}
+  }
+  return out
+}
+
+/** Polls `check` every 50 ms until it returns true or `ms` pass (a generous bound, never a measurement). */
+export async function eventually(check: () => boolean, ms = 30_000): Promise<boolean> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (check()) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return check()
+}
+
 /** The output of a run, for assertion messages. */
-export function output(r: JestRun): string {
+export function output(r: JestRun | RawRun): string {
   return `exit ${r.code}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`
 }

@@ -21,6 +21,8 @@ import { prepareSandbox, type SandboxLaunch, type SandboxResult } from 'ns-isola
 import { FILE_EVENT, type FileMessage } from '../messages'
 
 const TEST_WORKER = join(dirname(require.resolve('jest-runner')), 'testWorker.js')
+/** Loaded first in every sandboxed worker: Jest's transform-cache writes get temp names unique to the worker (see there). */
+const PRELOAD = join(__dirname, '..', 'sandbox', 'preload.js')
 
 let counter = 0
 
@@ -90,7 +92,7 @@ export class SandboxWorker {
         serialization: 'json',
         stdio: 'pipe',
         execPath: this.launch.file,
-        execArgv: [...this.launch.args, process.execPath, ...nodeExecArgv()],
+        execArgv: [...this.launch.args, process.execPath, ...nodeExecArgv(), '--require', PRELOAD],
         env: {
           ...process.env,
           JEST_WORKER_ID: String(o.workerId),

@@ -1,0 +1,109 @@
+/**
+ * Loaded with `node --require` into every sandboxed Jest worker, before
+ * jest-worker's child code.
+ *
+ * Every sandboxed worker is PID 2 of its own PID namespace. Jest writes its
+ * transform cache with write-file-atomic, which names its temp file
+ * `<entry>.<hash of pid, thread id, call number>`: in every sandbox the n-th
+ * cache write gets the same temp name. Two sandboxed workers writing the
+ * same entry at the same time (a cold cache, the first files of a parallel
+ * run) then share one temp file, and the second rename fails the test file:
+ * "jest: failed to cache transform results in: … ENOENT: no such file or
+ * directory, rename '…/x_<hash>.<n>' -> '…/x_<hash>'". Stock Jest's workers
+ * have different pids, so this never happens there.
+ *
+ * So the `sync` of the write-file-atomic that Jest's transform uses (the
+ * one instance in this process, not the tests' own copies) gets temp names
+ * unique to this process: random per process, plus a counter. The write is
+ * otherwise the same: a temp file next to the entry, then a rename.
+ */
+import { randomBytes } from 'node:crypto'
+import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+interface WriteOptions {
+  encoding?: BufferEncoding | null
+  mode?: number
+  fsync?: boolean
+  tmpfileCreated?: (tmpfile: string) => void
+}
+
+type SyncWrite = (filename: string, data: string | NodeJS.ArrayBufferView, options?: WriteOptions | string) => void
+
+const PATCHED = Symbol.for('ns-isolated.uniqueTempNames')
+const unique = randomBytes(8).toString('hex')
+let count = 0
+
+/** write-file-atomic's `sync`, with temp names that no other process uses. */
+export function writeFileAtomicSync(
+  filename: string,
+  data: string | NodeJS.ArrayBufferView,
+  options: WriteOptions | string = {},
+): void {
+  const o: WriteOptions = typeof options === 'string' ? { encoding: options as BufferEncoding } : options
+  let target = filename
+  try {
+    target = realpathSync(filename)
+  } catch {
+    // not there yet
+  }
+  let mode = o.mode
+  if (mode === undefined) {
+    try {
+      mode = statSync(target).mode
+    } catch {
+      // a new file
+    }
+  }
+  const tmpfile = `${target}.${unique}-${++count}`
+  let fd: number | undefined
+  try {
+    fd = openSync(tmpfile, 'w', mode ?? 0o666)
+    o.tmpfileCreated?.(tmpfile)
+    if (ArrayBuffer.isView(data)) writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    else if (data != null) writeSync(fd, String(data), 0, o.encoding ?? 'utf8')
+    if (o.fsync !== false) fsyncSync(fd)
+    closeSync(fd)
+    fd = undefined
+    renameSync(tmpfile, target)
+  } catch (error) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd)
+      } catch {}
+    }
+    try {
+      unlinkSync(tmpfile)
+    } catch {}
+    throw error
+  }
+}
+
+/** Patches the write-file-atomic of every @jest/transform this worker can load (jest-runner's and jest-runtime's). */
+export function patchJestCacheWrites(): void {
+  let fromRunner: NodeJS.Require
+  try {
+    fromRunner = createRequire(require.resolve('jest-runner'))
+  } catch {
+    return
+  }
+  const bases: NodeJS.Require[] = [fromRunner]
+  try {
+    bases.push(createRequire(fromRunner.resolve('jest-runtime')))
+  } catch {}
+  for (const base of bases) {
+    try {
+      const wfa = createRequire(base.resolve('@jest/transform'))('write-file-atomic') as {
+        sync?: SyncWrite
+        [PATCHED]?: true
+      }
+      if (typeof wfa.sync !== 'function' || wfa[PATCHED]) continue
+      wfa.sync = writeFileAtomicSync
+      wfa[PATCHED] = true
+    } catch {
+      // another layout: Jest keeps its own write-file-atomic, and parallel cold-cache writes may collide
+    }
+  }
+}
+
+patchJestCacheWrites()
