@@ -3,10 +3,12 @@
 // process behind. Jest runs without the CI variable, as on a developer's
 // machine (with it, Jest is never interactive).
 import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pidsWithMarker, uniqueSleep } from '../helpers.ts'
-import { eventually, type Project, pidsWithEnv, project, startJest } from './helpers.ts'
+import { eventually, output, type Project, pidsWithEnv, project, runJestRaw, startJest } from './helpers.ts'
 
 let p: Project | undefined
 const started: number[] = []
@@ -70,7 +72,7 @@ describe('jest: watch mode', () => {
   )
 
   it(
-    'SIGTERM to Jest during an isolated test: the sandbox and what the test started are gone',
+    'SIGTERM to Jest during an isolated test: the sandbox and what the test started are gone; the next run sweeps /tmp',
     async () => {
       p = project('watch')
       const marker = uniqueSleep()
@@ -90,6 +92,12 @@ describe('jest: watch mode', () => {
       expect(await exited).toBe('SIGTERM')
       expect(await eventually(() => pidsWithEnv('NSISO_JEST_RUN', run).length === 0)).toBe(true)
       expect(pidsWithMarker(marker)).toEqual([])
+      // a signal runs no exit handler: the run's status directory stays until the next run removes it
+      const left = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`ns-isolated-jest-${child.pid}-`))
+      expect(left().length).toBe(1)
+      const next = await runJestRaw(p, ['inside'])
+      expect(next.code, output(next)).toBe(0)
+      expect(left()).toEqual([])
     },
     TIMEOUT,
   )

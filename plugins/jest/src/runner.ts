@@ -16,9 +16,7 @@
  *   files by the environment (see sandbox/reset.ts for what is and is not
  *   reset); figures are per-file deltas of the shared sandbox's cgroup.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import type { Test, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import StockRunner, {
@@ -33,6 +31,7 @@ import { applyToResult, capMessage, freshReport, reuseReport } from './host/outc
 import { HostPaths } from './host/paths'
 import { type FileRun, SandboxWorker } from './host/sandbox-worker'
 import { select } from './host/select'
+import { createStatusDir } from './host/status-dir'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, resolveJestOptions, splitOptions } from './options'
 
 const STOCK_EVENTS = [
@@ -147,7 +146,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     }
     if (planned.length === 0) return
 
-    const statusDir = mkdtempSync(join(tmpdir(), 'ns-isolated-jest-'))
+    const statusDir = createStatusDir()
     const paths = new HostPaths()
     const removeStatusDir = () => rmSync(statusDir, { recursive: true, force: true })
     process.once('exit', removeStatusDir)
