@@ -4,6 +4,8 @@
  */
 
 export type { CgroupLayout, CgroupUsage, EnforcedCaps } from './cgroup/index.ts'
+export { isAlive } from './cgroup/io.ts'
+export { pidNamespaceId } from './cgroup/sweep.ts'
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export type {
   LeakedProcess,

@@ -6,32 +6,16 @@
  * handler, so the next run removes what dead runs left: the name says whose
  * it was (pid and PID namespace, as the core's cgroup names do).
  */
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isAlive, pidNamespaceId } from 'ns-isolated'
 
 const PREFIX = 'ns-isolated-jest-'
 
-function pidNamespace(): string {
-  try {
-    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0'
-  } catch {
-    return '0'
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Removes the status directories of runs (in this PID namespace) that are gone. */
 export function sweepStatusDirs(dir = tmpdir()): void {
-  const ns = pidNamespace()
+  const ns = pidNamespaceId()
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -42,7 +26,7 @@ export function sweepStatusDirs(dir = tmpdir()): void {
     const m = new RegExp(`^${PREFIX}(\\d+)-(\\d+)-`).exec(name)
     if (!m || m[2] !== ns) continue
     const pid = Number(m[1])
-    if (pid === process.pid || alive(pid)) continue
+    if (pid === process.pid || isAlive(pid)) continue
     try {
       rmSync(join(dir, name), { recursive: true, force: true })
     } catch {
@@ -54,5 +38,5 @@ export function sweepStatusDirs(dir = tmpdir()): void {
 /** A new status directory for this run, after sweeping those of dead runs. */
 export function createStatusDir(): string {
   sweepStatusDirs()
-  return mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-${pidNamespace()}-`))
+  return mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-${pidNamespaceId()}-`))
 }
