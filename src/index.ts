@@ -34,10 +34,13 @@ export {
   isolate,
 } from './isolate/isolate.ts'
 export {
+  describeValue,
   type LeakPolicy,
   type NetworkMode,
+  parseTimeout,
   type ResolvedOptions,
   resolveOptions,
+  SANDBOX_OPTION_KEYS,
   type SandboxMode,
   type SandboxOptions,
 } from './options.ts'

@@ -64,7 +64,8 @@ export interface ResolvedOptions {
   timeout: number | undefined
 }
 
-const KNOWN = new Set([
+/** Every key of `SandboxOptions`: front doors that take more keys of their own split them with this. */
+export const SANDBOX_OPTION_KEYS = [
   'network',
   'hostname',
   'writable',
@@ -75,23 +76,37 @@ const KNOWN = new Set([
   'cpu',
   'unenforceable',
   'timeout',
-])
+] as const satisfies readonly (keyof SandboxOptions)[]
+
+const KNOWN = new Set<string>(SANDBOX_OPTION_KEYS)
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new TypeError(
-      `ns-isolated: option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(value)}.`,
+      `ns-isolated: option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}.`,
     )
   }
   return value as T
 }
 
-function describe(value: unknown): string {
+/** A value as an option error message shows it. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`
   if (Array.isArray(value)) return 'an array'
   if (value === null) return 'null'
   return typeof value === 'object' ? 'an object' : String(value)
+}
+
+/** A timeout option: a positive number of milliseconds, or undefined. */
+export function parseTimeout(value: unknown, name = 'timeout'): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(
+      `ns-isolated: option \`${name}\` must be a positive number of milliseconds; got ${describeValue(value)}.`,
+    )
+  }
+  return value
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
@@ -109,7 +124,7 @@ export function parseBytes(name: string, value: unknown): number | undefined {
     }
   }
   throw new TypeError(
-    `ns-isolated: option \`${name}\` must be a positive byte count or a size like '512M' or '2G'; got ${describe(value)}.`,
+    `ns-isolated: option \`${name}\` must be a positive byte count or a size like '512M' or '2G'; got ${describeValue(value)}.`,
   )
 }
 
@@ -120,7 +135,7 @@ const HOSTNAME = /^(?=.{1,64}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9]
 export function resolveOptions(input: SandboxOptions | undefined, extraKeys: readonly string[] = []): ResolvedOptions {
   const o = (input ?? {}) as Record<string, unknown>
   if (typeof o !== 'object' || Array.isArray(o)) {
-    throw new TypeError(`ns-isolated: options must be an object; got ${describe(input)}.`)
+    throw new TypeError(`ns-isolated: options must be an object; got ${describeValue(input)}.`)
   }
   for (const key of Object.keys(o)) {
     if (!KNOWN.has(key) && !extraKeys.includes(key)) {
@@ -136,7 +151,7 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   let cwd = process.cwd()
   if (o.cwd !== undefined) {
     if (typeof o.cwd !== 'string' || o.cwd === '') {
-      throw new TypeError(`ns-isolated: option \`cwd\` must be a non-empty path; got ${describe(o.cwd)}.`)
+      throw new TypeError(`ns-isolated: option \`cwd\` must be a non-empty path; got ${describeValue(o.cwd)}.`)
     }
     cwd = resolve(o.cwd)
   }
@@ -147,7 +162,7 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   if (o.hostname !== undefined) {
     if (typeof o.hostname !== 'string' || !HOSTNAME.test(o.hostname)) {
       throw new TypeError(
-        `ns-isolated: option \`hostname\` must be a valid hostname (letters, digits, '-' and '.', at most 64 characters); got ${describe(o.hostname)}.`,
+        `ns-isolated: option \`hostname\` must be a valid hostname (letters, digits, '-' and '.', at most 64 characters); got ${describeValue(o.hostname)}.`,
       )
     }
     hostname = o.hostname
@@ -156,11 +171,13 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   const writable: string[] = []
   if (o.writable !== undefined) {
     if (!Array.isArray(o.writable)) {
-      throw new TypeError(`ns-isolated: option \`writable\` must be an array of paths; got ${describe(o.writable)}.`)
+      throw new TypeError(
+        `ns-isolated: option \`writable\` must be an array of paths; got ${describeValue(o.writable)}.`,
+      )
     }
     for (const [i, p] of o.writable.entries()) {
       if (typeof p !== 'string' || p === '') {
-        throw new TypeError(`ns-isolated: option \`writable[${i}]\` must be a non-empty path; got ${describe(p)}.`)
+        throw new TypeError(`ns-isolated: option \`writable[${i}]\` must be a non-empty path; got ${describeValue(p)}.`)
       }
       const abs = isAbsolute(p) ? resolve(p) : resolve(cwd, p)
       if (abs === '/') {
@@ -175,7 +192,7 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   let pids: number | undefined
   if (o.pids !== undefined) {
     if (typeof o.pids !== 'number' || !Number.isInteger(o.pids) || o.pids < 1) {
-      throw new TypeError(`ns-isolated: option \`pids\` must be a positive whole number; got ${describe(o.pids)}.`)
+      throw new TypeError(`ns-isolated: option \`pids\` must be a positive whole number; got ${describeValue(o.pids)}.`)
     }
     pids = o.pids
   }
@@ -183,20 +200,12 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   if (o.cpu !== undefined) {
     if (typeof o.cpu !== 'number' || !Number.isFinite(o.cpu) || o.cpu < 0.01) {
       throw new TypeError(
-        `ns-isolated: option \`cpu\` must be a number of cores of at least 0.01 (e.g. 0.5, 2); got ${describe(o.cpu)}.`,
+        `ns-isolated: option \`cpu\` must be a number of cores of at least 0.01 (e.g. 0.5, 2); got ${describeValue(o.cpu)}.`,
       )
     }
     cpu = o.cpu
   }
-  let timeout: number | undefined
-  if (o.timeout !== undefined) {
-    if (typeof o.timeout !== 'number' || !Number.isFinite(o.timeout) || o.timeout <= 0) {
-      throw new TypeError(
-        `ns-isolated: option \`timeout\` must be a positive number of milliseconds; got ${describe(o.timeout)}.`,
-      )
-    }
-    timeout = o.timeout
-  }
+  const timeout = parseTimeout(o.timeout)
   return {
     network,
     hostname,

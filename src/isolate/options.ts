@@ -5,7 +5,7 @@
  * same message wherever it was made.
  */
 import { serialize } from 'node:v8'
-import { resolveOptions, type SandboxOptions } from '../options.ts'
+import { describeValue, parseTimeout, resolveOptions, type SandboxOptions } from '../options.ts'
 import { findUncloneable } from './errors-transfer.ts'
 import { fromOption } from './source.ts'
 import type { IsolateStdio } from './types.ts'
@@ -29,13 +29,6 @@ export interface ValidatedProcess {
   env: NodeJS.ProcessEnv | undefined
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`
-  if (Array.isArray(value)) return 'an array'
-  if (value === null) return 'null'
-  return typeof value === 'object' ? 'an object' : String(value)
-}
-
 /**
  * Validates isolate's options; `kind` says which keys are allowed:
  * `'isolate'` (everything), `'call'` (a pool's run), `'pool'`
@@ -46,7 +39,7 @@ export function validateIsolateOptions(
   kind: 'isolate' | 'call' | 'pool',
 ): { call: ValidatedCall; process: ValidatedProcess; pool: { size: number } | undefined } {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
-    throw new TypeError(`ns-isolated: options must be an object; got ${describe(input)}.`)
+    throw new TypeError(`ns-isolated: options must be an object; got ${describeValue(input)}.`)
   }
   const o = { ...(input as Record<string, unknown> | undefined) }
   const own: readonly string[] =
@@ -65,35 +58,27 @@ export function validateIsolateOptions(
     }
   }
 
-  let timeout: number | undefined
-  if (o.timeout !== undefined) {
-    if (typeof o.timeout !== 'number' || !Number.isFinite(o.timeout) || o.timeout <= 0) {
-      throw new TypeError(
-        `ns-isolated: option \`timeout\` must be a positive number of milliseconds; got ${describe(o.timeout)}.`,
-      )
-    }
-    timeout = o.timeout
-  }
+  const timeout = parseTimeout(o.timeout)
   const signal = o.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`ns-isolated: option \`signal\` must be an AbortSignal; got ${describe(signal)}.`)
+    throw new TypeError(`ns-isolated: option \`signal\` must be an AbortSignal; got ${describeValue(signal)}.`)
   }
   const stdio = o.stdio ?? 'inherit'
   if (stdio !== 'inherit' && stdio !== 'pipe' && stdio !== 'ignore') {
     throw new TypeError(
-      `ns-isolated: option \`stdio\` must be one of 'inherit', 'pipe', 'ignore'; got ${describe(stdio)}.`,
+      `ns-isolated: option \`stdio\` must be one of 'inherit', 'pipe', 'ignore'; got ${describeValue(stdio)}.`,
     )
   }
   let from: string | undefined
   if (o.from !== undefined) {
     if (!(o.from instanceof URL) && (typeof o.from !== 'string' || o.from === '')) {
       throw new TypeError(
-        `ns-isolated: option \`from\` must be a file path or URL such as import.meta.url; got ${describe(o.from)}.`,
+        `ns-isolated: option \`from\` must be a file path or URL such as import.meta.url; got ${describeValue(o.from)}.`,
       )
     }
     if (String(o.from).includes(':') && !String(o.from).startsWith('file:') && !String(o.from).startsWith('/')) {
       throw new TypeError(
-        `ns-isolated: option \`from\` must be a file path or a file: URL; got ${describe(String(o.from))}.`,
+        `ns-isolated: option \`from\` must be a file path or a file: URL; got ${describeValue(String(o.from))}.`,
       )
     }
     from = fromOption(o.from as string | URL)
@@ -111,24 +96,26 @@ export function validateIsolateOptions(
   let execArgv: string[] = []
   if (o.execArgv !== undefined) {
     if (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string')) {
-      throw new TypeError(`ns-isolated: option \`execArgv\` must be an array of strings; got ${describe(o.execArgv)}.`)
+      throw new TypeError(
+        `ns-isolated: option \`execArgv\` must be an array of strings; got ${describeValue(o.execArgv)}.`,
+      )
     }
     execArgv = o.execArgv as string[]
   }
   const env = o.env as NodeJS.ProcessEnv | undefined
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) {
-    throw new TypeError(`ns-isolated: option \`env\` must be an object of strings; got ${describe(env)}.`)
+    throw new TypeError(`ns-isolated: option \`env\` must be an object of strings; got ${describeValue(env)}.`)
   }
 
   let pool: { size: number } | undefined
   const size = kind === 'pool' ? (o.size ?? 1) : o.pool === true ? 1 : (o.pool as { size?: unknown } | undefined)?.size
   if (kind === 'pool' || (o.pool !== undefined && o.pool !== false)) {
     if (kind === 'isolate' && o.pool !== true && (typeof o.pool !== 'object' || o.pool === null)) {
-      throw new TypeError(`ns-isolated: option \`pool\` must be true or { size: n }; got ${describe(o.pool)}.`)
+      throw new TypeError(`ns-isolated: option \`pool\` must be true or { size: n }; got ${describeValue(o.pool)}.`)
     }
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 64) {
       throw new TypeError(
-        `ns-isolated: option \`${kind === 'pool' ? 'size' : 'pool.size'}\` must be a whole number from 1 to 64; got ${describe(size)}.`,
+        `ns-isolated: option \`${kind === 'pool' ? 'size' : 'pool.size'}\` must be a whole number from 1 to 64; got ${describeValue(size)}.`,
       )
     }
     pool = { size }

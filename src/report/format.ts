@@ -18,7 +18,7 @@ export function formatBytes(bytes: number | null | undefined): string {
     v /= 1024
     i++
   }
-  if (i === 0) return `${v} B`
+  if (i === 0 || Number.isInteger(v)) return `${v} ${units[i]}`
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`
 }
 

@@ -30,7 +30,9 @@ describe('formatBytes / formatMs', () => {
     expect(formatBytes(1536)).toBe('1.50 KiB')
     expect(formatBytes(200 * MiB)).toBe('200 MiB')
     expect(formatBytes(12.5 * MiB)).toBe('12.5 MiB')
-    expect(formatBytes(3 * 1024 ** 3)).toBe('3.00 GiB')
+    expect(formatBytes(3 * 1024 ** 3)).toBe('3 GiB')
+    expect(formatBytes(64 * MiB)).toBe('64 MiB')
+    expect(formatBytes(2.25 * MiB)).toBe('2.25 MiB')
     expect(formatBytes(null)).toBe('–')
   })
   it('formats durations', () => {

@@ -30,7 +30,11 @@ export interface JestOptions {
   report: ReportOptions
 }
 
-/** The sandbox keys (validated by the core's `resolveOptions`). */
+/**
+ * The sandbox keys (validated by the core's `resolveOptions`): a copy of the
+ * core's SANDBOX_OPTION_KEYS, since this file may not import the core (a
+ * test keeps the two equal).
+ */
 export const SANDBOX_KEYS = [
   'network',
   'hostname',

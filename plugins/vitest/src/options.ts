@@ -4,7 +4,7 @@
  * plugin's own keys, validated here in `resolvePluginOptions` with messages
  * in the same style.
  */
-import { resolveOptions, type SandboxOptions } from 'ns-isolated'
+import { describeValue, resolveOptions, type SandboxOptions } from 'ns-isolated'
 
 /** What to do about processes a test file leaves running. */
 export type LeakPolicy = 'report' | 'fail' | 'ignore'
@@ -53,18 +53,11 @@ const PLUGIN_KEYS = ['leaks', 'report', 'fallback'] as const
 const FILE_KEYS = ['leaks'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`
-  if (Array.isArray(value)) return 'an array'
-  if (value === null) return 'null'
-  return typeof value === 'object' ? 'an object' : String(value)
-}
-
 function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new TypeError(
-      `ns-isolated (${where}): option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(value)}.`,
+      `ns-isolated (${where}): option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}.`,
     )
   }
   return value as T
@@ -80,7 +73,7 @@ function splitSandbox(o: Record<string, unknown>, own: readonly string[]): Sandb
 export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   const where = 'vitest plugin'
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
-    throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describe(input)}.`)
+    throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describeValue(input)}.`)
   }
   const o = (input ?? {}) as Record<string, unknown>
   // The sandbox part goes through the core: unknown keys, network, memory, ... are checked there.
@@ -92,7 +85,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     const r = o.report as Record<string, unknown>
     if (typeof r !== 'object' || r === null || Array.isArray(r)) {
       throw new TypeError(
-        `ns-isolated (${where}): option \`report\` must be an object like { json: 'ns-isolated-report.json', heaviest: 5 }; got ${describe(r)}.`,
+        `ns-isolated (${where}): option \`report\` must be an object like { json: 'ns-isolated-report.json', heaviest: 5 }; got ${describeValue(r)}.`,
       )
     }
     for (const k of Object.keys(r)) {
@@ -105,7 +98,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     if (r.json !== undefined) {
       if (typeof r.json !== 'string' || r.json === '') {
         throw new TypeError(
-          `ns-isolated (${where}): option \`report.json\` must be a non-empty file path; got ${describe(r.json)}.`,
+          `ns-isolated (${where}): option \`report.json\` must be a non-empty file path; got ${describeValue(r.json)}.`,
         )
       }
       report.json = r.json
@@ -113,7 +106,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     if (r.heaviest !== undefined) {
       if (typeof r.heaviest !== 'number' || !Number.isInteger(r.heaviest) || r.heaviest < 0) {
         throw new TypeError(
-          `ns-isolated (${where}): option \`report.heaviest\` must be a whole number ≥ 0; got ${describe(r.heaviest)}.`,
+          `ns-isolated (${where}): option \`report.heaviest\` must be a whole number ≥ 0; got ${describeValue(r.heaviest)}.`,
         )
       }
       report.heaviest = r.heaviest
@@ -121,7 +114,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     if (r.table !== undefined) {
       if (typeof r.table !== 'boolean') {
         throw new TypeError(
-          `ns-isolated (${where}): option \`report.table\` must be true or false; got ${describe(r.table)}.`,
+          `ns-isolated (${where}): option \`report.table\` must be true or false; got ${describeValue(r.table)}.`,
         )
       }
       report.table = r.table
@@ -144,7 +137,7 @@ export function resolveFileOptions(
   for (const { where, value } of layers) {
     if (value === undefined || value === null) continue
     if (typeof value !== 'object' || Array.isArray(value)) {
-      throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describe(value)}.`)
+      throw new TypeError(`ns-isolated (${where}): options must be an object; got ${describeValue(value)}.`)
     }
     const o = value as Record<string, unknown>
     try {

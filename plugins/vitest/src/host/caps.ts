@@ -3,18 +3,10 @@
  * core says it (`result.caps.hit`: memory when the kernel OOM-killed a
  * process, pids when the peak reached the cap).
  */
+import { formatBytes } from 'ns-isolated'
 import type { CapHitInfo, ResultWithUsage } from './run-state.ts'
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`
-}
+export { formatBytes }
 
 /** The first cap hit, memory first (an OOM kill explains a dead worker better than a pids peak). */
 export function capHitOf(result: ResultWithUsage): CapHitInfo | undefined {

@@ -23,6 +23,7 @@ export interface TestMeta {
   started: { pid: number; command: string }[]
 }
 
+/** The core's formatBytes for whole sizes; not imported: this runs in every test file, and the core would come through Vite's module runner. */
 function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB']
   let v = n
