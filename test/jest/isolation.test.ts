@@ -1,8 +1,9 @@
 // Real Jest with the preset: every file in its own namespaces; what a file
 // does (ports, hostname, /etc, daemons, fork bombs, memory hogs) stays
 // inside and shows in the usage report.
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pidsWithMarker, uniqueSleep } from '../helpers.ts'
 import { output, type Project, project, runJest } from './helpers.ts'
@@ -24,6 +25,19 @@ describe('jest: isolation', () => {
     // and each was its own sandbox
     const sandboxes = new Set(r.usage?.files.map((f) => f.sandbox))
     expect(sandboxes.size).toBe(2)
+  })
+
+  it("a small suite that ran fast before still runs its files side by side (Jest's heuristic would run it in band)", async () => {
+    p = project('isolation')
+    // The first run records the files' timings; on the second, Jest's
+    // shouldRunInBand says "≤ 20 fast files: in band". Both files only pass
+    // if they run at the same time (each waits to see the other listening).
+    const first = await runJest(p, ['--maxWorkers=2', 'port-'])
+    expect(first.code, output(first)).toBe(0)
+    for (const m of ['a', 'b']) rmSync(join(p.dir, 'markers', m), { force: true })
+    const second = await runJest(p, ['--maxWorkers=2', 'port-'])
+    expect(second.code, output(second)).toBe(0)
+    expect(second.results.numPassedTests).toBe(2)
   })
 
   it('hostname, /etc writes and a leaked daemon stay inside and are reported against their test', async () => {

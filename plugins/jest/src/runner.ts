@@ -5,8 +5,11 @@
  *
  * Jest decides "in band" (one file, --runInBand, maxWorkers 1, small fast
  * suites) in the parent and would then run the file in its own process: for
- * isolated files this runner always forks, and `serial` only means one
- * worker at a time.
+ * isolated files this runner always forks. One worker at a time only when
+ * the user asked for it (--runInBand, --detectOpenHandles, maxWorkers 1):
+ * Jest's speed heuristic (≤ 20 files that ran fast before go in band, to save
+ * worker start-ups) saves nothing here, since every isolated file is forked
+ * anyway, and honouring it halved the parallelism of small suites.
  *
  * Modes (`testEnvironmentOptions.isolation`):
  * - 'fresh' (default): a new sandbox per file. Its result (figures, caps,
@@ -157,7 +160,9 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         resolvers.set(c.id, { config: c, serializableModuleMap: test.context.moduleMap.toJSON() })
     }
     const setupArgs = [{ serializableResolvers: [...resolvers.values()] }]
-    const lanes = serial ? 1 : Math.max(1, this._globalConfig.maxWorkers)
+    const g = this._globalConfig
+    const askedSerial = g.runInBand || g.detectOpenHandles || g.maxWorkers <= 1
+    const lanes = serial && askedSerial ? 1 : Math.max(1, g.maxWorkers)
     const slots = new Slots(lanes)
     const live = new Set<SandboxWorker>()
     /** reuse mode: `${slot}\0${key}` → its worker */
