@@ -1,6 +1,7 @@
 /**
  * Loaded with `node --require` into every sandboxed Jest worker, before
- * jest-worker's child code.
+ * jest-worker's child code. It must cost next to nothing: it runs in every
+ * fresh worker.
  *
  * Every sandboxed worker is PID 2 of its own PID namespace. Jest writes its
  * transform cache with write-file-atomic, which names its temp file
@@ -17,9 +18,8 @@
  * unique to this process: random per process, plus a counter. The write is
  * otherwise the same: a temp file next to the entry, then a rename.
  */
-import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { sep } from 'node:path'
 
 interface WriteOptions {
   encoding?: BufferEncoding | null
@@ -31,7 +31,8 @@ interface WriteOptions {
 type SyncWrite = (filename: string, data: string | NodeJS.ArrayBufferView, options?: WriteOptions | string) => void
 
 const PATCHED = Symbol.for('ns-isolated.uniqueTempNames')
-const unique = randomBytes(8).toString('hex')
+// Unique to this process without loading node:crypto: V8 seeds Math.random per process from the OS.
+const unique = `${Math.floor(Math.random() * 2 ** 48).toString(36)}${process.hrtime.bigint().toString(36)}`
 let count = 0
 
 /** write-file-atomic's `sync`, with temp names that no other process uses. */
@@ -79,31 +80,29 @@ export function writeFileAtomicSync(
   }
 }
 
-/** Patches the write-file-atomic of every @jest/transform this worker can load (jest-runner's and jest-runtime's). */
+type Load = (request: string, parent: { filename?: string | null } | null | undefined, isMain: boolean) => unknown
+const Module = require('node:module') as unknown as { _load: Load }
+const TRANSFORM_DIR = `${sep}@jest${sep}transform${sep}`
+
+/**
+ * Patches the write-file-atomic of every @jest/transform this worker loads
+ * (jest-runner's and jest-runtime's), at the moment @jest/transform requires
+ * it: nothing is resolved or loaded ahead (resolving Jest's packages up front
+ * cost every fresh worker ~20 ms, four times the sandbox itself).
+ */
 export function patchJestCacheWrites(): void {
-  let fromRunner: NodeJS.Require
-  try {
-    fromRunner = createRequire(require.resolve('jest-runner'))
-  } catch {
-    return
-  }
-  const bases: NodeJS.Require[] = [fromRunner]
-  try {
-    bases.push(createRequire(fromRunner.resolve('jest-runtime')))
-  } catch {}
-  for (const base of bases) {
-    try {
-      const wfa = createRequire(base.resolve('@jest/transform'))('write-file-atomic') as {
-        sync?: SyncWrite
-        [PATCHED]?: true
+  const load = Module._load
+  Module._load = function (this: unknown, request, parent, isMain) {
+    const exported = load.call(this, request, parent, isMain)
+    if (request === 'write-file-atomic' && parent?.filename?.includes(TRANSFORM_DIR)) {
+      const wfa = exported as { sync?: SyncWrite; [PATCHED]?: true }
+      if (typeof wfa.sync === 'function' && !wfa[PATCHED]) {
+        wfa.sync = writeFileAtomicSync
+        wfa[PATCHED] = true
       }
-      if (typeof wfa.sync !== 'function' || wfa[PATCHED]) continue
-      wfa.sync = writeFileAtomicSync
-      wfa[PATCHED] = true
-    } catch {
-      // another layout: Jest keeps its own write-file-atomic, and parallel cold-cache writes may collide
     }
-  }
+    return exported
+  } as Load
 }
 
 patchJestCacheWrites()
