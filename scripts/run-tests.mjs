@@ -61,6 +61,10 @@ if (process.argv.length <= 2) {
 }
 
 rmSync(dir, { recursive: true, force: true })
+// Test workers are stopped by signals, so their exit hooks do not run: one
+// last sweep removes whatever they left (stale sandbox cgroups, empty parents).
+const { sweepStaleCgroups } = await import('../dist/cgroup/index.js')
+sweepStaleCgroups()
 const code = ok && totals.failed === 0 && totals.passed > 0 ? 0 : 1
 console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`)
 process.exit(code)

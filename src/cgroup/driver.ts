@@ -5,7 +5,7 @@
  * does one pass; waiting and retrying live in `handle.ts`.
  */
 import { dirname } from 'node:path'
-import { type CgroupIo, ensureDir, errnoOf } from './io.ts'
+import { type CgroupIo, ensureDir, errnoOf, realIo } from './io.ts'
 import type { CgroupLayout, CgroupUsage, EnforcedCaps } from './types.ts'
 
 export type Cap = keyof EnforcedCaps
@@ -52,17 +52,44 @@ export function problemFromError(cap: Cap | null, what: string, error: unknown):
 
 /**
  * Parent directories known to exist, so a sandbox costs one mkdir per
- * hierarchy. Never removed by us; if someone else removes one, the ENOENT
- * path below recreates it.
+ * hierarchy. Removed at exit where empty (`removeEmptyParents`); if another
+ * runner removes one meanwhile, the ENOENT path below recreates it.
  */
 const knownParents = new Set<string>()
+let exitHooked = false
+
+/**
+ * Removes the shared parents this process used, where they are empty: the
+ * last runner out leaves no `ns-isolated` directory behind. Where another
+ * runner's sandboxes are still there the kernel answers EBUSY and the
+ * parent stays. Runs at process exit; returns how many were removed.
+ */
+export function removeEmptyParents(io: CgroupIo = realIo): number {
+  let removed = 0
+  for (const parent of [...knownParents].sort((a, b) => b.length - a.length)) {
+    try {
+      io.rmdir(parent)
+      knownParents.delete(parent)
+      removed++
+    } catch {}
+  }
+  return removed
+}
+
+function remember(io: CgroupIo, parent: string): void {
+  knownParents.add(parent)
+  if (!exitHooked && io === realIo) {
+    exitHooked = true
+    process.once('exit', () => removeEmptyParents())
+  }
+}
 
 /** mkdir of a sandbox cgroup whose parent (`…/ns-isolated`) may not exist yet. */
 export function mkdirSandbox(io: CgroupIo, dir: string): void {
   const parent = dirname(dir)
   if (!knownParents.has(parent)) {
     ensureDir(io, parent)
-    knownParents.add(parent)
+    remember(io, parent)
   }
   try {
     io.mkdir(dir)
@@ -70,7 +97,7 @@ export function mkdirSandbox(io: CgroupIo, dir: string): void {
     if (errnoOf(error) !== 'ENOENT') throw error
     knownParents.delete(parent)
     ensureDir(io, parent)
-    knownParents.add(parent)
+    remember(io, parent)
     io.mkdir(dir)
   }
 }

@@ -116,5 +116,13 @@ export function sweepStaleCgroups(root: string = DEFAULT_ROOT, io: CgroupIo = re
   }
   let removed = 0
   for (const dirs of byName.values()) if (drainSync(staleDriver(dirs, io))) removed++
+  // The shared parents themselves, where nothing is left in them (a runner
+  // killed by a signal runs no exit hook): EBUSY while another runner's
+  // sandboxes are there; a runner that finds its parent gone recreates it.
+  for (const parent of parentDirs(mounts, io)) {
+    try {
+      io.rmdir(parent)
+    } catch {}
+  }
   return removed
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { removeEmptyParents } from '../../src/cgroup/driver.ts'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
 import { openSandboxCgroupWith } from '../../src/cgroup/open.ts'
 import { describeCgroupSupportWith } from '../../src/cgroup/support.ts'
@@ -208,6 +209,18 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     expect(sweepStaleCgroups(f.root, f, NOT_MOUNTED)).toBe(1)
     expect(existsSync(dead)).toBe(false)
     expect(f.log.some((e) => e.path === `${dead}/cgroup.kill`)).toBe(true)
+  })
+
+  it('the last runner out removes the empty shared parent; one still in use stays', async () => {
+    const f = fake()
+    const a = open(f, { pids: 10 })
+    const b = open(f, { pids: 10 })
+    await a?.close()
+    expect(removeEmptyParents(f)).toBe(0) // b is still there: EBUSY
+    expect(existsSync(f.at('ns-isolated'))).toBe(true)
+    await b?.close()
+    expect(removeEmptyParents(f)).toBe(1)
+    expect(existsSync(f.at('ns-isolated'))).toBe(false)
   })
 
   it("leaves another PID namespace's sandboxes alone (their runner's pid means nothing here)", () => {
