@@ -647,7 +647,9 @@ int main(int argc, char **argv) {
    *    - v2: clone3(CLONE_INTO_CGROUP) puts init in the cgroup as it is
    *      forked (step 5), also without the lock.
    *    The pid write stays as the fallback (clone3 is ENOSYS under Docker's
-   *    seccomp profile; CLONE_INTO_CGROUP needs Linux 5.7). */
+   *    seccomp profile; CLONE_INTO_CGROUP needs Linux 5.7), and is what
+   *    rootless uses: it joins here, before the user namespace exists, as
+   *    delegation was designed for (clone3 would come after it). */
   int v2_dir = -1;
   const char *v2_procs = NULL;
   for (int c = 0; c < ncgroups; c++) {
@@ -658,7 +660,7 @@ int main(int argc, char **argv) {
     snprintf(tasks, sizeof tasks, "%s/tasks", dir);
     if (access(tasks, W_OK) == 0) {
       if (write_file(tasks, "0\n") < 0) fail("join cgroup", errno, tasks);
-    } else if (!no_clone3 && v2_dir < 0 && (v2_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+    } else if (!no_clone3 && !userns && v2_dir < 0 && (v2_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
       v2_procs = cgroups[c];
     } else if (join_by_pid(cgroups[c]) < 0) {
       fail("join cgroup", errno, cgroups[c]);
