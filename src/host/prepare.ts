@@ -30,6 +30,7 @@ import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
+import { implicitKeep } from './tmp-keep.ts'
 
 export type Strategy = 'root' | 'rootless'
 
@@ -165,7 +166,8 @@ export function prepareSandbox(
     hostname: resolved.hostname,
     network: resolved.network,
     writable: resolved.writable,
-    keep: extra.keep ?? [],
+    // The runners' own paths under /tmp, and what any Node started from cwd needs there.
+    keep: [...(extra.keep ?? []), ...implicitKeep(resolved.cwd)],
     cwd: resolved.cwd,
   }
   const fsPlan = buildPlan(plan)

@@ -4,10 +4,11 @@
  * See docs/isolate.md.
  */
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
+import { keepPathsFor } from '../host/tmp-keep.ts'
 import { validateIsolateOptions } from './options.ts'
 import { sharedPool } from './pool.ts'
 import { assertChildEntry, childEntry, SandboxProcess } from './sandbox-process.ts'
-import { buildTarget, captureCallSite, keepPathsFor } from './source.ts'
+import { buildTarget, captureCallSite } from './source.ts'
 import type { IsolatedFunction, IsolateModuleTarget, IsolateOptions, IsolateResult } from './types.ts'
 
 export { createIsolatePool } from './pool.ts'

@@ -6,9 +6,11 @@
  * started behind it. Spares are unref'd (they never keep this process
  * alive) and killed at exit; they also die with it through PDEATHSIG.
  */
+
+import { keepPathsFor } from '../host/tmp-keep.ts'
 import { type ValidatedCall, type ValidatedProcess, validateIsolateOptions } from './options.ts'
 import { childEntry, SandboxProcess } from './sandbox-process.ts'
-import { buildTarget, type CallSite, captureCallSite, keepPathsFor } from './source.ts'
+import { buildTarget, type CallSite, captureCallSite } from './source.ts'
 import type {
   IsolateCallOptions,
   IsolatedFunction,

@@ -135,23 +135,3 @@ export function buildTarget(
       '.',
   )
 }
-
-/**
- * Host paths under /tmp the sandbox must still see (its /tmp is fresh): the
- * project of the caller's file (the nearest directory with a package.json or
- * node_modules) and this package, when they live there.
- */
-export function keepPathsFor(files: string[]): string[] {
-  const out = new Set<string>()
-  for (const f of files) {
-    if (!f.startsWith('/tmp/')) continue
-    let dir = dirname(f)
-    let project: string | undefined
-    for (let d = dir; d !== '/tmp' && d !== '/'; d = dirname(d)) {
-      if (existsSync(join(d, 'package.json')) || existsSync(join(d, 'node_modules'))) project = d
-    }
-    dir = project ?? dir
-    if (dir !== '/tmp') out.add(dir)
-  }
-  return [...out]
-}

@@ -1,5 +1,6 @@
 // The copy-on-write root: writes anywhere vanish, are listed, and writable paths persist.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
@@ -108,5 +109,36 @@ describe('filesystem (unprivileged user)', () => {
     expect(existsSync(`/usr/${mark}`)).toBe(false)
     expect(readFileSync(join(dir.path, 'out/k'), 'utf8')).toBe('kept\n')
     expect(r.writes.map((w) => w.path).sort()).toEqual([`/etc/${mark}`, `/usr/${mark}`])
+  })
+})
+
+describe('what lives under the host /tmp (the sandbox has a fresh one)', () => {
+  it('a project there, its node_modules linked to elsewhere there, and a Node binary there still work inside', () => {
+    const base = tempDir('nsiso-keep-')
+    cleanups.push(base.cleanup)
+    const proj = join(base.path, 'proj')
+    const mods = join(base.path, 'mods')
+    mkdirSync(join(mods, 'answer'), { recursive: true })
+    writeFileSync(join(mods, 'answer', 'index.js'), 'module.exports = 42\n')
+    mkdirSync(proj)
+    writeFileSync(join(proj, 'package.json'), '{ "type": "commonjs" }\n')
+    symlinkSync(mods, join(proj, 'node_modules')) // like a test fixture linking a workspace's modules
+    writeFileSync(join(proj, 'main.js'), "process.stdout.write(String(require('answer')))\n")
+    // The runner itself runs on a Node that lives under /tmp too.
+    const nodeDir = join(base.path, 'node', 'bin')
+    mkdirSync(nodeDir, { recursive: true })
+    copyFileSync(process.execPath, join(nodeDir, 'node'))
+    chmodSync(join(nodeDir, 'node'), 0o755)
+    writeFileSync(
+      join(base.path, 'runner.mjs'),
+      `import { runSandbox } from '${join(root, 'dist', 'index.js')}'
+const r = await runSandbox(process.execPath, ['main.js'], { cwd: '${proj}', stdio: ['ignore', 'inherit', 'inherit'] })
+process.exitCode = r.code ?? 1
+`,
+    )
+    const r = spawnSync(join(nodeDir, 'node'), [join(base.path, 'runner.mjs')], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toBe('42')
+    expect(r.status).toBe(0)
   })
 })
