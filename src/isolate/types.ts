@@ -1,6 +1,7 @@
 /**
  * The public shapes of `isolate()` and `createIsolatePool()`. Host side.
  */
+import type { CgroupUsage, EnforcedCaps } from '../cgroup/types.ts'
 import type { LeakedProcess, SandboxResult, Strategy, WrittenPath } from '../host/prepare.ts'
 import type { SandboxOptions } from '../options.ts'
 import type { CapHit } from '../report/schema.ts'
@@ -78,23 +79,11 @@ export type IsolateCapHit = CapHit
  * What the sandbox used: the same figures as the runners' usage report.
  * `null` means "this host cannot tell", never zero.
  */
-export interface IsolateUsage {
+export interface IsolateUsage extends CgroupUsage {
   /** From spawn (or, with a pool, from the call) to the end of the sandbox, ms. */
   wallMs: number
-  /** CPU of every process of the sandbox, ms. Exact. */
-  cpuUserMs: number | null
-  cpuSystemMs: number | null
-  /** Peak memory: of the whole tree with page cache (cgroup), or of the largest process (rusage). */
-  memoryPeakBytes: number | null
-  memoryPeakIncludesCache: boolean
-  /** Peak tasks (processes and threads); null without a cgroup that counts them. */
-  pidsPeak: number | null
-  /** The kernel's OOM kills in the sandbox. */
-  oomKills: number
-  /** Where CPU/memory figures came from. */
-  source: 'cgroup' | 'rusage'
   /** Caps the kernel enforced (false: not asked, or not enforceable here). */
-  capsEnforced: { memory: boolean; pids: boolean; cpu: boolean }
+  capsEnforced: EnforcedCaps
   capHit?: IsolateCapHit
   /** Processes still running when the function returned; all were killed. */
   leaked: LeakedProcess[]

@@ -63,24 +63,12 @@ export interface CapHit {
 }
 
 /** What one test file did, all figures for the file's whole sandbox. */
-export interface FileReport {
+/** One test file's sandbox: the figures (`CgroupUsage`: CPU, peak memory, peak tasks, OOM kills, their source) and what it did. */
+export interface FileReport extends CgroupUsage {
   /** Path of the test file, relative to the project root where possible. */
   file: string
   /** Wall time from spawn to the end of the sandbox. Exact. */
   wallMs: number
-  /** Exact (cgroup and rusage). Null: unknown. */
-  cpuUserMs: number | null
-  cpuSystemMs: number | null
-  /** Peak memory of the sandbox tree (cgroup) or of its largest process (rusage). */
-  memoryPeakBytes: number | null
-  /** True when `memoryPeakBytes` counts page cache (every cgroup source). */
-  memoryPeakIncludesCache: boolean
-  /** Peak tasks (processes and threads); null where the kernel cannot tell. */
-  pidsPeak: number | null
-  /** The kernel's `oom_kill` counter for the sandbox (grandchildren included). */
-  oomKills: number
-  /** Where the figures came from. */
-  source: CgroupUsage['source']
   /** Caps the kernel enforced (false: not asked, or not enforceable here). */
   capsEnforced: EnforcedCaps
   capHit?: CapHit
