@@ -6,8 +6,8 @@
  * caller's file comes from the `from` option or, by default, from the call
  * stack.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IsolateTarget } from './protocol.ts'
 import type { IsolateModuleTarget } from './types.ts'
