@@ -35,9 +35,14 @@ export interface Project {
 /** Copies `fixtures/<name>` (plus `extra` files) into a fresh temp dir. */
 export function project(name: string, extra: Record<string, string> = {}): Project {
   const dir = mkdtempSync(join(tmpdir(), `nsiso-jest-${name}-`))
-  chmodSync(dir, 0o755)
-  cpSync(join(fixtures, name), dir, { recursive: true })
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  try {
+    chmodSync(dir, 0o755)
+    cpSync(join(fixtures, name), dir, { recursive: true })
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
+    throw e
+  }
   const p: Project = {
     dir,
     write(path, text) {

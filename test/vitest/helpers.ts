@@ -65,8 +65,13 @@ function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** Creates a fixture project from `fixtures/<name>` (if given) plus `files`. */
 export function project(name: string | undefined, files: Record<string, string> = {}): Project {
   const dir = mkdtempSync(join(tmpdir(), 'nsv-e2e-'))
-  if (name) cpSync(join(fixtures, name), dir, { recursive: true })
-  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+  try {
+    if (name) cpSync(join(fixtures, name), dir, { recursive: true })
+    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
+    throw e
+  }
   if (!existsSync(join(dir, 'package.json')))
     writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
   const write = (p: string, text: string) => {
