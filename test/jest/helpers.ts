@@ -132,16 +132,10 @@ export function runJest(
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...(asNobody ? { HOME: p.dir } : {}), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
+    const output = collect(child)
     child.once('error', reject)
     child.once('close', (code) => {
+      const { stdout, stderr } = output
       let results: JestRun['results']
       try {
         results = JSON.parse(readFileSync(out, 'utf8'))
@@ -153,6 +147,21 @@ export function runJest(
       resolve({ code, stdout, stderr, results, usage })
     })
   })
+}
+
+/** Gathers a child's stdout and stderr as text; read the fields once it has closed. */
+function collect(child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream }): {
+  stdout: string
+  stderr: string
+} {
+  const out = { stdout: '', stderr: '' }
+  child.stdout.on('data', (d) => {
+    out.stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    out.stderr += d
+  })
+  return out
 }
 
 /** Starts real Jest in the project with exactly these arguments (no --json); `CI` is left out of its environment. */
@@ -175,17 +184,10 @@ export interface RawRun {
 export function runJestRaw(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RawRun> {
   const child = startJest(p, ['--ci=false', ...args], env)
   child.stdin.end()
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr.on('data', (d) => {
-    stderr += d
-  })
+  const out = collect(child)
   return new Promise((resolve, reject) => {
     child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
+    child.once('close', (code) => resolve({ code, stdout: out.stdout, stderr: out.stderr }))
   })
 }
 

@@ -12,7 +12,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -228,25 +227,7 @@ export function summary(output: string): string[] {
 }
 
 /** Host pids whose command line contains `marker`. */
-export function hostPidsWith(marker: string): number[] {
-  const out: number[] = []
-  for (const name of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8')
-      if (cmd.includes(marker) && Number(name) !== process.pid) out.push(Number(name))
-    } catch {}
-  }
-  return out
-}
-
-function readdirSafe(p: string): string[] {
-  try {
-    return readdirSync(p)
-  } catch {
-    return []
-  }
-}
+export { pidsWithMarker as hostPidsWith } from '../helpers.ts'
 
 let n = 0
 /** A sleep duration no other process has: its command line marks the test's processes on the host. */
