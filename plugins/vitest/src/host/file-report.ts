@@ -9,7 +9,7 @@ import { relative } from 'node:path'
 import { type FileReport, fileReportFromResult, type LeakReport, type TestReport } from 'ns-isolated'
 import type { TestCase, TestModule } from 'vitest/node'
 import { META_KEY } from '../names.ts'
-import type { TestMeta } from '../worker/tracker.ts'
+import type { TestMeta } from '../worker/meta.ts'
 import type { SandboxRecord } from './run-state.ts'
 
 /** A file's report; `project` is added (an additive field) when the run has several projects. */

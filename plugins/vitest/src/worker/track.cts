@@ -1,0 +1,240 @@
+/**
+ * The tracker, installed by the plugin's setup file (`tracker.ts`) in every
+ * test file; it does something only in a sandboxed worker
+ * (NS_ISOLATED_INSIDE set). Around each test it records,
+ * in `task.meta.nsIsolated` (which Vitest carries to the runner's reporters):
+ * - the sandbox's CPU during the test (approximate: everything running in the
+ *   sandbox meanwhile counts);
+ * - the processes the test started that were still running when it ended,
+ *   so a process the sandbox later reports as leaked is named against the
+ *   test that started it;
+ * and it fails the test during which a cap was hit (a child OOM-killed, a
+ * fork refused at the pids cap), and, with `leaks: 'fail'`, a test that
+ * leaves processes running.
+ */
+// CommonJS, loaded with a plain require() by the setup file: a setup file
+// and everything it imports go through Vite's module runner (an RPC and a
+// transform per module, ~5 ms per test file measured here).
+import type { afterAll as AfterAll, afterEach as AfterEach, beforeEach as BeforeEach } from 'vitest'
+import type { TestMeta } from './meta.ts'
+
+const { existsSync, readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs')
+const { CAPS_ENV, INSIDE_ENV, LEAKS_ENV, META_KEY } = require('../names.js') as typeof import('../names.ts')
+
+/** Vitest's hooks, passed in by the setup file (this file cannot import Vitest through the module runner). */
+export interface Hooks {
+  afterAll: typeof AfterAll
+  afterEach: typeof AfterEach
+  beforeEach: typeof BeforeEach
+}
+
+// ---- the sandbox's processes, from its own /proc
+/*
+ * Reading the sandbox's own /proc from the worker. Inside, /proc belongs to
+ * the sandbox's PID namespace: it lists only the sandbox's processes (PID 1
+ * is the launcher's init, the worker is PID 2), so "every process here" is
+ * exactly "every process of this test file".
+ */
+interface Proc {
+  pid: number
+  /** Command line, arguments joined by spaces (the name in brackets for a kernel-less zombie). */
+  command: string
+  /** One-letter state (R, S, D, Z, ...). */
+  state: string
+}
+
+/** USER_HZ, the unit of the CPU fields of /proc/<pid>/stat; 100 on every architecture Node runs on. */
+const USER_HZ = 100
+
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** Every live process of the sandbox but PID 1 (the launcher) and this worker. */
+function listProcs(): Proc[] {
+  const out: Proc[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const pid = Number(name)
+    if (pid === 1 || pid === process.pid) continue
+    const fields = statFields(pid)
+    if (!fields || fields[0] === 'Z' || fields[0] === 'X') continue
+    let command = ''
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ')
+    } catch {}
+    out.push({ pid, command, state: fields[0] ?? '?' })
+  }
+  return out
+}
+
+/**
+ * CPU (user + system, ms) of everything that ever ran in the sandbox: each
+ * live process's own time plus what it collected from its reaped children
+ * (orphans are reaped by PID 1, so they count in its children's time).
+ */
+function treeCpuMs(): number {
+  let ticks = 0
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const f = statFields(Number(name))
+    if (!f) continue
+    // fields from the state (index 0): utime 11, stime 12, cutime 13, cstime 14
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  }
+  return (ticks * 1000) / USER_HZ
+}
+
+// ---- the cap counters of the sandbox's cgroup
+/*
+ * The sandbox's cgroup counters that say a cap was hit, read from inside
+ * (the host's /sys/fs/cgroup is bound into the sandbox; /proc/self/cgroup
+ * names our cgroup). Read before and after each test, so the test during
+ * which a cap was hit fails, naming it, even when the worker survived (a
+ * child OOM-killed, a fork refused).
+ *
+ *   memory: v2 memory.events `oom_kill`, v1 memory.oom_control `oom_kill`
+ *   pids:   v2/v1 pids.events `max` (forks refused at the cap)
+ */
+interface CapCounters {
+  oomKills: number | undefined
+  forksRefused: number | undefined
+}
+
+function keyed(path: string | undefined, key: string): number | undefined {
+  if (!path) return undefined
+  try {
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(path, 'utf8'))
+    return m?.[1] === undefined ? undefined : Number(m[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** Locates the counter files once; `read()` is then two small reads. */
+function capCounterFiles(): { read(): CapCounters } {
+  let memoryFile: string | undefined
+  let pidsFile: string | undefined
+  try {
+    const v2root = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/unified'
+    for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? []
+      if (path === undefined || controllers === undefined) continue
+      if (controllers === '') {
+        const mem = `${v2root}${path}/memory.events`
+        const pids = `${v2root}${path}/pids.events`
+        if (!memoryFile && existsSync(mem)) memoryFile = mem
+        if (!pidsFile && existsSync(pids)) pidsFile = pids
+      } else {
+        const list = controllers.split(',')
+        if (list.includes('memory')) memoryFile = `/sys/fs/cgroup/${controllers}${path}/memory.oom_control`
+        if (list.includes('pids')) pidsFile = `/sys/fs/cgroup/${controllers}${path}/pids.events`
+      }
+    }
+  } catch {}
+  return {
+    read: () => ({ oomKills: keyed(memoryFile, 'oom_kill'), forksRefused: keyed(pidsFile, 'max') }),
+  }
+}
+
+/** The core's formatBytes for whole sizes; not imported: this runs in every test file, and the core would come through Vite's module runner. */
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB']
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`
+}
+
+function describeProcs(procs: { pid: number; command: string }[]): string {
+  return procs.map((p) => `pid ${p.pid} \`${p.command || '?'}\``).join(', ')
+}
+
+// The real clock and timer, taken when this setup file loads: a test that
+// leaves `vi.useFakeTimers()` on must not freeze the waits below (the hook
+// would hang until hookTimeout instead of reporting the leak).
+const realNow = Date.now.bind(Date)
+const realSetTimeout = globalThis.setTimeout.bind(globalThis)
+
+/** Waits a little for processes being stopped to be gone (a kill is not instant). */
+async function stillAlive(pids: number[], ms = 300): Promise<Proc[]> {
+  const end = realNow() + ms
+  for (;;) {
+    const alive = listProcs().filter((p) => pids.includes(p.pid))
+    if (alive.length === 0 || realNow() >= end) return alive
+    await new Promise((r) => realSetTimeout(r, 20))
+  }
+}
+
+function install({ afterAll, afterEach, beforeEach }: Hooks): void {
+  if (!process.env[INSIDE_ENV]) return
+  const policy = process.env[LEAKS_ENV] ?? 'report'
+  const caps = JSON.parse(process.env[CAPS_ENV] ?? '{}') as { memory?: number; pids?: number }
+  const counters = capCounterFiles()
+  let before = new Set<number>()
+  let cpuBefore = 0
+  let countersBefore = counters.read()
+  const attributed = new Set<number>()
+
+  beforeEach(() => {
+    before = new Set(listProcs().map((p) => p.pid))
+    cpuBefore = treeCpuMs()
+    countersBefore = counters.read()
+  })
+
+  afterEach(async (context) => {
+    let started = listProcs().filter((p) => !before.has(p.pid))
+    const meta: TestMeta = { cpuMs: Math.max(0, treeCpuMs() - cpuBefore), started: [] }
+    const counted = counters.read()
+    const errors: string[] = []
+    if (caps.memory !== undefined && (counted.oomKills ?? 0) > (countersBefore.oomKills ?? 0)) {
+      const n = (counted.oomKills ?? 0) - (countersBefore.oomKills ?? 0)
+      errors.push(
+        `ns-isolated: exceeded memory cap ${formatBytes(caps.memory)}: OOM-killed (${n} process${n === 1 ? '' : 'es'} of this test killed by the kernel).`,
+      )
+    }
+    if (caps.pids !== undefined && (counted.forksRefused ?? 0) > (countersBefore.forksRefused ?? 0)) {
+      const n = (counted.forksRefused ?? 0) - (countersBefore.forksRefused ?? 0)
+      errors.push(
+        `ns-isolated: exceeded pids cap ${caps.pids}: fork refused ${n} time${n === 1 ? '' : 's'} (the cap counts processes and threads).`,
+      )
+    }
+    if (policy === 'fail' && started.length > 0) started = await stillAlive(started.map((p) => p.pid))
+    meta.started = started.map((p) => ({ pid: p.pid, command: p.command }))
+    for (const p of started) attributed.add(p.pid)
+    ;(context.task.meta as Record<string, unknown>)[META_KEY] = meta
+    if (policy === 'fail' && started.length > 0) {
+      errors.push(
+        `ns-isolated: this test left ${started.length} process${started.length === 1 ? '' : 'es'} running: ${describeProcs(started)} (leaks: 'fail'). Stop ${started.length === 1 ? 'it' : 'them'} before the test ends (e.g. in afterEach).`,
+      )
+    }
+    if (errors.length > 0) throw new Error(errors.join('\n'))
+  })
+
+  if (policy === 'fail') {
+    // Runs last of the file's afterAll hooks (hooks run in stack order and
+    // setup files register first): what is alive now outlives the file.
+    afterAll(async () => {
+      const left = await stillAlive(
+        listProcs()
+          .filter((p) => !attributed.has(p.pid))
+          .map((p) => p.pid),
+      )
+      if (left.length > 0) {
+        throw new Error(
+          `ns-isolated: this test file left ${left.length} process${left.length === 1 ? '' : 'es'} running: ${describeProcs(left)} (leaks: 'fail'). Stop ${left.length === 1 ? 'it' : 'them'} in afterAll.`,
+        )
+      }
+    })
+  }
+}
+
+module.exports = { install }
