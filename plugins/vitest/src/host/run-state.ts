@@ -44,6 +44,7 @@ export class RunState {
   readonly records: SandboxRecord[] = []
   private pending = new Set<Promise<unknown>>()
   private warned = new Set<string>()
+  private memos = new WeakMap<object, { key: string; value: unknown }>()
 
   add(record: SandboxRecord): SandboxRecord {
     this.records.push(record)
@@ -71,9 +72,23 @@ export class RunState {
     }
   }
 
-  /** Forgets the records of a previous run (watch mode). */
+  /** Forgets the records of a previous run (watch mode), and what was computed for it. */
   reset(): void {
     this.records.length = 0
+    this.memos = new WeakMap()
+  }
+
+  /**
+   * `make()` once per run for `owner` (a project) while `key` stays the same:
+   * what every sandbox of a project needs and costs O(files) to find (the
+   * passthrough paths) is not found again for each of its files.
+   */
+  memo<T>(owner: object, key: string, make: () => T): T {
+    const hit = this.memos.get(owner)
+    if (hit?.key === key) return hit.value as T
+    const value = make()
+    this.memos.set(owner, { key, value })
+    return value
   }
 
   /** Prints a warning once per key. */

@@ -122,7 +122,9 @@ export class SandboxedForksWorker implements PoolWorker {
       { where: '@vitest-environment-options', value: envOptions?.[ENVIRONMENT_NAME] },
     ])
     const files = ((project as unknown as { testFilesList?: string[] | null }).testFilesList ?? []).slice()
-    const through = passthroughPaths(project, files)
+    // The same for every file of the project in this run: stat-ing and resolving every test file for
+    // each file's start made a run O(files²) (1,000 files: a million stats).
+    const through = this.ctx.state.memo(project, files.join('\0'), () => passthroughPaths(project, files))
     const cwd = file.sandbox.cwd !== undefined ? resolve(root, file.sandbox.cwd) : root
     const own = (file.sandbox.writable ?? []).map((w) => realPath(resolve(cwd, w)))
     const inspector = project.vitest.config.inspector
