@@ -54,6 +54,8 @@ rmdir ${d('memory')} ${d('pids')} ${d('cpu')} ${d('cpuacct')}`
       shell.push(performance.now() - t)
     }
   } finally {
+    // A script that failed half-way leaves its directories: remove them too.
+    for (const h of ['memory', 'pids', 'cpu', 'cpuacct']) if (existsSync(d(h))) rmdirSync(d(h))
     for (const p of made) rmdirSync(p)
   }
 }
