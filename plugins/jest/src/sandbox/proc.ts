@@ -18,6 +18,8 @@ export interface ProcEntry {
   start: number
   /** Own CPU plus the CPU of the children it reaped, ms. */
   cpuMs: number
+  /** The CPU of the children it reaped alone, ms. */
+  childrenCpuMs: number
   threads: number
   rssBytes: number
 }
@@ -39,6 +41,7 @@ export function readStat(pid: number | 'self'): ProcEntry | null {
     state: f[0] ?? '?',
     ppid: n(1),
     cpuMs: (n(11) + n(12) + n(13) + n(14)) * TICK_MS,
+    childrenCpuMs: (n(13) + n(14)) * TICK_MS,
     threads: n(17),
     start: n(19),
     rssBytes: n(21) * PAGE,
@@ -77,24 +80,9 @@ export function commandOf(pid: number): string {
 export function sandboxCpuMs(processes: ProcEntry[]): number {
   const own = process.cpuUsage()
   let total = (own.user + own.system) / 1000
-  for (const p of processes) {
-    if (p.pid === process.pid) {
-      // its reaped children only; its own time is in `own`
-      const self = readChildrenCpu()
-      total += self
-    } else total += p.cpuMs
-  }
+  // the worker's reaped children only (its own time is in `own`), from the same scan
+  for (const p of processes) total += p.pid === process.pid ? p.childrenCpuMs : p.cpuMs
   return total
-}
-
-function readChildrenCpu(): number {
-  try {
-    const text = readFileSync('/proc/self/stat', 'utf8')
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[13] ?? 0) + Number(f[14] ?? 0)) * TICK_MS
-  } catch {
-    return 0
-  }
 }
 
 /** Peak RSS of this process (VmHWM), bytes. */

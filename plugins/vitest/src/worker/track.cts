@@ -37,10 +37,8 @@ export interface Hooks {
  */
 interface Proc {
   pid: number
-  /** Command line, arguments joined by spaces (the name in brackets for a kernel-less zombie). */
+  /** Command line, arguments joined by spaces. */
   command: string
-  /** One-letter state (R, S, D, Z, ...). */
-  state: string
 }
 
 /** USER_HZ, the unit of the CPU fields of /proc/<pid>/stat; 100 on every architecture Node runs on. */
@@ -55,39 +53,40 @@ function statFields(pid: number | 'self'): string[] | undefined {
   }
 }
 
-/** Every live process of the sandbox but PID 1 (the launcher) and this worker. */
-function listProcs(): Proc[] {
-  const out: Proc[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const pid = Number(name)
-    if (pid === 1 || pid === process.pid) continue
-    const fields = statFields(pid)
-    if (!fields || fields[0] === 'Z' || fields[0] === 'X') continue
-    let command = ''
-    try {
-      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ')
-    } catch {}
-    out.push({ pid, command, state: fields[0] ?? '?' })
-  }
-  return out
-}
-
 /**
- * CPU (user + system, ms) of everything that ever ran in the sandbox: each
- * live process's own time plus what it collected from its reaped children
- * (orphans are reaped by PID 1, so they count in its children's time).
+ * One pass over /proc (twice per test, so one pass, not two): the live
+ * processes of the sandbox but PID 1 (the launcher) and this worker, and the
+ * CPU (user + system, ms) of everything that ever ran in it: each process's
+ * own time plus what it collected from its reaped children (orphans are
+ * reaped by PID 1, so they count in its children's time).
  */
-function treeCpuMs(): number {
+function scan(): { pids: number[]; cpuMs: number } {
+  const pids: number[] = []
   let ticks = 0
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    const f = statFields(Number(name))
+    const pid = Number(name)
+    const f = statFields(pid)
     if (!f) continue
     // fields from the state (index 0): utime 11, stime 12, cutime 13, cstime 14
     ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+    if (pid !== 1 && pid !== process.pid && f[0] !== 'Z' && f[0] !== 'X') pids.push(pid)
   }
-  return (ticks * 1000) / USER_HZ
+  return { pids, cpuMs: (ticks * 1000) / USER_HZ }
+}
+
+/** A process's command line, arguments joined by spaces ('' when it is gone). */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ')
+  } catch {
+    return ''
+  }
+}
+
+/** Every live process of the sandbox but PID 1 and this worker, with its command line. */
+function listProcs(): Proc[] {
+  return scan().pids.map((pid) => ({ pid, command: commandOf(pid) }))
 }
 
 // ---- the cap counters of the sandbox's cgroup
@@ -185,14 +184,16 @@ function install({ afterAll, afterEach, beforeEach }: Hooks): void {
   const attributed = new Set<number>()
 
   beforeEach(() => {
-    before = new Set(listProcs().map((p) => p.pid))
-    cpuBefore = treeCpuMs()
+    const now = scan()
+    before = new Set(now.pids)
+    cpuBefore = now.cpuMs
     countersBefore = counters.read()
   })
 
   afterEach(async (context) => {
-    let started = listProcs().filter((p) => !before.has(p.pid))
-    const meta: TestMeta = { cpuMs: Math.max(0, treeCpuMs() - cpuBefore), started: [] }
+    const now = scan()
+    let started: Proc[] = now.pids.filter((pid) => !before.has(pid)).map((pid) => ({ pid, command: commandOf(pid) }))
+    const meta: TestMeta = { cpuMs: Math.max(0, now.cpuMs - cpuBefore), started: [] }
     const counted = counters.read()
     const errors: string[] = []
     if (caps.memory !== undefined && (counted.oomKills ?? 0) > (countersBefore.oomKills ?? 0)) {
