@@ -3,8 +3,17 @@
  * the heaviest tests by CPU. Plain text (no colours): front doors colour it
  * if they want to.
  */
-import Table from 'cli-table3'
+import { createRequire } from 'node:module'
+import type Table from 'cli-table3'
 import type { FileReport, RunReport } from './schema.ts'
+
+type TableConstructor = typeof Table
+let TableClass: TableConstructor | undefined
+/** cli-table3 and its dependencies (11 modules) load when a table is drawn, not with the core. */
+function tableClass(): TableConstructor {
+  TableClass ??= createRequire(import.meta.url)('cli-table3') as TableConstructor
+  return TableClass
+}
 
 const DASH = '–'
 
@@ -50,7 +59,8 @@ function caps(f: FileReport): string {
 }
 
 function compactTable(head: string[], colAligns: ('left' | 'right')[]): Table.Table {
-  return new Table({
+  const T = tableClass()
+  return new T({
     head,
     colAligns,
     style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
