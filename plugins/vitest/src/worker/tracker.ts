@@ -4,7 +4,7 @@
  * sandboxed worker: per-test CPU, the processes a test leaves, and the caps
  * a test hits (see there). The tracker is required natively: everything a
  * setup file imports would go through Vite's module runner, which cost each
- * test file ~5 ms.
+ * test file ~8 ms (docs/vitest.md).
  */
 import { afterAll, afterEach, beforeEach } from 'vitest'
 import type { Hooks } from './track.cts'
