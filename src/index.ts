@@ -37,6 +37,7 @@ export {
   describeValue,
   type LeakPolicy,
   type NetworkMode,
+  parseChoice,
   parseTimeout,
   type ResolvedOptions,
   resolveOptions,

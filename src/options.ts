@@ -80,11 +80,22 @@ export const SANDBOX_OPTION_KEYS = [
 
 const KNOWN = new Set<string>(SANDBOX_OPTION_KEYS)
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+/**
+ * An option that is one of a few strings (`fallback` when undefined); a
+ * precise TypeError otherwise. `where` names the place the option came from
+ * (e.g. `vitest plugin`), for front doors that read options in several places.
+ */
+export function parseChoice<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: T,
+  where?: string,
+): T {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new TypeError(
-      `ns-isolated: option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}.`,
+      `ns-isolated${where ? ` (${where})` : ''}: option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}.`,
     )
   }
   return value as T
@@ -144,9 +155,9 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
       )
     }
   }
-  const network = oneOf('network', o.network, ['loopback', 'none', 'host'] as const, 'loopback')
-  const mode = oneOf('mode', o.mode, ['auto', 'root', 'rootless'] as const, 'auto')
-  const unenforceable = oneOf('unenforceable', o.unenforceable, ['error', 'warn'] as const, 'error')
+  const network = parseChoice('network', o.network, ['loopback', 'none', 'host'] as const, 'loopback')
+  const mode = parseChoice('mode', o.mode, ['auto', 'root', 'rootless'] as const, 'auto')
+  const unenforceable = parseChoice('unenforceable', o.unenforceable, ['error', 'warn'] as const, 'error')
 
   let cwd = process.cwd()
   if (o.cwd !== undefined) {

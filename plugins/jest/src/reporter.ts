@@ -12,7 +12,8 @@ import { dirname, resolve } from 'node:path'
 import type { AggregatedResult, Test, TestContext, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import { createRunReport, formatUsageTable } from './host/format'
-import { type ReportOptions, resolveReportOptions } from './options'
+import { resolveReportOptions } from './host/validate'
+import type { ReportOptions } from './options'
 import { type JestFileReport, RESULT_KEY } from './report'
 
 export default class NsIsolatedReporter {

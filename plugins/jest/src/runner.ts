@@ -35,7 +35,8 @@ import { HostPaths } from './host/paths'
 import { type FileRun, SandboxWorker } from './host/sandbox-worker'
 import { select } from './host/select'
 import { createStatusDir } from './host/status-dir'
-import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, resolveJestOptions, splitOptions } from './options'
+import { resolveJestOptions } from './host/validate'
+import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
 
 const STOCK_EVENTS = [
   'test-file-start',

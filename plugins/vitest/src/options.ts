@@ -4,7 +4,7 @@
  * plugin's own keys, validated here in `resolvePluginOptions` with messages
  * in the same style.
  */
-import { describeValue, resolveOptions, type SandboxOptions } from 'ns-isolated'
+import { describeValue, parseChoice, resolveOptions, type SandboxOptions } from 'ns-isolated'
 
 /** What to do about processes a test file leaves running. */
 export type LeakPolicy = 'report' | 'fail' | 'ignore'
@@ -53,16 +53,6 @@ const PLUGIN_KEYS = ['leaks', 'report', 'fallback'] as const
 const FILE_KEYS = ['leaks'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
-function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new TypeError(
-      `ns-isolated (${where}): option \`${name}\` must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describeValue(value)}.`,
-    )
-  }
-  return value as T
-}
-
 function splitSandbox(o: Record<string, unknown>, own: readonly string[]): SandboxOptions {
   const sandbox: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(o)) if (!own.includes(k)) sandbox[k] = v
@@ -78,8 +68,8 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   const o = (input ?? {}) as Record<string, unknown>
   // The sandbox part goes through the core: unknown keys, network, memory, ... are checked there.
   resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
-  const leaks = oneOf(where, 'leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report')
-  const fallback = oneOf(where, 'fallback', o.fallback, ['error', 'unisolated'] as const, 'error')
+  const leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report', where)
+  const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated'] as const, 'error', where)
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
   if (o.report !== undefined) {
     const r = o.report as Record<string, unknown>
@@ -146,7 +136,7 @@ export function resolveFileOptions(
       if (e instanceof TypeError) throw new TypeError(e.message.replace(/^ns-isolated:/, `ns-isolated (${where}):`))
       throw e
     }
-    leaks = oneOf(where, 'leaks', o.leaks, ['report', 'fail', 'ignore'] as const, leaks)
+    leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, leaks, where)
     const own = splitSandbox(o, FILE_KEYS)
     // writable paths add up; everything else overrides.
     sandbox = { ...sandbox, ...own, writable: [...(sandbox.writable ?? []), ...(own.writable ?? [])] }
