@@ -13,16 +13,19 @@
  *     5. forks PID 1 of the new PID namespace and relays signals to it,
  *        then exits the way the worker exited.
  *   init (PID 1 inside)
- *     6. forks the worker (PID 2) and execs the command in it,
- *     7. forwards SIGTERM/SIGINT/... to the worker and reaps every orphan,
+ *     6. forks the worker (PID 2), which carries out the host's mount plan
+ *        (NS_ISOLATED_PLAN) and execs the command,
+ *     7. forwards SIGTERM/SIGINT/... to the worker and reaps every orphan;
+ *        with --reuse, also rebuilds the sandbox's filesystem when the
+ *        worker asks (reset_sandbox),
  *     8. when the worker exits: lists what is still alive, kills it, lists
  *        what the sandbox wrote (from the overlay's upper layers named in
- *        a manifest the worker-side setup leaves), writes one JSON line to
- *        the status fd, and exits. The kernel then tears down the rest.
+ *        the plan's manifest), writes one JSON line to the status fd, and
+ *        exits. The kernel then tears down the rest.
  *
- * Everything that is policy (mounts, hostname, loopback, limits, reports)
- * is TypeScript, run inside the worker before the command's own code.
- * Steps read top to bottom in the order they happen.
+ * Everything that is policy (which mounts, hostname, loopback, limits,
+ * reports) is decided in TypeScript on the host (src/host/plan.ts); this
+ * file only carries it out. Steps read top to bottom in the order they happen.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -40,7 +43,12 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/signalfd.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
@@ -58,6 +66,24 @@
 #define MAX_WRITES 2000
 #define MANIFEST "/dev/.ns-isolated/manifest"
 #define STAGING "/dev/.ns-isolated/"
+/* --reuse: the host's tree, kept read-only under a cover for the resets. */
+#define HOST_HELD "/dev/.ns-isolated-host"
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+struct nsi_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 
 static int status_fd = -1;
 static FILE *status_out;
@@ -247,6 +273,17 @@ static void report(int wstatus) {
 #define MAX_FIELDS 8
 
 static int host_tmp_fd = -1;
+/* Reuse mode (--reuse). The worker's own plan pivots with the old root (the
+ * host's tree) kept at HOST_HELD instead of detached: read-only, covered by
+ * an empty tmpfs, and held open by PID 1, which alone reaches it. A reset
+ * (reset_sandbox) replays the plan in a child of PID 1, with the overlays'
+ * lower layers and the copied files taken from that tree: a fresh root over
+ * the host's untouched files, fresh upper layers, /tmp, /dev, /proc. */
+static int reuse;        /* the worker's plan: keep the host's tree */
+static int resetting;    /* the reset child's plan: lowers from held_root */
+static int reset_staged; /* resetting: the new staging tmpfs covers /tmp; undone on failure */
+static int held_root = -1;
+static int ipc_removed;
 static char notes[16384];
 static size_t notes_len;
 static char manifest[16384];
@@ -268,6 +305,9 @@ static void note(const char *fmt, ...) {
 }
 
 static void setup_fail(const char *code, const char *op, int err, const char *path) {
+  /* A reset that fails half-way leaves the sandbox as it was: the new tree,
+   * all of it under the new staging tmpfs, goes with it. */
+  if (reset_staged) umount2(STAGING_HOST, MNT_DETACH);
   if (status_fd >= 0) {
     FILE *f = fdopen(dup(status_fd), "w");
     if (f) {
@@ -292,6 +332,15 @@ static void setup_fail(const char *code, const char *op, int err, const char *pa
 static const char *hostpath(const char *p, char *buf, size_t size) {
   if (strncmp(p, "@tmp", 4) != 0) return p;
   snprintf(buf, size, "/proc/self/fd/%d%s", host_tmp_fd, p + 4);
+  return buf;
+}
+
+/* Where an overlay's lower layer or a copied file comes from: the host's
+ * tree, which in a reset is the one PID 1 holds. */
+static const char *lowerpath(const char *p, char *buf, size_t size) {
+  if (!resetting) return hostpath(p, buf, size);
+  if (strncmp(p, "@tmp", 4) == 0) snprintf(buf, size, "/proc/self/fd/%d/tmp%s", held_root, p + 4);
+  else snprintf(buf, size, "/proc/self/fd/%d%s", held_root, strcmp(p, "/") ? p : "");
   return buf;
 }
 
@@ -405,8 +454,9 @@ static void apply_plan(char *plan) {
       NEED(6);
       const char *src = nul(f[1]);
       if (src) src = hostpath(src, b1, sizeof b1);
-      if (mount(src, f[2], nul(f[3]), strtoul(f[4], NULL, 0), nul(f[5])) < 0 && op == 'M')
-        setup_fail("ENS_MOUNT_FAILED", f[3][0] != '-' ? f[3] : "bind", errno, f[2]);
+      if (mount(src, f[2], nul(f[3]), strtoul(f[4], NULL, 0), nul(f[5])) < 0) {
+        if (op == 'M') setup_fail("ENS_MOUNT_FAILED", f[3][0] != '-' ? f[3] : "bind", errno, f[2]);
+      } else if (resetting && strcmp(f[2], STAGING_HOST) == 0) reset_staged = 1;
       break;
     }
     case 'O': {
@@ -415,7 +465,7 @@ static void apply_plan(char *plan) {
       snprintf(upper, sizeof upper, STAGING_HOST "/upper/%s", f[3]);
       snprintf(work, sizeof work, STAGING_HOST "/work/%s", f[3]);
       if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0) setup_fail("ENS_MOUNT_FAILED", "mkdir", errno, upper);
-      const char *lower = hostpath(f[1], b1, sizeof b1);
+      const char *lower = lowerpath(f[1], b1, sizeof b1);
       opts[0] = 0;
       overlay_opt(opts, sizeof opts, "lowerdir", lower);
       overlay_opt(opts, sizeof opts, "upperdir", upper);
@@ -448,7 +498,7 @@ static void apply_plan(char *plan) {
     }
     case 'F':
       NEED(3);
-      copy_file(hostpath(f[1], b1, sizeof b1), f[2]);
+      copy_file(lowerpath(f[1], b1, sizeof b1), f[2]);
       break;
     case 'N':
       NEED(2);
@@ -468,11 +518,35 @@ static void apply_plan(char *plan) {
       if (fd < 0 || write(fd, manifest, manifest_len) != (ssize_t)manifest_len)
         setup_fail("ENS_MOUNT_FAILED", "write manifest", errno, b2);
       close(fd);
-      /* pivot_root(".", ".") stacks the old root on the new one; detaching
-       * it leaves nothing of the host's mount tree reachable. */
       if (chdir(f[1]) < 0) setup_fail("ENS_MOUNT_FAILED", "chdir", errno, f[1]);
-      if (syscall(SYS_pivot_root, ".", ".") < 0) setup_fail("ENS_MOUNT_FAILED", "pivot_root", errno, f[1]);
-      if (umount2(".", MNT_DETACH) < 0) setup_fail("ENS_MOUNT_FAILED", "detach old root", errno, "/");
+      if (resetting) {
+        /* The held host tree (with its cover) moves into the new root first:
+         * it would go with the old one. */
+        snprintf(b2, sizeof b2, "%s" HOST_HELD, f[1]);
+        if (mkdir_p(b2, 0700) < 0) setup_fail("ENS_MOUNT_FAILED", "mkdir", errno, b2);
+        if (syscall(SYS_move_mount, held_root, "", AT_FDCWD, b2, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+          setup_fail("ENS_MOUNT_FAILED", "move the host's tree", errno, b2);
+      }
+      if (reuse) {
+        /* The old root stays, at HOST_HELD: read-only (best effort: Linux
+         * 5.12), covered, reachable only through PID 1's descriptor. */
+        if (mkdir_p("." HOST_HELD, 0700) < 0) setup_fail("ENS_MOUNT_FAILED", "mkdir", errno, HOST_HELD);
+        if (syscall(SYS_pivot_root, ".", "." HOST_HELD) < 0) setup_fail("ENS_MOUNT_FAILED", "pivot_root", errno, f[1]);
+        if (chdir("/") < 0) setup_fail("ENS_MOUNT_FAILED", "chdir", errno, "/");
+        /* The staging tmpfs over the host's /tmp: the new root has what it needs of it. */
+        if (umount2(HOST_HELD "/tmp", MNT_DETACH) < 0) setup_fail("ENS_MOUNT_FAILED", "detach staging", errno, HOST_HELD "/tmp");
+        struct nsi_mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (syscall(SYS_mount_setattr, AT_FDCWD, HOST_HELD, AT_RECURSIVE, &ro, sizeof ro) < 0)
+          note("the host's tree kept for resets is not read-only inside (mount_setattr: %s)", strerror(errno));
+        if (mount("ns-isolated-held", HOST_HELD, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000") < 0)
+          setup_fail("ENS_MOUNT_FAILED", "cover", errno, HOST_HELD);
+      } else {
+        /* pivot_root(".", ".") stacks the old root on the new one; detaching
+         * it leaves nothing of the host's mount tree reachable. */
+        if (syscall(SYS_pivot_root, ".", ".") < 0) setup_fail("ENS_MOUNT_FAILED", "pivot_root", errno, f[1]);
+        if (umount2(".", MNT_DETACH) < 0) setup_fail("ENS_MOUNT_FAILED", "detach old root", errno, "/");
+      }
+      reset_staged = 0; /* the new root is in place: no way back */
       if (host_tmp_fd >= 0) close(host_tmp_fd);
       if (chdir(f[2]) < 0) {
         note("cwd %s: not found inside, using /", f[2]);
@@ -486,8 +560,67 @@ static void apply_plan(char *plan) {
   }
   if (status_fd >= 0) {
     char line[sizeof notes + 64];
-    int len = snprintf(line, sizeof line, "{\"v\":1,\"setup\":{\"degraded\":[%.*s]}}\n", (int)notes_len, notes);
+    int len = resetting
+                  ? snprintf(line, sizeof line, "{\"v\":1,\"reset\":{\"degraded\":[%.*s],\"ipcRemoved\":%d}}\n",
+                             (int)notes_len, notes, ipc_removed)
+                  : snprintf(line, sizeof line, "{\"v\":1,\"setup\":{\"degraded\":[%.*s]}}\n", (int)notes_len, notes);
     if (write(status_fd, line, (size_t)len) < 0) {}
+  }
+}
+
+/* Reset: the IPC namespace cannot be replaced under a running worker, so
+ * its objects go: SysV segments, semaphores and queues, POSIX queues. */
+static int clear_ipc(void) {
+  static const char *lists[] = {"/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg"};
+  int removed = 0;
+  for (int k = 0; k < 3; k++) {
+    FILE *f = fopen(lists[k], "re");
+    if (!f) continue;
+    char line[512];
+    if (fgets(line, sizeof line, f)) /* the header */
+      while (fgets(line, sizeof line, f)) {
+        long key;
+        int id;
+        if (sscanf(line, "%ld %d", &key, &id) != 2) continue;
+        int r = k == 0 ? shmctl(id, IPC_RMID, NULL) : k == 1 ? semctl(id, 0, IPC_RMID) : msgctl(id, IPC_RMID, NULL);
+        if (r == 0) removed++;
+      }
+    fclose(f);
+  }
+  DIR *d = opendir("/dev/mqueue");
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.' && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+  if (d) closedir(d);
+  return removed;
+}
+
+/* One reset, asked for by the worker between two files: the plan again, in
+ * a child of PID 1 (a failure must not take PID 1 down), which answers on
+ * the worker's socket with one JSON line ("reset" or "setupError"). */
+static void reset_sandbox(int ctl, const char *plan) {
+  pid_t c = plan ? fork() : -1;
+  if (c == 0) {
+    status_fd = ctl;
+    status_out = NULL;
+    reuse = 0;
+    resetting = 1;
+    ipc_removed = clear_ipc();
+    char *copy = strdup(plan);
+    if (!copy) setup_fail("ENS_MOUNT_FAILED", "reset", ENOMEM, "");
+    apply_plan(copy);
+    _exit(0);
+  }
+  int st = 0;
+  if (c > 0)
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+  if (c < 0 || !WIFEXITED(st)) {
+    char line[256];
+    int len = snprintf(line, sizeof line,
+                       "{\"v\":1,\"setupError\":{\"code\":\"ENS_MOUNT_FAILED\",\"step\":\"reset\",\"message\":\"reset %s\","
+                       "\"errnoNumber\":0,\"path\":\"\"}}\n",
+                       c < 0 ? (plan ? "could not fork" : "has no plan") : "was killed");
+    if (write(ctl, line, (size_t)len) < 0) {}
   }
 }
 
@@ -506,6 +639,18 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
   struct pollfd p = {.fd = outer_sock, .events = POLLIN};
   if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN))) _exit(EXIT_LAUNCHER);
 
+  /* Reuse: hold the host's tree (still our root) and the plan, and give
+   * the worker a socket to ask for resets on. */
+  int ctl[2] = {-1, -1};
+  char *plan_copy = NULL;
+  if (reuse) {
+    held_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (held_root < 0) fail("open /", errno, NULL);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) fail("socketpair", errno, NULL);
+    const char *plan = getenv("NS_ISOLATED_PLAN");
+    if (plan) plan_copy = strdup(plan);
+  }
+
   /* A close-on-exec pipe tells us whether exec succeeded: EOF means yes. */
   int execp[2];
   if (pipe2(execp, O_CLOEXEC) < 0) fail("pipe", errno, NULL);
@@ -516,6 +661,14 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(execp[0]);
+    if (reuse) {
+      char num[16];
+      close(ctl[0]);
+      close(held_root);
+      if (fcntl(ctl[1], F_SETFD, 0) < 0) fail("reset socket", errno, NULL);
+      snprintf(num, sizeof num, "%d", ctl[1]);
+      setenv("NS_ISOLATED_RESET_FD", num, 1);
+    }
     const char *plan = getenv("NS_ISOLATED_PLAN");
     if (plan) {
       char *copy = strdup(plan);
@@ -528,6 +681,7 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     _exit(127);
   }
   close(execp[1]);
+  if (ctl[1] >= 0) close(ctl[1]);
   int exec_err = 0;
   ssize_t got;
   while ((got = read(execp[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR) {}
@@ -537,11 +691,22 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     fail("exec", exec_err, argv[0]);
   }
 
+  /* The signals (blocked since before the fork) and the reset socket. */
+  int sfd = signalfd(-1, waited, SFD_CLOEXEC);
+  if (sfd < 0) fail("signalfd", errno, NULL);
+  struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ctl[0], .events = POLLIN}};
   int wstatus = 0;
   for (;;) {
-    siginfo_t si;
-    int sig = sigwaitinfo(waited, &si);
-    if (sig < 0) continue;
+    if (poll(pf, 2, -1) < 0) continue;
+    if (pf[1].revents) {
+      char ask;
+      ssize_t got = read(ctl[0], &ask, 1);
+      if (got == 1) reset_sandbox(ctl[0], plan_copy);
+      else if (got == 0 || errno != EINTR) pf[1].fd = -1; /* the worker closed it: no more resets */
+    }
+    struct signalfd_siginfo si;
+    if (!(pf[0].revents & POLLIN) || read(sfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+    int sig = (int)si.ssi_signo;
     if (sig == SIGCHLD) {
       pid_t pid;
       int st;
@@ -549,7 +714,7 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
       while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
         if (pid == worker) { wstatus = st; done = 1; }
       if (done) break;
-    } else if (forwarded(sig) && si.si_code != SI_KERNEL) {
+    } else if (forwarded(sig) && si.ssi_code != SI_KERNEL) {
       /* Terminal signals (SI_KERNEL) already reach the worker through its
        * process group; only relay what was sent to us on purpose. */
       kill(worker, sig);
@@ -593,7 +758,7 @@ static pid_t fork_into(int cgroup_fd) {
 
 static void usage(void) {
   fputs("usage: ns-isolated-launcher [--parent-pid PID] [--cgroup-procs FILE]... [--userns]\n"
-        "         [--no-net] [--cgroupns] [--no-clone3] [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
+        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
         "This is ns-isolated's native helper; run sandboxes with `ns-isolated run`.\n",
         stderr);
   exit(2);
@@ -615,6 +780,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--no-net")) newnet = 0;
     else if (!strcmp(a, "--cgroupns")) cgroupns = 1;
     else if (!strcmp(a, "--no-clone3")) no_clone3 = 1; /* tests: take the fallback join */
+    else if (!strcmp(a, "--reuse")) reuse = 1;
     else if (!strcmp(a, "--status-fd") && i + 1 < argc) status_fd = atoi(argv[++i]);
     else if (!strcmp(a, "--status-file") && i + 1 < argc) status_file = argv[++i];
     else usage();

@@ -99,7 +99,15 @@ export interface UsageReport {
     oomKills: number
     capHit?: { cap: string; limit: number; detail: string }
     leaked: { pid: number; command: string; test?: string }[]
-    reset?: { killed: number[]; tmpRemoved: number; hostnameRestored: boolean; writesKept: string[] }
+    reset?: {
+      killed: number[]
+      rootReset: boolean
+      rootResetError?: string
+      tmpRemoved: number
+      hostnameRestored: boolean
+      ipcRemoved: number
+      writes: string[]
+    }
     tests: {
       name: string
       wallMs: number

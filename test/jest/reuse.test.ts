@@ -1,8 +1,8 @@
-// isolation: 'reuse' — one sandbox per worker, reset between files. What is
-// reset (leaked processes, /tmp, hostname) is gone for the next file; what is
-// documented as not reset (writes to the copy-on-write root) is visible to
-// the next file but never reaches the host.
-import { existsSync, readFileSync } from 'node:fs'
+// isolation: 'reuse' — one sandbox per worker, reset between files: the next
+// file finds none of what the previous one left (processes, /tmp, /dev/shm,
+// SysV IPC, hostname, writes and deletions in the copy-on-write root), and
+// nothing ever reached the host.
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -21,15 +21,25 @@ interface Seen {
   expectedHostname: string
   sleepers: number
   tmp: string[]
+  devShm: string[]
+  sysvShm: number
   etc: string[]
+  pristine: string | false
+  made: boolean
+  cwd: string
 }
 
 describe("jest: isolation 'reuse'", () => {
-  it('two files share one sandbox, reset between them', async () => {
+  it.each([
+    ['as root', false],
+    ['rootless (as nobody)', true],
+  ])('two files share one sandbox, reset between them (%s)', async (_, asNobody) => {
     p = project('reuse')
+    mkdirSync(join(p.dir, 'seen'), { recursive: true })
+    if (asNobody) chmodSync(join(p.dir, 'seen'), 0o777)
     const marker = uniqueSleep()
     const etc = `nsiso-jest-reuse-${process.pid}-${Date.now()}`
-    const r = await runJest(p, ['--maxWorkers=1'], { SLEEP_MARKER: marker, ETC_MARKER: etc })
+    const r = await runJest(p, ['--maxWorkers=1'], { SLEEP_MARKER: marker, ETC_MARKER: etc }, asNobody)
     expect(r.code, output(r)).toBe(0)
     const files = r.usage?.files ?? []
     expect(files.map((f) => f.isolation)).toEqual(['reuse', 'reuse'])
@@ -38,29 +48,37 @@ describe("jest: isolation 'reuse'", () => {
     const seen = ['a', 'b'].map(
       (n) => JSON.parse(readFileSync(join(p?.dir ?? '', 'seen', `${n}.json`), 'utf8')) as Seen,
     )
-    // Jest picks the order; the first file is the one that found no state at all.
-    const first = seen.find((s) => s.etc.length === 0) as Seen
-    const second = seen.find((s) => s !== first) as Seen
-    expect(first, JSON.stringify(seen)).toBeDefined()
-    const firstName = first.name
-    expect(first).toMatchObject({ sleepers: 0, tmp: [], etc: [] })
-    // reset: the leaked daemon was killed, /tmp emptied, the hostname restored
-    expect(second.sleepers).toBe(0)
-    expect(second.tmp).toEqual([])
-    expect(second.sandbox).toBe(second.expectedHostname)
-    // not reset (documented): the first file's write to /etc is visible to the second
-    expect(second.etc).toEqual([`${etc}-${firstName}`])
+    // Both files found a sandbox as new: the second one nothing of the first.
+    const clean = {
+      sleepers: 0,
+      tmp: [],
+      devShm: [],
+      sysvShm: 0,
+      etc: [],
+      pristine: 'as the host has it\n',
+      made: false,
+    }
+    for (const s of seen) {
+      expect(s, JSON.stringify(seen)).toMatchObject(clean)
+      expect(s.sandbox).toBe(s.expectedHostname)
+      expect(s.cwd).toBe(p.dir) // the first file's chdir went with its directory
+    }
 
     for (const f of files) {
+      expect(f.reset?.rootReset, f.reset?.rootResetError).toBe(true)
       expect(f.reset?.killed.length).toBe(1)
       expect(f.reset?.hostnameRestored).toBe(true)
       expect(f.reset?.tmpRemoved).toBeGreaterThanOrEqual(1)
+      expect(f.reset?.ipcRemoved).toBe(1) // the file's SysV segment
+      expect(f.reset?.writes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`/etc/${etc}-[ab]$`))]))
       expect(f.leaked).toEqual([
         expect.objectContaining({ command: `sleep ${marker}`, test: expect.stringMatching(/leaves state behind/) }),
       ])
     }
     // and nothing reached the host
     expect(pidsWithMarker(marker)).toEqual([])
+    expect(readFileSync(join(p.dir, 'pristine.txt'), 'utf8')).toBe('as the host has it\n')
+    expect(existsSync(join(p.dir, 'made-by-a-file'))).toBe(false)
     expect(existsSync(`/etc/${etc}-a`) || existsSync(`/etc/${etc}-b`)).toBe(false)
     expect(hostname()).not.toMatch(/^changed-by-/)
   })

@@ -31,16 +31,29 @@ export interface InsideTest {
   pidsStarted: number
 }
 
-/** What a reuse-mode reset did between two files. */
+/** What a reuse-mode reset did between two files (docs/jest.md, "Modes"). */
 export interface ResetReport {
   /** Leaked processes killed (their pids). */
   killed: number[]
-  /** Entries removed from /tmp. */
+  /**
+   * The sandbox's filesystem was built again from the host's files: a fresh
+   * copy-on-write root (this file's `writes` are undone), /tmp, /dev, /proc.
+   */
+  rootReset: boolean
+  /** Why the root was not reset (`rootReset: false`); /tmp and the hostname were then reset one by one. */
+  rootResetError?: string
+  /** Entries this file left in /tmp (all gone). */
   tmpRemoved: number
   /** The hostname was changed by the file and set back. */
   hostnameRestored: boolean
-  /** Paths the file wrote outside /tmp and the writable paths: NOT undone; later files of this worker see them. */
-  writesKept: string[]
+  /** SysV IPC objects and POSIX message queues removed. */
+  ipcRemoved: number
+  /**
+   * Paths this file wrote outside /tmp and the writable paths (at most 200).
+   * Undone when `rootReset`; otherwise later files of this worker see them
+   * (never the host).
+   */
+  writes: string[]
 }
 
 export interface FileMessage {

@@ -65,13 +65,15 @@ export default class NsIsolatedReporter {
       out.push('', 'ns-isolated: caps hit:')
       for (const f of hits) out.push(`  ${f.file}: ${f.capHit?.detail}`)
     }
-    const kept = files.filter((f) => (f.reset?.writesKept.length ?? 0) > 0)
+    const kept = files.filter((f) => f.reset && !f.reset.rootReset && f.reset.writes.length > 0)
     if (kept.length > 0 && options.table) {
       out.push('', 'ns-isolated (reuse): writes outside /tmp that later files of the same worker saw (never the host):')
-      for (const f of kept)
+      for (const f of kept) {
+        const w = f.reset?.writes ?? []
         out.push(
-          `  ${f.file}: ${f.reset?.writesKept.slice(0, 5).join(', ')}${(f.reset?.writesKept.length ?? 0) > 5 ? ', …' : ''}`,
+          `  ${f.file}: ${w.slice(0, 5).join(', ')}${w.length > 5 ? ', …' : ''} (no root reset: ${f.reset?.rootResetError})`,
         )
+      }
     }
     if (options.json) {
       const path = resolve(this.#globalConfig.rootDir, options.json)

@@ -80,7 +80,12 @@ export class SandboxWorker {
   constructor(o: SandboxWorkerOptions) {
     this.workerId = o.workerId
     this.#statusFile = join(o.statusDir, `${process.pid}-${++counter}.status`)
-    this.launch = prepareSandbox(o.sandbox, { statusFile: this.#statusFile }, { keep: o.keep })
+    // reuse: the launcher keeps what it needs to rebuild the sandbox's filesystem between files (sandbox/reset.ts).
+    this.launch = prepareSandbox(
+      o.sandbox,
+      { statusFile: this.#statusFile },
+      { keep: o.keep, extraLauncherArgs: o.reuse ? ['--reuse'] : [] },
+    )
     const limit = o.globalConfig.workerIdleMemoryLimit
     this.#worker = new Worker(TEST_WORKER, {
       exposedMethods: ['worker'],

@@ -1,23 +1,23 @@
 /**
  * Cleaning up after one file, inside the sandbox. In both modes the
  * environment kills the processes the file leaked (they are reported first).
- * In `reuse` mode it also resets what can be reset safely before the next
- * file of the same worker:
+ * In `reuse` mode it then resets the sandbox for the next file of the same
+ * worker. The launcher (started with --reuse) does it, in PID 1: it builds
+ * the sandbox's filesystem again from the host's untouched files and pivots
+ * the worker into it, so the next file finds
  *
- * - /tmp: every entry that is not (and does not hold) a mount point is
- *   removed. /tmp is the sandbox's own tmpfs; kept and writable paths under
- *   it are mounts and stay.
- * - the hostname, when the file changed it.
+ * - a fresh copy-on-write root (the file's writes to /etc, /home, the
+ *   project… are gone; the writable paths are host paths and keep theirs),
+ * - a fresh /tmp, /dev (with /dev/shm), /proc,
+ * - no SysV IPC objects and no POSIX message queues,
+ * - the sandbox's hostname.
  *
- * What is NOT reset: the copy-on-write root. Its upper layers are visible
- * here only read-only (/dev/.ns-isolated), and overlayfs is undefined when a
- * layer changes under a mounted overlay; undoing a write through the merged
- * view is not possible either (deleting a copied-up file leaves a whiteout
- * that hides the host's original). Those writes never reach the host, but
- * later files of the same worker see them; they are listed per file.
+ * Where the launcher cannot (it says why), the reset falls back to what can
+ * be done from here: /tmp emptied and the hostname set back; the writes to
+ * the root are then kept, and listed per file.
  */
 import { execFileSync } from 'node:child_process'
-import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { ResetReport } from '../messages'
@@ -56,19 +56,22 @@ function mountPoints(): string[] {
   }
 }
 
-/** Removes what the file left in /tmp, sparing mount points and their parents. */
-export function emptyTmp(): number {
+/** What the file left in /tmp, sparing mount points and their parents. */
+function tmpEntries(): string[] {
   const mounts = mountPoints().filter((m) => m.startsWith('/tmp/'))
-  let removed = 0
-  let names: string[]
   try {
-    names = readdirSync('/tmp')
+    return readdirSync('/tmp')
+      .map((name) => join('/tmp', name))
+      .filter((path) => !mounts.some((m) => m === path || m.startsWith(`${path}/`)))
   } catch {
-    return 0
+    return []
   }
-  for (const name of names) {
-    const path = join('/tmp', name)
-    if (mounts.some((m) => m === path || m.startsWith(`${path}/`))) continue
+}
+
+/** Removes what the file left in /tmp; how many entries. */
+export function emptyTmp(): number {
+  let removed = 0
+  for (const path of tmpEntries()) {
     try {
       rmSync(path, { recursive: true, force: true })
       removed++
@@ -129,6 +132,51 @@ export function overlayWrites(): Set<string> {
   return out
 }
 
+/** The launcher's reset socket (NS_ISOLATED_RESET_FD), when it was started with --reuse. */
+const RESET_FD = Number.parseInt(process.env.NS_ISOLATED_RESET_FD ?? '', 10)
+const START_CWD = process.cwd()
+
+interface RootReset {
+  ipcRemoved: number
+  error?: string
+}
+
+/** Asks PID 1 for a new root and waits (synchronously: ~2-4 ms) for its one-line answer. */
+export function resetRoot(fd: number = RESET_FD): RootReset {
+  if (!Number.isInteger(fd) || fd < 0)
+    return { ipcRemoved: 0, error: 'the launcher offers no reset (started without --reuse)' }
+  const cwd = process.cwd()
+  let text = ''
+  try {
+    writeSync(fd, 'R')
+    const buf = Buffer.alloc(16384)
+    while (!text.includes('\n')) {
+      const n = readSync(fd, buf)
+      if (n === 0) break
+      text += buf.toString('utf8', 0, n)
+    }
+  } catch (e) {
+    return { ipcRemoved: 0, error: `reset socket: ${(e as Error).message}` }
+  }
+  let answer: { reset?: { ipcRemoved?: number }; setupError?: { message?: string } }
+  try {
+    answer = JSON.parse(text)
+  } catch {
+    return { ipcRemoved: 0, error: `the launcher's answer is not JSON: ${JSON.stringify(text.slice(0, 200))}` }
+  }
+  if (!answer.reset) return { ipcRemoved: 0, error: answer.setupError?.message ?? 'the launcher refused the reset' }
+  // The worker's working directory is still in the old tree: the same path in the new one.
+  for (const dir of [cwd, START_CWD, '/']) {
+    try {
+      process.chdir(dir)
+      break
+    } catch {
+      // gone with the old root (a directory the file made)
+    }
+  }
+  return { ipcRemoved: answer.reset.ipcRemoved ?? 0 }
+}
+
 /** The reuse-mode reset, after the leaks were reported. */
 export async function resetForNextFile(
   leaked: number[],
@@ -136,6 +184,20 @@ export async function resetForNextFile(
   writesBefore: Set<string>,
 ): Promise<ResetReport> {
   await killAll(leaked)
+  const writes = [...overlayWrites()].filter((p) => !writesBefore.has(p)).slice(0, WRITES_LIMIT)
+  const tmpLeft = tmpEntries().length
+  const hostnameChanged = hostname() !== sandboxHostname
+  const root = resetRoot()
+  if (root.error === undefined) {
+    return {
+      killed: leaked,
+      rootReset: true,
+      tmpRemoved: tmpLeft,
+      hostnameRestored: hostnameChanged && hostname() === sandboxHostname,
+      ipcRemoved: root.ipcRemoved,
+      writes,
+    }
+  }
   const tmpRemoved = emptyTmp()
   let hostnameRestored = false
   try {
@@ -143,6 +205,13 @@ export async function resetForNextFile(
   } catch {
     // reported as not restored: the next file sees a different hostname
   }
-  const writesKept = [...overlayWrites()].filter((p) => !writesBefore.has(p)).slice(0, WRITES_LIMIT)
-  return { killed: leaked, tmpRemoved, hostnameRestored, writesKept }
+  return {
+    killed: leaked,
+    rootReset: false,
+    rootResetError: root.error,
+    tmpRemoved,
+    hostnameRestored,
+    ipcRemoved: 0,
+    writes,
+  }
 }
