@@ -102,6 +102,7 @@ export interface UsageReport {
     reset?: {
       killed: number[]
       rootReset: boolean
+      skipped?: true
       rootResetError?: string
       tmpRemoved: number
       hostnameRestored: boolean

@@ -42,7 +42,7 @@ describe("jest: isolation 'reuse'", () => {
     const r = await runJest(p, ['--maxWorkers=1'], { SLEEP_MARKER: marker, ETC_MARKER: etc }, asNobody)
     expect(r.code, output(r)).toBe(0)
     const files = r.usage?.files ?? []
-    expect(files.map((f) => f.isolation)).toEqual(['reuse', 'reuse'])
+    expect(files.map((f) => f.isolation)).toEqual(['reuse', 'reuse', 'reuse'])
     expect(new Set(files.map((f) => f.sandbox)).size).toBe(1)
 
     const seen = ['a', 'b'].map(
@@ -64,7 +64,13 @@ describe("jest: isolation 'reuse'", () => {
       expect(s.cwd).toBe(p.dir) // the first file's chdir went with its directory
     }
 
-    for (const f of files) {
+    // c changes nothing: no reset after it
+    expect(files.find((f) => f.file === 'c.test.js')?.reset).toMatchObject({
+      skipped: true,
+      rootReset: false,
+      writes: [],
+    })
+    for (const f of files.filter((f) => f.file !== 'c.test.js')) {
       expect(f.reset?.rootReset, f.reset?.rootResetError).toBe(true)
       expect(f.reset?.killed.length).toBe(1)
       expect(f.reset?.hostnameRestored).toBe(true)

@@ -12,7 +12,7 @@ import { TestEnvironment as NodeEnvironment } from 'jest-environment-node'
 import { messageParent } from 'jest-worker'
 import { FILE_EVENT, type FileMessage } from './messages'
 import { type Isolation, splitOptions } from './options'
-import { killAll, overlayWrites, resetForNextFile } from './sandbox/reset'
+import { killAll, resetForNextFile, type SandboxState, sandboxState } from './sandbox/reset'
 import { UsageTracker } from './sandbox/tracker'
 
 /** Set by the core in every sandbox: its hostname (the core's `INSIDE_ENV`). */
@@ -40,8 +40,8 @@ function testPathOf(test: Circus.TestEntry): string[] {
   return path
 }
 
-/** Writes the overlay had before this file (reuse mode): later ones are this file's. */
-let writesBefore: Set<string> | undefined
+/** The sandbox as this file found it (reuse mode): what differs at its end is the file's doing. */
+let before: SandboxState | undefined
 
 export default class NsIsolatedEnvironment extends NodeEnvironment {
   readonly #testPath: string
@@ -62,7 +62,7 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
 
   override async setup(): Promise<void> {
     await super.setup()
-    if (this.#isolation === 'reuse') writesBefore ??= overlayWrites()
+    if (this.#isolation === 'reuse') before ??= sandboxState()
     this.#tracker = new UsageTracker()
   }
 
@@ -85,8 +85,8 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
       }
       const pids = leaked.map((l) => l.pid)
       if (this.#isolation === 'reuse') {
-        message.reset = await resetForNextFile(pids, this.#sandbox, writesBefore ?? new Set())
-        writesBefore = overlayWrites()
+        message.reset = await resetForNextFile(pids, this.#sandbox, before ?? sandboxState())
+        before = sandboxState()
       } else {
         // The sandbox ends with the file anyway; killing now keeps the figures and the report the same in both modes.
         await killAll(pids)

@@ -40,6 +40,8 @@ export interface ResetReport {
    * copy-on-write root (this file's `writes` are undone), /tmp, /dev, /proc.
    */
   rootReset: boolean
+  /** The file changed nothing a reset would undo, so there was none. */
+  skipped?: true
   /** Why the root was not reset (`rootReset: false`); /tmp and the hostname were then reset one by one. */
   rootResetError?: string
   /** Entries this file left in /tmp (all gone). */

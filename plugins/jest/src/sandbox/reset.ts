@@ -12,12 +12,13 @@
  * - no SysV IPC objects and no POSIX message queues,
  * - the sandbox's hostname.
  *
- * Where the launcher cannot (it says why), the reset falls back to what can
+ * A file that changed none of it skips the reset (checked exactly: see
+ * `sandboxState`). Where the launcher cannot (it says why), the reset falls back to what can
  * be done from here: /tmp emptied and the hostname set back; the writes to
  * the root are then kept, and listed per file.
  */
 import { execFileSync } from 'node:child_process'
-import { lstatSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { ResetReport } from '../messages'
@@ -96,9 +97,9 @@ export function restoreHostname(wanted: string): boolean {
   return true
 }
 
-/** The upper layers' entries (what the sandbox wrote into its copy-on-write root so far), as paths inside. */
-export function overlayWrites(): Set<string> {
-  const out = new Set<string>()
+/** The upper layers' entries (what the sandbox wrote into its copy-on-write root so far): path inside → what identifies its content. */
+export function overlayEntries(): Map<string, { dir: boolean; stamp: string }> {
+  const out = new Map<string, { dir: boolean; stamp: string }>()
   let manifest: string
   try {
     manifest = readFileSync(join(STAGING, 'manifest'), 'utf8')
@@ -120,8 +121,10 @@ export function overlayWrites(): Set<string> {
         const full = join(dir, e)
         const inside = join(mount, rel, e)
         try {
-          if (lstatSync(full).isDirectory()) walk(full, join(rel, e))
-          else out.add(inside)
+          // Upper layers are tmpfs: a write, a chmod, a rename all change the ctime.
+          const st = lstatSync(full, { bigint: true })
+          out.set(inside, { dir: st.isDirectory(), stamp: `${st.ino}:${st.size}:${st.ctimeNs}` })
+          if (st.isDirectory()) walk(full, join(rel, e))
         } catch {
           // raced with a write
         }
@@ -130,6 +133,62 @@ export function overlayWrites(): Set<string> {
     walk(join(STAGING, upper), '')
   }
   return out
+}
+
+function readOr(path: string, fallback = ''): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return fallback
+  }
+}
+
+/** What a reset would undo, as it is now: compared before and after a file, it says whether there is anything to reset. */
+export interface SandboxState {
+  upper: Map<string, { dir: boolean; stamp: string }>
+  /** Everything else the reset covers, as one string. */
+  rest: string
+}
+
+export function sandboxState(): SandboxState {
+  const free = (path: string) => {
+    try {
+      return String(statfsSync(path).ffree) // a file made anywhere on that tmpfs takes an inode
+    } catch {
+      return '?'
+    }
+  }
+  let mq: string[] = []
+  try {
+    mq = readdirSync('/dev/mqueue')
+  } catch {}
+  const rest = [
+    tmpEntries().join('\0'),
+    free('/tmp'),
+    free('/dev'),
+    free('/dev/shm'),
+    readOr('/proc/self/mountinfo'),
+    ...['shm', 'sem', 'msg'].map((k) => readOr(`/proc/sysvipc/${k}`).split('\n').slice(1).join('\n')),
+    mq.join('\0'),
+    hostname(),
+  ].join('\n\0')
+  return { upper: overlayEntries(), rest }
+}
+
+/** The files a file wrote, changed or deleted in the copy-on-write root since `before` (at most WRITES_LIMIT). */
+function writesSince(before: SandboxState, now: SandboxState): string[] {
+  const out: string[] = []
+  for (const [path, e] of now.upper) {
+    if (out.length >= WRITES_LIMIT) break
+    if (!e.dir && before.upper.get(path)?.stamp !== e.stamp) out.push(path)
+  }
+  return out
+}
+
+function unchanged(before: SandboxState, now: SandboxState): boolean {
+  if (before.rest !== now.rest || before.upper.size !== now.upper.size) return false
+  for (const [path, e] of now.upper) if (before.upper.get(path)?.stamp !== e.stamp) return false
+  return true
 }
 
 /** The launcher's reset socket (NS_ISOLATED_RESET_FD), when it was started with --reuse. */
@@ -177,25 +236,31 @@ export function resetRoot(fd: number = RESET_FD): RootReset {
   return { ipcRemoved: answer.reset.ipcRemoved ?? 0 }
 }
 
-/** The reuse-mode reset, after the leaks were reported. */
+/**
+ * The reuse-mode reset, after the leaks were reported. A file that changed
+ * nothing the reset covers (most files: compared exactly, see
+ * `sandboxState`) skips it.
+ */
 export async function resetForNextFile(
   leaked: number[],
   sandboxHostname: string,
-  writesBefore: Set<string>,
+  before: SandboxState,
 ): Promise<ResetReport> {
   await killAll(leaked)
-  const writes = [...overlayWrites()].filter((p) => !writesBefore.has(p)).slice(0, WRITES_LIMIT)
+  const now = sandboxState()
+  const base = { killed: leaked, ipcRemoved: 0, writes: writesSince(before, now) }
+  if (unchanged(before, now))
+    return { ...base, rootReset: false, skipped: true, tmpRemoved: 0, hostnameRestored: false }
   const tmpLeft = tmpEntries().length
   const hostnameChanged = hostname() !== sandboxHostname
   const root = resetRoot()
   if (root.error === undefined) {
     return {
-      killed: leaked,
+      ...base,
       rootReset: true,
       tmpRemoved: tmpLeft,
       hostnameRestored: hostnameChanged && hostname() === sandboxHostname,
       ipcRemoved: root.ipcRemoved,
-      writes,
     }
   }
   const tmpRemoved = emptyTmp()
@@ -205,13 +270,5 @@ export async function resetForNextFile(
   } catch {
     // reported as not restored: the next file sees a different hostname
   }
-  return {
-    killed: leaked,
-    rootReset: false,
-    rootResetError: root.error,
-    tmpRemoved,
-    hostnameRestored,
-    ipcRemoved: 0,
-    writes,
-  }
+  return { ...base, rootReset: false, rootResetError: root.error, tmpRemoved, hostnameRestored }
 }
