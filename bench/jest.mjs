@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { installOurPackages } from './installed.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const arg = (name, fallback) => {
@@ -26,6 +27,8 @@ const dir = join(root, '.bench', `jest-${process.pid}`)
 mkdirSync(join(dir, 'tests'), { recursive: true })
 // CommonJS, like most Jest projects (the repository's own package.json says "module").
 writeFileSync(join(dir, 'package.json'), '{ "type": "commonjs" }\n')
+// Our packages as `npm install` puts them (see installed.mjs); Jest's own from the repository.
+installOurPackages(dir)
 writeFileSync(join(dir, 'sum.js'), 'module.exports = (a, b) => a + b\n')
 for (let i = 0; i < FILES; i++) {
   writeFileSync(

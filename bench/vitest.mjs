@@ -7,10 +7,11 @@
 // Prints the median wall time of each and the ratio (goal: <= 1.05). It
 // never fails on time.
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { installOurPackages } from './installed.mjs'
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, files: { type: 'string', default: '40' } },
@@ -21,7 +22,8 @@ const repo = resolve(import.meta.dirname, '..')
 const vitest = join(repo, 'node_modules/vitest/vitest.mjs')
 
 const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-'))
-symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+// Our packages as `npm install` puts them (see installed.mjs), the rest linked from the repository.
+installOurPackages(dir, { linkOthers: true })
 writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
 mkdirSync(join(dir, 'test'))
 for (let i = 0; i < files; i++) {

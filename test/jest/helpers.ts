@@ -3,6 +3,7 @@
  * node_modules a symlink to ours, so `jest` and the preset resolve as in a
  * user's project), and real Jest 30 run on it with Node 24.
  */
+
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import {
   chmodSync,
@@ -18,6 +19,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { ResetReport } from '../../plugins/jest/src/messages.ts'
 import { root } from '../helpers.ts'
 
 export const fixtures = join(import.meta.dirname, 'fixtures')
@@ -99,16 +101,7 @@ export interface UsageReport {
     oomKills: number
     capHit?: { cap: string; limit: number; detail: string }
     leaked: { pid: number; command: string; test?: string }[]
-    reset?: {
-      killed: number[]
-      rootReset: boolean
-      skipped?: true
-      rootResetError?: string
-      tmpRemoved: number
-      hostnameRestored: boolean
-      ipcRemoved: number
-      writes: string[]
-    }
+    reset?: ResetReport
     tests: {
       name: string
       wallMs: number
