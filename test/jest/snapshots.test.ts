@@ -44,4 +44,22 @@ describe('jest: snapshots', () => {
     expect(removed.results.snapshot.filesRemoved, output(removed)).toBe(1)
     expect(existsSync(snap)).toBe(false)
   })
+
+  it('reuse: written, checked and updated across resets of the sandbox', async () => {
+    p = project('snapshots')
+    const snap = join(p.dir, '__snapshots__', 'values.test.js.snap')
+    const reuse = ['--config', 'jest.reuse.config.js', '--maxWorkers=1']
+    const first = await runJest(p, reuse)
+    expect(first.code, output(first)).toBe(0)
+    expect(first.results.snapshot.added).toBe(2)
+    const files = first.usage?.files ?? []
+    expect(new Set(files.map((f) => f.sandbox)).size).toBe(1)
+    expect(files.find((f) => f.file === 'nested/no-snapshots.test.js')?.reset?.rootReset).toBe(true)
+    const mismatch = await runJest(p, reuse, { SNAP_VALUE: 'second' })
+    expect(mismatch.code, output(mismatch)).toBe(1)
+    const updated = await runJest(p, [...reuse, '-u'], { SNAP_VALUE: 'second' })
+    expect(updated.code, output(updated)).toBe(0)
+    expect(updated.results.snapshot.updated).toBe(1)
+    expect(readFileSync(snap, 'utf8')).toContain('"value": "second"')
+  })
 })
