@@ -45,21 +45,17 @@ export async function killAll(pids: number[]): Promise<void> {
   }
 }
 
-function mountPoints(): string[] {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p): p is string => p !== undefined)
-      .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
-  } catch {
-    return []
-  }
+function mountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
 }
 
 /** What the file left in /tmp, sparing mount points and their parents. */
-function tmpEntries(): string[] {
-  const mounts = mountPoints().filter((m) => m.startsWith('/tmp/'))
+function tmpEntries(mountinfo = readOr('/proc/self/mountinfo')): string[] {
+  const mounts = mountPoints(mountinfo).filter((m) => m.startsWith('/tmp/'))
   try {
     return readdirSync('/tmp')
       .map((name) => join('/tmp', name))
@@ -97,6 +93,9 @@ export function restoreHostname(wanted: string): boolean {
   return true
 }
 
+/** Entries the upper layers' walk stops at: past it, a comparison cannot tell whether anything changed. */
+const ENTRIES_LIMIT = WRITES_LIMIT * 10
+
 /** The upper layers' entries (what the sandbox wrote into its copy-on-write root so far): path inside → what identifies its content. */
 export function overlayEntries(): Map<string, { dir: boolean; stamp: string }> {
   const out = new Map<string, { dir: boolean; stamp: string }>()
@@ -110,7 +109,7 @@ export function overlayEntries(): Map<string, { dir: boolean; stamp: string }> {
     const [upper, mount] = line.split('\t')
     if (!upper || !mount) continue
     const walk = (dir: string, rel: string) => {
-      if (out.size >= WRITES_LIMIT * 10) return
+      if (out.size >= ENTRIES_LIMIT) return
       let entries: string[]
       try {
         entries = readdirSync(dir)
@@ -162,12 +161,13 @@ export function sandboxState(): SandboxState {
   try {
     mq = readdirSync('/dev/mqueue')
   } catch {}
+  const mountinfo = readOr('/proc/self/mountinfo')
   const rest = [
-    tmpEntries().join('\0'),
+    tmpEntries(mountinfo).join('\0'),
     free('/tmp'),
     free('/dev'),
     free('/dev/shm'),
-    readOr('/proc/self/mountinfo'),
+    mountinfo,
     ...['shm', 'sem', 'msg'].map((k) => readOr(`/proc/sysvipc/${k}`).split('\n').slice(1).join('\n')),
     mq.join('\0'),
     hostname(),
@@ -187,6 +187,7 @@ function writesSince(before: SandboxState, now: SandboxState): string[] {
 
 function unchanged(before: SandboxState, now: SandboxState): boolean {
   if (before.rest !== now.rest || before.upper.size !== now.upper.size) return false
+  if (now.upper.size >= ENTRIES_LIMIT) return false // the walk stopped: it cannot tell
   for (const [path, e] of now.upper) if (before.upper.get(path)?.stamp !== e.stamp) return false
   return true
 }
