@@ -85,8 +85,9 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
       }
       const pids = leaked.map((l) => l.pid)
       if (this.#isolation === 'reuse') {
-        message.reset = await resetForNextFile(pids, this.#sandbox, before ?? sandboxState())
-        before = sandboxState()
+        const { report, after } = await resetForNextFile(pids, this.#sandbox, before ?? sandboxState())
+        message.reset = report
+        before = after
       } else {
         // The sandbox ends with the file anyway; killing now keeps the figures and the report the same in both modes.
         await killAll(pids)

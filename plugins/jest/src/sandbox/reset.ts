@@ -240,29 +240,31 @@ export function resetRoot(fd: number = RESET_FD): RootReset {
 /**
  * The reuse-mode reset, after the leaks were reported. A file that changed
  * nothing the reset covers (most files: compared exactly, see
- * `sandboxState`) skips it.
+ * `sandboxState`) skips it. Also gives the state the next file starts from.
  */
 export async function resetForNextFile(
   leaked: number[],
   sandboxHostname: string,
   before: SandboxState,
-): Promise<ResetReport> {
+): Promise<{ report: ResetReport; after: SandboxState }> {
   await killAll(leaked)
   const now = sandboxState()
   const base = { killed: leaked, ipcRemoved: 0, writes: writesSince(before, now) }
-  if (unchanged(before, now))
-    return { ...base, rootReset: false, skipped: true, tmpRemoved: 0, hostnameRestored: false }
+  if (unchanged(before, now)) {
+    return { report: { ...base, rootReset: false, skipped: true, tmpRemoved: 0, hostnameRestored: false }, after: now }
+  }
   const tmpLeft = tmpEntries().length
   const hostnameChanged = hostname() !== sandboxHostname
   const root = resetRoot()
   if (root.error === undefined) {
-    return {
+    const report: ResetReport = {
       ...base,
       rootReset: true,
       tmpRemoved: tmpLeft,
       hostnameRestored: hostnameChanged && hostname() === sandboxHostname,
       ipcRemoved: root.ipcRemoved,
     }
+    return { report, after: sandboxState() }
   }
   const tmpRemoved = emptyTmp()
   let hostnameRestored = false
@@ -271,5 +273,6 @@ export async function resetForNextFile(
   } catch {
     // reported as not restored: the next file sees a different hostname
   }
-  return { ...base, rootReset: false, rootResetError: root.error, tmpRemoved, hostnameRestored }
+  const report: ResetReport = { ...base, rootReset: false, rootResetError: root.error, tmpRemoved, hostnameRestored }
+  return { report, after: sandboxState() }
 }
