@@ -13,9 +13,9 @@
  * - the sandbox's hostname.
  *
  * A file that changed none of it skips the reset (checked exactly: see
- * `sandboxState`). Where the launcher cannot (it says why), the reset falls back to what can
- * be done from here: /tmp emptied and the hostname set back; the writes to
- * the root are then kept, and listed per file.
+ * `sandboxState`). Where the launcher cannot (it says why), the reset falls
+ * back to what can be done from here: /tmp emptied and the hostname set
+ * back; the writes to the root are then kept, and listed per file.
  */
 import { execFileSync } from 'node:child_process'
 import { lstatSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs'
@@ -145,6 +145,8 @@ function readOr(path: string, fallback = ''): string {
 /** What a reset would undo, as it is now: compared before and after a file, it says whether there is anything to reset. */
 export interface SandboxState {
   upper: Map<string, { dir: boolean; stamp: string }>
+  /** What the file left in /tmp (also part of `rest`). */
+  tmp: string[]
   /** Everything else the reset covers, as one string. */
   rest: string
 }
@@ -162,8 +164,9 @@ export function sandboxState(): SandboxState {
     mq = readdirSync('/dev/mqueue')
   } catch {}
   const mountinfo = readOr('/proc/self/mountinfo')
+  const tmp = tmpEntries(mountinfo)
   const rest = [
-    tmpEntries(mountinfo).join('\0'),
+    tmp.join('\0'),
     free('/tmp'),
     free('/dev'),
     free('/dev/shm'),
@@ -172,7 +175,7 @@ export function sandboxState(): SandboxState {
     mq.join('\0'),
     hostname(),
   ].join('\n\0')
-  return { upper: overlayEntries(), rest }
+  return { upper: overlayEntries(), tmp, rest }
 }
 
 /** The files a file wrote, changed or deleted in the copy-on-write root since `before` (at most WRITES_LIMIT). */
@@ -253,14 +256,13 @@ export async function resetForNextFile(
   if (unchanged(before, now)) {
     return { report: { ...base, rootReset: false, skipped: true, tmpRemoved: 0, hostnameRestored: false }, after: now }
   }
-  const tmpLeft = tmpEntries().length
   const hostnameChanged = hostname() !== sandboxHostname
   const root = resetRoot()
   if (root.error === undefined) {
     const report: ResetReport = {
       ...base,
       rootReset: true,
-      tmpRemoved: tmpLeft,
+      tmpRemoved: now.tmp.length,
       hostnameRestored: hostnameChanged && hostname() === sandboxHostname,
       ipcRemoved: root.ipcRemoved,
     }
