@@ -53,6 +53,9 @@ describe('what stays inside', () => {
     const facts = JSON.parse(p.read('out/facts.json'))
     expect(facts.hostname).not.toBe(hostname())
     expect(facts.inside).toBe(facts.hostname)
+    // the tracker's preload is not passed on to a node the test forks
+    expect(facts.execArgv.filter((a: string) => a.includes('preload'))).toEqual([])
+    expect(facts.env).not.toContain('NS_ISOLATED_VITEST_INDEX')
     // /etc: written inside, never on the host, and listed as a write
     expect(existsSync(`/etc/nsv-${marker}`)).toBe(false)
     const report = JSON.parse(p.read('report.json'))

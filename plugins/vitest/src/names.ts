@@ -18,6 +18,9 @@ export const LEAKS_ENV = 'NS_ISOLATED_VITEST_LEAKS'
 /** Set by the plugin's pool for the worker: the caps (JSON `{memory?, pids?}`) so a test that hits one fails naming it. */
 export const CAPS_ENV = 'NS_ISOLATED_VITEST_CAPS'
 
+/** Set by the plugin's pool for the worker's preload (worker/preload.ts): the URL of the Vitest that started it (`dist/index.js`). */
+export const VITEST_INDEX_ENV = 'NS_ISOLATED_VITEST_INDEX'
+
 /** The key of `task.meta` where the worker leaves its per-test figures for the runner. */
 export const META_KEY = 'nsIsolated'
 

@@ -7,11 +7,10 @@
  * `configureVitest` runs once per resolved project (test.projects too) and
  * installs the ns-isolated pool there: files whose environment is
  * `ns-isolated` start their worker inside fresh namespaces, every other file
- * runs exactly as in Vitest's forks pool. It also adds the per-test tracker
- * (a setup file that does nothing outside a sandbox) and, once per Vitest
- * instance, the usage reporter.
+ * runs exactly as in Vitest's forks pool (the per-test tracker is preloaded
+ * into sandboxed workers only, see worker/preload.ts). It also adds, once per
+ * Vitest instance, the usage reporter.
  */
-import { fileURLToPath } from 'node:url'
 import type { Reporter, TestProject, Vitest } from 'vitest/node'
 import { CreatedDirs } from './host/passthrough.ts'
 import { createNsIsolatedPool } from './host/pool.ts'
@@ -22,7 +21,6 @@ import { type NsIsolatedPluginOptions, resolvePluginOptions } from './options.ts
 
 export type { FallbackPolicy, LeakPolicy, NsIsolatedFileOptions, NsIsolatedPluginOptions } from './options.ts'
 
-const TRACKER = fileURLToPath(new URL('./worker/tracker.js', import.meta.url))
 const COLLECTOR = Symbol.for('vitest-environment-ns-isolated.collector')
 /** Pools the ns-isolated pool may replace without changing how other files run. */
 const REPLACEABLE = new Set(['forks', POOL_NAME])
@@ -33,7 +31,7 @@ export interface NsIsolatedVitePlugin {
   configureVitest(context: { project: TestProject; vitest: Vitest }): void
 }
 
-type MutableConfig = { pool: string; poolRunner?: unknown; setupFiles: string[] }
+type MutableConfig = { pool: string; poolRunner?: unknown }
 type ReporterEntry = Reporter | [string, unknown]
 
 /** Installs the ns-isolated pool. Options are validated here (a TypeError names the mistake). */
@@ -52,7 +50,6 @@ export default function nsIsolated(options?: NsIsolatedPluginOptions): NsIsolate
       }
       config.pool = POOL_NAME
       config.poolRunner = pool
-      if (!config.setupFiles.includes(TRACKER)) config.setupFiles.unshift(TRACKER)
 
       const holder = vitest as unknown as Record<symbol, UsageCollector | undefined>
       let collector = holder[COLLECTOR]

@@ -14,15 +14,25 @@
  *   by a cap (OOM) is reported as an error naming the cap, not as "exited
  *   unexpectedly with signal SIGKILL";
  * - stop() waits for the whole sandbox, and SIGTERM is relayed by the
- *   launcher to the worker (no 500 ms SIGKILL wait).
+ *   launcher to the worker (no 500 ms SIGKILL wait);
+ * - node preloads the per-test tracker (worker/preload.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { isAbsolute, relative, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
+import { pathToFileURL } from 'node:url'
 import { ErrorCodes, NsIsolatedError, prepareSandbox, type SandboxLaunch } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import { CAPS_ENV, DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV } from '../names.ts'
+import {
+  CAPS_ENV,
+  DEBUG_ENV,
+  ENVIRONMENT_NAME,
+  LEAKS_ENV,
+  POOL_NAME,
+  UNISOLATED_ENV,
+  VITEST_INDEX_ENV,
+} from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
@@ -37,6 +47,8 @@ export interface PoolContext {
 }
 
 const STATUS_FD = 4
+/** Installs the per-test tracker in the worker (see worker/preload.ts). */
+const PRELOAD = new URL('../worker/preload.js', import.meta.url).href
 const SIGKILL_TIMEOUT = 500
 
 function isUnderTmp(p: string): boolean {
@@ -156,10 +168,11 @@ export class SandboxedForksWorker implements PoolWorker {
     const started = performance.now()
     const child = fork(this.entrypoint, [], {
       execPath: launch.file,
-      execArgv: [...launch.args, process.execPath, ...this.options.execArgv],
+      execArgv: [...launch.args, process.execPath, `--import=${PRELOAD}`, ...this.options.execArgv],
       env: {
         ...this.options.env,
         ...launch.env,
+        [VITEST_INDEX_ENV]: pathToFileURL(resolve(this.options.distPath, 'index.js')).href,
         [LEAKS_ENV]: file.leaks,
         [CAPS_ENV]: JSON.stringify({ memory: caps.memory, pids: caps.pids }),
       },

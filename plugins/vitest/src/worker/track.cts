@@ -1,6 +1,6 @@
 /**
- * The tracker, installed by the plugin's setup file (`tracker.ts`) in every
- * test file; it does something only in a sandboxed worker
+ * The tracker, installed in every test file of a sandboxed worker by the
+ * worker's preload (`preload.ts`); it does something only inside a sandbox
  * (NS_ISOLATED_INSIDE set). Around each test it records,
  * in `task.meta.nsIsolated` (which Vitest carries to the runner's reporters):
  * - the sandbox's CPU during the test (approximate: everything running in the
@@ -12,16 +12,15 @@
  * fork refused at the pids cap), and, with `leaks: 'fail'`, a test that
  * leaves processes running.
  */
-// CommonJS, loaded with a plain require() by the setup file: a setup file
-// and everything it imports go through Vite's module runner (an RPC and a
-// transform per module, ~8 ms per test file measured here).
+// CommonJS, loaded with a plain require() by the preload: nothing here goes
+// through Vite's module runner (an RPC and a transform per module).
 import type { afterAll as AfterAll, afterEach as AfterEach, beforeEach as BeforeEach } from 'vitest'
 import type { TestMeta } from './meta.ts'
 
 const { existsSync, readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs')
 const { CAPS_ENV, INSIDE_ENV, LEAKS_ENV, META_KEY } = require('../names.js') as typeof import('../names.ts')
 
-/** Vitest's hooks, passed in by the setup file (this file cannot import Vitest through the module runner). */
+/** Vitest's hooks, from the Vitest that started the worker (passed in by the preload). */
 export interface Hooks {
   afterAll: typeof AfterAll
   afterEach: typeof AfterEach
@@ -157,7 +156,7 @@ function describeProcs(procs: { pid: number; command: string }[]): string {
   return procs.map((p) => `pid ${p.pid} \`${p.command || '?'}\``).join(', ')
 }
 
-// The real clock and timer, taken when this setup file loads: a test that
+// The real clock and timer, taken when the worker starts: a test that
 // leaves `vi.useFakeTimers()` on must not freeze the waits below (the hook
 // would hang until hookTimeout instead of reporting the leak).
 const realNow = Date.now.bind(Date)
@@ -221,8 +220,9 @@ function install({ afterAll, afterEach, beforeEach }: Hooks): void {
   })
 
   if (policy === 'fail') {
-    // Runs last of the file's afterAll hooks (hooks run in stack order and
-    // setup files register first): what is alive now outlives the file.
+    // Runs last of the file's afterAll hooks (hooks run in stack order, and
+    // these register before the file's setup files): what is alive now
+    // outlives the file.
     afterAll(async () => {
       const left = await stillAlive(
         listProcs()
