@@ -92,6 +92,28 @@ describe('what stays inside', () => {
     expect(r.output).toContain('2 passed')
     expect(hostPidsWith(sleep)).toEqual([])
   })
+
+  test("a custom runner that extends Vitest's TestRunner keeps the per-test tracker", async () => {
+    const sleep = uniqueSleep()
+    p = project('isolation', {
+      'vitest.config.ts': config(
+        "{ writable: ['out'], leaks: 'fail' }",
+        "{ environment: 'ns-isolated', runner: './runner.ts' }",
+      ),
+      'runner.ts': `import { TestRunner } from 'vitest'
+export default class extends TestRunner {
+  override onBeforeRunFiles() {
+    process.env.NSV_CUSTOM_RUNNER = 'yes'
+  }
+}
+`,
+    })
+    const r = await p.run([], { NSV_MARKER: `${process.pid}-runner`, NSV_SLEEP: sleep })
+    expect(r.code).toBe(1)
+    expect(r.output).toMatch(/FAIL .*facts\.spec\.ts > leaks a daemon/)
+    expect(r.output).toContain(`this test left 1 process running: pid`)
+    expect(JSON.parse(p.read('out/facts.json')).runner).toBe('yes')
+  })
 })
 
 describe('stopping', () => {
