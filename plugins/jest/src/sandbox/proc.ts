@@ -48,14 +48,42 @@ export function readStat(pid: number | 'self'): ProcEntry | null {
   }
 }
 
-/** Every process of the sandbox, zombies included. */
+/** The last pid the sandbox's PID namespace handed out, to a process or a thread; null where unreadable. */
+function lastPid(): number | null {
+  try {
+    const n = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'))
+    return Number.isInteger(n) ? n : null
+  } catch {
+    return null
+  }
+}
+
+/** Set by a pass that found only PID 1 and this worker: the last pid handed out then, and PID 1's entry. */
+let alone: { lastPid: number; init: ProcEntry } | undefined
+
+/**
+ * Every process of the sandbox, zombies included. When the previous pass
+ * found only PID 1 and this worker and no pid was handed out since (every
+ * new process and thread takes one), no other process can exist: only this
+ * worker's own entry is read again, not the whole of /proc.
+ */
 export function listProcesses(): ProcEntry[] {
+  const last = lastPid()
+  if (alone && last !== null && last === alone.lastPid) {
+    const self = readStat(process.pid)
+    if (self) return [alone.init, self]
+  }
   const out: ProcEntry[] = []
   for (const name of readdirSync('/proc')) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
     const e = readStat(Number(name))
     if (e) out.push(e)
   }
+  const init = out.find((p) => p.pid === 1)
+  alone =
+    last !== null && init !== undefined && out.length === 2 && out.some((p) => p.pid === process.pid)
+      ? { lastPid: last, init }
+      : undefined
   return out
 }
 
