@@ -152,6 +152,11 @@ export function watchVitest(
   options: WatchOptions = {},
 ): WatchRun {
   const argv = [process.execPath, vitestBin, 'watch', ...args]
+  // Vitest removes its temp dir (os.tmpdir()/<id>) on close, not on the SIGTERM these tests send:
+  // keep it in the project, which cleanup() removes.
+  const tmp = join(cwd, '.vitest-tmp')
+  mkdirSync(tmp, { recursive: true })
+  env = { TMPDIR: tmp, ...env }
   const [file, fileArgs] = options.terminal
     ? ['script', ['-q', '-f', '-e', '-c', argv.map(shellQuote).join(' '), '/dev/null']]
     : [argv[0] as string, argv.slice(1)]
