@@ -114,6 +114,37 @@ export default class extends TestRunner {
     expect(r.output).toContain(`this test left 1 process running: pid`)
     expect(JSON.parse(p.read('out/facts.json')).runner).toBe('yes')
   })
+
+  test('with isolate: false, a file after one whose setup file threw is still tracked', async () => {
+    const sleep = uniqueSleep()
+    const leaks = (name: string) => `import { spawn } from 'node:child_process'
+import { test } from 'vitest'
+test('${name} leaks', () => {
+  spawn('sleep', [process.env.NSV_SLEEP as string], { detached: true, stdio: 'ignore' }).unref()
+})
+`
+    p = project(undefined, {
+      'vitest.config.ts': config(
+        "{ leaks: 'fail' }",
+        "{ environment: 'ns-isolated', isolate: false, maxWorkers: 1, setupFiles: ['./setup.ts'], include: ['*.spec.ts'] }",
+      ),
+      // Throws in the first file only: the sandbox (one for the batch) keeps /tmp between its files.
+      'setup.ts': `import { existsSync, writeFileSync } from 'node:fs'
+if (!existsSync('/tmp/nsv-setup-ran')) {
+  writeFileSync('/tmp/nsv-setup-ran', '')
+  throw new Error('setup failed on purpose')
+}
+`,
+      'a.spec.ts': leaks('a'),
+      'b.spec.ts': leaks('b'),
+    })
+    const r = await p.run([], { NSV_SLEEP: sleep })
+    expect(r.code).toBe(1)
+    expect(r.output).toContain('setup failed on purpose')
+    expect(r.output).toMatch(/FAIL .*[ab]\.spec\.ts > [ab] leaks/)
+    expect(r.output).toContain('this test left 1 process running: pid')
+    expect(hostPidsWith(sleep)).toEqual([])
+  })
 })
 
 describe('stopping', () => {

@@ -38,11 +38,17 @@ if (index) {
   const proto = vitest.TestRunner.prototype
   const { importFile } = proto
   // Each file's collection imports its setup files ('setup') and then the file ('collect'): the first
-  // import after the previous file's 'collect' starts the next file.
+  // import after the previous file's 'collect' starts the next file. A setup file that throws ends its
+  // file's collection there (no 'collect' follows): the next import starts the next file then too.
   let due = true
   proto.importFile = function (filepath, source) {
     if (due) install(hooks)
     due = source === 'collect'
-    return importFile.call(this, filepath, source)
+    const imported = importFile.call(this, filepath, source)
+    if (source === 'setup')
+      Promise.resolve(imported).catch(() => {
+        due = true
+      })
+    return imported
   }
 }
