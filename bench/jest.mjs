@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { busyMs } from './cpu.mjs'
 import { installOurPackages } from './installed.mjs'
 
 const root = resolve(import.meta.dirname, '..')
@@ -60,6 +61,7 @@ const node = join(root, 'node_modules', '.bin', 'node')
 const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
 function run(name) {
   const started = performance.now()
+  const cpu0 = busyMs()
   // --ci=false, and workers forced: Jest would otherwise run this small, fast suite in band.
   const r = spawnSync(node, [jest, '--config', `jest.${name}.config.js`, `--maxWorkers=${WORKERS}`, '--silent'], {
     cwd: dir,
@@ -67,6 +69,7 @@ function run(name) {
     env: { ...process.env, CI: '' },
   })
   const ms = performance.now() - started
+  cpu[name].push(busyMs() - cpu0)
   if (r.status !== 0) {
     console.error(`${name} failed:\n${r.stderr.slice(-3000)}`)
     process.exit(1)
@@ -81,8 +84,11 @@ const median = (xs) => {
 
 const names = Object.keys(configs)
 const times = Object.fromEntries(names.map((n) => [n, []]))
+/** The machine's busy CPU time during each run (bench/cpu.mjs). */
+const cpu = Object.fromEntries(names.map((n) => [n, []]))
 // One warm-up each fills the transform cache (kept across runs, as in real use).
 for (const n of names) run(n)
+for (const n of names) cpu[n].length = 0
 for (let round = 0; round < ROUNDS; round++) {
   // Interleaved, in a rotating order, so drift on the machine hits all four alike.
   const order = names.map((_, i) => names[(i + round) % names.length])
@@ -94,7 +100,7 @@ const m = Object.fromEntries(names.map((n) => [n, median(times[n])]))
 console.log(`jest: ${FILES} files, maxWorkers ${WORKERS}, ${ROUNDS} rounds (median wall of the whole \`jest\` run)`)
 for (const n of names)
   console.log(
-    `  ${n.padEnd(12)} ${(m[n] / 1000).toFixed(2)} s   [${times[n].map((t) => (t / 1000).toFixed(2)).join(', ')}]`,
+    `  ${n.padEnd(12)} ${(m[n] / 1000).toFixed(2)} s   [${times[n].map((t) => (t / 1000).toFixed(2)).join(', ')}]   CPU busy ${(median(cpu[n]) / 1000).toFixed(2)} s`,
   )
 // Per round, the runs being compared are close in time: the median of the
 // per-round ratios is less exposed to the machine's drift than the ratio of medians.
@@ -103,3 +109,5 @@ const ratio = (a, b) =>
 console.log(`  fresh / stock-fresh = ${ratio('fresh', 'stock-fresh')}   (goal ≤ 1.05)`)
 console.log(`  reuse / stock       = ${ratio('reuse', 'stock')}   (goal ≤ 1.15)`)
 console.log(`  fresh / stock       = ${ratio('fresh', 'stock')}   (the price of a new sandbox and worker per file)`)
+const cpuRatio = (a, b) => (median(cpu[a]) / median(cpu[b])).toFixed(3)
+console.log(`  CPU busy: fresh / stock-fresh ${cpuRatio('fresh', 'stock-fresh')}, reuse / stock ${cpuRatio('reuse', 'stock')}`)

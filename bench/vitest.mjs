@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { busyMs } from './cpu.mjs'
 import { installOurPackages } from './installed.mjs'
 
 const { values } = parseArgs({
@@ -80,6 +81,7 @@ async function run(config, maxWorkers) {
 function runOnce(config, maxWorkers) {
   return new Promise((resolvePromise, reject) => {
     const t = performance.now()
+    const cpu = busyMs()
     const c = spawn(process.execPath, [vitest, 'run', '--config', config, `--maxWorkers=${maxWorkers}`], {
       cwd: dir,
       env,
@@ -92,7 +94,7 @@ function runOnce(config, maxWorkers) {
     c.on('error', reject)
     c.on('close', (code) =>
       code === 0
-        ? resolvePromise(performance.now() - t)
+        ? resolvePromise({ ms: performance.now() - t, cpu: busyMs() - cpu })
         : reject(new Error(`vitest (${config}) exited ${code}\n${err}`)),
     )
   })
@@ -114,13 +116,20 @@ try {
       stock.push(await run('stock.config.ts', workers))
       isolated.push(await run('isolated.config.ts', workers))
     }
-    const s = median(stock)
-    const n = median(isolated)
+    const s = median(stock.map((r) => r.ms))
+    const n = median(isolated.map((r) => r.ms))
     // Each round's two runs are next to each other in time: the median of
     // their ratios is less exposed to the machine's drift than the ratio of medians.
-    const paired = median(isolated.map((x, i) => x / stock[i]))
+    const paired = median(isolated.map((x, i) => x.ms / stock[i].ms))
     console.log(
       `maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms, ns-isolated ${n.toFixed(0)} ms, ratio ${(n / s).toFixed(3)}, paired ${paired.toFixed(3)} (goal <= 1.05; +${((n - s) / files).toFixed(1)} ms per file)`,
+    )
+    // What the machine's CPUs were busy with meanwhile (bench/cpu.mjs): where
+    // the cores are all busy, wall time follows CPU time.
+    const sc = median(stock.map((r) => r.cpu))
+    const nc = median(isolated.map((r) => r.cpu))
+    console.log(
+      `  CPU busy: stock ${sc.toFixed(0)} ms, ns-isolated ${nc.toFixed(0)} ms, ratio ${(nc / sc).toFixed(3)} (+${((nc - sc) / files).toFixed(1)} ms per file)`,
     )
   }
   if (failures > 0) console.log(`${failures} run(s) failed and were retried`)

@@ -5,7 +5,7 @@
  * this: `spawnSandbox` (CLI, `isolate`) and the Vitest and Jest workers, which
  * put the launcher in front of node through `child_process.fork`'s `execPath`.
  */
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, realpathSync } from 'node:fs'
 import { constants } from 'node:os'
 import {
   type CgroupUsage,
@@ -116,6 +116,19 @@ export interface StatusChannel {
 }
 
 let swept = false
+let nodeBinary: string[] | undefined
+
+/** The Node binary every front door runs in its sandboxes (process.execPath, as the kernel maps it). */
+function runningNode(): string[] {
+  if (!nodeBinary) {
+    try {
+      nodeBinary = [realpathSync(process.execPath)]
+    } catch {
+      nodeBinary = []
+    }
+  }
+  return nodeBinary
+}
 
 /** The caps a sandbox ran into, from its final figures. */
 export function capsHit(limits: SandboxCaps['limits'], usage: CgroupUsage): CapHit[] {
@@ -169,6 +182,7 @@ export function prepareSandbox(
     // The runners' own paths under /tmp, and what any Node started from cwd needs there.
     keep: [...(extra.keep ?? []), ...implicitKeep(resolved.cwd)],
     cwd: resolved.cwd,
+    binaries: runningNode(),
   }
   const fsPlan = buildPlan(plan)
   // A crashed runner may have left cgroups behind: sweep them once per process.

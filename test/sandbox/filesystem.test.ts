@@ -88,6 +88,44 @@ describe.runIf(isRoot)('filesystem (root)', () => {
   })
 })
 
+// V8 maps the ~2 MB of builtins near its code by mapping the binary's pages
+// again, only when the file it opens has the st_dev and st_ino that
+// /proc/self/maps shows; seen through the overlay they differ, and each Node
+// copies the builtins into private memory instead. The sandbox binds the
+// Node binary read-only from the host, so inside it maps them as on the host.
+const MAPS = `const { readFileSync, realpathSync, statSync } = require('node:fs')
+const exe = realpathSync(process.execPath)
+const exec = readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => / r-xp /.test(l)).map((l) => l.trim().split(/\\s+/))
+const st = statSync(exe)
+console.log(JSON.stringify({
+  fromBinary: exec.filter((f) => f[5] === exe).length,
+  anonymous: exec.filter((f) => f[5] === undefined).length,
+  sameDevice: exec.filter((f) => f[5] === exe).every((f) => f[3] === (Math.floor(st.dev / 256)).toString(16).padStart(2, '0') + ':' + (st.dev % 256).toString(16).padStart(2, '0')),
+}))`
+
+describe.each([
+  ['root', false],
+  ['an unprivileged user', true],
+])("the Node binary inside (%s)", (_who, asNobody) => {
+  it.runIf(isRoot)("is the host's file: V8 maps its builtins from it as on the host, and it is read-only", () => {
+    const host = JSON.parse(spawnSync(process.execPath, ['-e', MAPS], { encoding: 'utf8' }).stdout)
+    expect(host.fromBinary).toBeGreaterThan(3) // the binary's own segments, and the builtins again
+    const r = runScript(
+      `import { runSandbox } from '@dist/index.js'
+const r = await runSandbox(process.execPath, ['-e', ${JSON.stringify(MAPS)}], { stdio: ['ignore', 'inherit', 'inherit'] })
+const w = await runSandbox('/bin/sh', ['-c', '! (exec 3>>"$0") 2>/dev/null', process.execPath], { stdio: 'ignore' })
+console.log(JSON.stringify({ code: r.code, writeCode: w.code }))
+`,
+      { asNobody },
+    )
+    expect(r.stderr).toBe('')
+    const lines = r.stdout.trim().split('\n')
+    expect(JSON.parse(lines[0] as string)).toEqual({ ...host, sameDevice: true })
+    // Opening it for writing fails (read-only; busy while the host runs it), where the overlay would have copied it up.
+    expect(JSON.parse(lines[1] as string)).toEqual({ code: 0, writeCode: 0 })
+  })
+})
+
 describe('filesystem (unprivileged user)', () => {
   it('writes to /etc and /usr vanish, a writable dir keeps its write', () => {
     const dir = tempDir()

@@ -118,4 +118,57 @@ describe('buildPlan', () => {
     expect(o).toContainEqual(['M', '/sys', '/tmp/root/sys', '-', String(0x1000 | 0x4000), '-'])
     expect(o).not.toContainEqual(['U'])
   })
+
+  it('binds the Node binary read-only over its overlay view, after the overlays; not one under /tmp or a writable path', () => {
+    const withNode: HostView = { ...host, stat: (p) => (p.endsWith('/bin/node') ? fileStat(100 << 20) : host.stat(p)) }
+    for (const strategy of ['root', 'rootless'] as const) {
+      const o = ops(
+        buildPlan(
+          {
+            ...base,
+            strategy,
+            writable: ['/srv/tools'],
+            binaries: ['/opt/node/bin/node', '/tmp/n/bin/node', '/srv/tools/bin/node'],
+          },
+          withNode,
+        ).text,
+      )
+      const bound = o.filter((f) => f[0] === 'M' && f[1]?.endsWith('/bin/node')).map((f) => f[1])
+      expect(bound).toEqual(['/opt/node/bin/node'])
+      const iBind = o.findIndex((f) => f[0] === 'M' && f[1] === '/opt/node/bin/node')
+      expect(o[iBind + 1]).toEqual(['R', '/tmp/root/opt/node/bin/node'])
+      expect(iBind).toBeGreaterThan(o.findLastIndex((f) => f[0] === 'O'))
+      // never created (a 'T' would open it for writing: a copy-up of the whole binary)
+      expect(o.some((f) => f[0] === 'T' && f[1]?.endsWith('/bin/node'))).toBe(false)
+    }
+  })
+
+  it('rootless, inside another sandbox (its Node binary is a bind there): laid out, bound once, never copied', () => {
+    const nested: HostView = {
+      mountinfo: () => `${MOUNTINFO}\n40 21 0:20 /opt/node/bin/node /opt/node/bin/node ro - ext4 /dev/vda rw`,
+      stat: (p) => (p === '/opt/node/bin/node' ? fileStat(100 << 20) : host.stat(p)),
+      readdir: (p) =>
+        p === '/'
+          ? [dirent('opt', 'dir'), dirent('etc', 'dir')]
+          : p === '/opt'
+            ? [dirent('node', 'dir')]
+            : p === '/opt/node'
+              ? [dirent('bin', 'dir'), dirent('lib', 'dir')]
+              : p === '/opt/node/bin'
+                ? [dirent('node', 'file'), dirent('npm', 'link')]
+                : p === '/etc'
+                  ? [dirent('hosts', 'file')]
+                  : [],
+      readlink: () => '../lib/npm-cli.js',
+    }
+    const o = ops(buildPlan({ ...base, strategy: 'rootless', binaries: ['/opt/node/bin/node'] }, nested).text)
+    const node = o.filter((f) => f.slice(1).some((x) => x.endsWith('/opt/node/bin/node')))
+    expect(node).toEqual([
+      ['T', '/tmp/root/opt/node/bin/node'],
+      ['M', '/opt/node/bin/node', '/tmp/root/opt/node/bin/node', '-', String(0x1000), '-'],
+      ['R', '/tmp/root/opt/node/bin/node'],
+    ])
+    // A file that is a submount (Docker's /etc/hosts) is copied once, not once per pass.
+    expect(o.filter((f) => f[0] === 'F' && f[1] === '/etc/hosts')).toHaveLength(1)
+  })
 })
