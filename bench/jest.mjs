@@ -110,4 +110,6 @@ console.log(`  fresh / stock-fresh = ${ratio('fresh', 'stock-fresh')}   (goal â‰
 console.log(`  reuse / stock       = ${ratio('reuse', 'stock')}   (goal â‰¤ 1.15)`)
 console.log(`  fresh / stock       = ${ratio('fresh', 'stock')}   (the price of a new sandbox and worker per file)`)
 const cpuRatio = (a, b) => (median(cpu[a]) / median(cpu[b])).toFixed(3)
-console.log(`  CPU busy: fresh / stock-fresh ${cpuRatio('fresh', 'stock-fresh')}, reuse / stock ${cpuRatio('reuse', 'stock')}`)
+console.log(
+  `  CPU busy: fresh / stock-fresh ${cpuRatio('fresh', 'stock-fresh')}, reuse / stock ${cpuRatio('reuse', 'stock')}`,
+)

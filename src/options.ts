@@ -18,6 +18,9 @@ export type SandboxMode = 'auto' | 'root' | 'rootless'
 /** What to do when a cap cannot be enforced (rootless without delegation). */
 export type UnenforceablePolicy = 'error' | 'warn'
 
+/** How the sandbox sees the host's `node_modules` directories. */
+export type NodeModulesMode = 'read-only' | 'overlay'
+
 /** Options of one sandbox. All are optional. */
 export interface SandboxOptions {
   /**
@@ -48,6 +51,15 @@ export interface SandboxOptions {
   unenforceable?: UnenforceablePolicy
   /** Kill the sandbox after this many milliseconds. Default: none. */
   timeout?: number
+  /**
+   * `'read-only'` (default): the `node_modules` directories the sandbox
+   * resolves from (from `cwd` up, and where their links lead) are bound
+   * read-only from the host, so loading modules costs what it costs on the
+   * host; a write there fails with `EROFS`. `'overlay'`: they are part of the
+   * copy-on-write root like everything else (writes vanish), and every first
+   * lookup of a path costs more.
+   */
+  nodeModules?: NodeModulesMode
 }
 
 /** Options after validation: every field present and normalised. */
@@ -62,6 +74,7 @@ export interface ResolvedOptions {
   cpu: number | undefined
   unenforceable: UnenforceablePolicy
   timeout: number | undefined
+  nodeModules: NodeModulesMode
 }
 
 /** Every key of `SandboxOptions`: front doors that take more keys of their own split them with this. */
@@ -76,6 +89,7 @@ export const SANDBOX_OPTION_KEYS = [
   'cpu',
   'unenforceable',
   'timeout',
+  'nodeModules',
 ] as const satisfies readonly (keyof SandboxOptions)[]
 
 const KNOWN = new Set<string>(SANDBOX_OPTION_KEYS)
@@ -158,6 +172,7 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   const network = parseChoice('network', o.network, ['loopback', 'none', 'host'] as const, 'loopback')
   const mode = parseChoice('mode', o.mode, ['auto', 'root', 'rootless'] as const, 'auto')
   const unenforceable = parseChoice('unenforceable', o.unenforceable, ['error', 'warn'] as const, 'error')
+  const nodeModules = parseChoice('nodeModules', o.nodeModules, ['read-only', 'overlay'] as const, 'read-only')
 
   let cwd = process.cwd()
   if (o.cwd !== undefined) {
@@ -228,5 +243,6 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
     cpu,
     unenforceable,
     timeout,
+    nodeModules,
   }
 }

@@ -51,6 +51,10 @@ program
   .option('--cpu <cores>', 'CPU cap in cores, e.g. 0.5', numberish)
   .option('--timeout <ms>', 'kill the sandbox after this many ms', numberish)
   .option('--mode <mode>', 'auto, root or rootless')
+  .option(
+    '--node-modules <mode>',
+    'read-only (default): node_modules bound read-only from the host; overlay: copy-on-write like the rest',
+  )
   .option('--allow-uncapped', 'run uncapped (with a warning) where caps cannot be enforced')
   .option('--json', 'print the result as JSON on stderr instead of the short report')
   .option('--json-file <path>', 'also write the result as JSON to this file')
@@ -68,6 +72,7 @@ program
     if (opts.cpu !== undefined) options.cpu = opts.cpu as number
     if (opts.timeout !== undefined) options.timeout = opts.timeout as number
     if (opts.mode !== undefined) options.mode = opts.mode as SandboxOptions['mode']
+    if (opts.nodeModules !== undefined) options.nodeModules = opts.nodeModules as SandboxOptions['nodeModules']
     if (opts.allowUncapped) options.unenforceable = 'warn'
     let result: Awaited<ReturnType<typeof runSandbox>>
     try {

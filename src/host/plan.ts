@@ -78,6 +78,8 @@ export interface FsPlanInput {
    * Node that runs the sandbox's workers): see step 2b.
    */
   binaries?: string[]
+  /** Directories bound read-only from the host (the `node_modules` trees): see step 6b. */
+  readOnly?: string[]
 }
 
 /** What the host reads to decide; injectable so the planning is testable on a fake host. */
@@ -275,6 +277,18 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
       op('D', (R + p).slice(0, (R + p).lastIndexOf('/')), '755')
       copyFile(p, st.size)
     }
+  }
+
+  // 6b. Directories bound read-only from the host: the node_modules trees
+  //     (host/node-modules.ts says why). After the overlays and the kept
+  //     paths they sit in, before the writable paths that may sit in them. One
+  //     under /tmp only where a kept path brought it in; none inside a
+  //     writable path (bound read-write anyway).
+  for (const d of input.readOnly ?? []) {
+    if (input.writable.some((w) => isUnder(d, w))) continue
+    if (FRESH.some((f) => isUnder(d, f)) && !(isUnder(d, '/tmp') && keep.some((k) => isUnder(d, k)))) continue
+    op('M', src(d), R + d, '-', MS_BIND | MS_REC, '-')
+    op('R', R + d)
   }
 
   // 7. Writable paths: bound read-write, last, so they win over the overlays.

@@ -29,6 +29,7 @@ import type { CapHit } from '../report/schema.ts'
 import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
+import { nodeModulesDirs } from './node-modules.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
 import { implicitKeep } from './tmp-keep.ts'
 
@@ -183,6 +184,7 @@ export function prepareSandbox(
     keep: [...(extra.keep ?? []), ...implicitKeep(resolved.cwd)],
     cwd: resolved.cwd,
     binaries: runningNode(),
+    readOnly: resolved.nodeModules === 'read-only' ? nodeModulesDirs(resolved.cwd) : [],
   }
   const fsPlan = buildPlan(plan)
   // A crashed runner may have left cgroups behind: sweep them once per process.

@@ -491,6 +491,10 @@ static void apply_plan(char *plan) {
       break;
     case 'T': {
       NEED(2);
+      /* A mount point for a file. One that is there already is left alone:
+       * opening it for writing would copy it up through an overlay, and
+       * fail under a read-only bind. */
+      if (access(f[1], F_OK) == 0) break;
       int fd = open(f[1], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) setup_fail("ENS_MOUNT_FAILED", "create", errno, f[1]);
       close(fd);

@@ -11,6 +11,7 @@ describe('resolveOptions', () => {
       writable: [],
       unenforceable: 'error',
       cwd: process.cwd(),
+      nodeModules: 'read-only',
     })
     expect(o.hostname).toMatch(/^ns-isolated-[0-9a-f]{6}$/)
     expect(resolveOptions({}).hostname).not.toBe(o.hostname)
@@ -31,6 +32,7 @@ describe('resolveOptions', () => {
     [{ cpu: 0 }, /`cpu` must be a number of cores of at least 0.01/],
     [{ timeout: -5 }, /`timeout` must be a positive number of milliseconds/],
     [{ unenforceable: 'ignore' }, /`unenforceable` must be one of 'error', 'warn'/],
+    [{ nodeModules: 'writable' }, /`nodeModules` must be one of 'read-only', 'overlay'; got 'writable'/],
     [{ memroy: '1G' }, /unknown option `memroy`. Known options: .*memory/],
   ])('rejects %o', (input, message) => {
     expect(() => resolveOptions(input as never)).toThrow(TypeError)

@@ -106,7 +106,7 @@ console.log(JSON.stringify({
 describe.each([
   ['root', false],
   ['an unprivileged user', true],
-])("the Node binary inside (%s)", (_who, asNobody) => {
+])('the Node binary inside (%s)', (_who, asNobody) => {
   it.runIf(isRoot)("is the host's file: V8 maps its builtins from it as on the host, and it is read-only", () => {
     const host = JSON.parse(spawnSync(process.execPath, ['-e', MAPS], { encoding: 'utf8' }).stdout)
     expect(host.fromBinary).toBeGreaterThan(3) // the binary's own segments, and the builtins again

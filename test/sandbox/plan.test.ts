@@ -171,4 +171,32 @@ describe('buildPlan', () => {
     // A file that is a submount (Docker's /etc/hosts) is copied once, not once per pass.
     expect(o.filter((f) => f[0] === 'F' && f[1] === '/etc/hosts')).toHaveLength(1)
   })
+
+  it('binds node_modules read-only after the overlays and kept paths, before the writable paths in them', () => {
+    const o = ops(
+      buildPlan(
+        {
+          ...base,
+          strategy: 'root',
+          cwd: '/tmp/proj',
+          writable: ['/srv/app/node_modules/.vite', '/srv/cache'],
+          readOnly: [
+            '/tmp/proj/node_modules',
+            '/tmp/other/node_modules',
+            '/srv/app/node_modules',
+            '/srv/cache/node_modules',
+          ],
+        },
+        host,
+      ).text,
+    )
+    const ro = o.filter((f) => f[0] === 'M' && f[4] === String(0x1000 | 0x4000) && f[1]?.endsWith('node_modules'))
+    // under /tmp only when a kept path brought it in; none inside a writable path
+    expect(ro.map((f) => f[1])).toEqual(['@tmp/proj/node_modules', '/srv/app/node_modules'])
+    for (const f of ro) expect(o[o.indexOf(f) + 1]).toEqual(['R', f[2]])
+    const at = (pred: (f: string[]) => boolean) => o.findIndex(pred)
+    const iRo = at((f) => f[1] === '/srv/app/node_modules')
+    expect(iRo).toBeGreaterThan(at((f) => f[0] === 'O' && f[4] === '/tmp/proj'))
+    expect(iRo).toBeLessThan(at((f) => f[1] === '/srv/app/node_modules/.vite'))
+  })
 })

@@ -47,6 +47,7 @@ export const SANDBOX_KEYS = [
   'cpu',
   'unenforceable',
   'timeout',
+  'nodeModules',
 ] as const
 /** Our own keys. */
 export const JEST_KEYS = ['leaks', 'isolation', 'report'] as const
