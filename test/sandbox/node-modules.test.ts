@@ -69,6 +69,28 @@ const out = {
 }
 console.log(JSON.stringify(out))`
 
+/** Runs INSIDE in a sandbox working in `app` (as nobody, or as root): what it saw inside, and the sandbox's result. */
+function runInside(
+  app: string,
+  options: Record<string, unknown>,
+  asNobody: boolean,
+): { inside: Record<string, unknown>; outside: { code: number; writes: string[] } } {
+  writeFileSync(join(app, 'inside.mjs'), INSIDE)
+  const r = runScript(
+    `import { runSandbox } from '@dist/index.js'
+const r = await runSandbox(process.execPath, ['inside.mjs'], { cwd: ${JSON.stringify(app)}, ...${JSON.stringify(options)}, stdio: ['ignore', 'inherit', 'inherit'] })
+console.log(JSON.stringify({ code: r.code, writes: r.writes.map((w) => w.path) }))
+`,
+    { asNobody },
+  )
+  expect(r.stderr).toBe('')
+  const [inside, outside] = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  return { inside, outside }
+}
+
 describe.each([
   ['root', false],
   ['an unprivileged user', true],
@@ -77,19 +99,7 @@ describe.each([
     'is read-only by default: reads work, writes fail with EROFS, a writable path inside keeps its write',
     () => {
       const { base, app } = project(asNobody ? 65534 : undefined)
-      writeFileSync(join(app, 'inside.mjs'), INSIDE)
-      const r = runScript(
-        `import { runSandbox } from '@dist/index.js'
-const r = await runSandbox(process.execPath, ['inside.mjs'], { cwd: ${JSON.stringify(app)}, writable: ['node_modules/.cache'], stdio: ['ignore', 'inherit', 'inherit'] })
-console.log(JSON.stringify({ code: r.code, writes: r.writes.map((w) => w.path) }))
-`,
-        { asNobody },
-      )
-      expect(r.stderr).toBe('')
-      const [inside, outside] = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l))
+      const { inside, outside } = runInside(app, { writable: ['node_modules/.cache'] }, asNobody)
       expect(inside).toEqual({
         loaded: ['pkg', 'dep', 'up'],
         pkg: 'EROFS',
@@ -107,21 +117,9 @@ console.log(JSON.stringify({ code: r.code, writes: r.writes.map((w) => w.path) }
 
   it.runIf(isRoot)("with nodeModules: 'overlay', writes there vanish like anywhere else", () => {
     const { app } = project(asNobody ? 65534 : undefined)
-    writeFileSync(join(app, 'inside.mjs'), INSIDE)
-    const r = runScript(
-      `import { runSandbox } from '@dist/index.js'
-const r = await runSandbox(process.execPath, ['inside.mjs'], { cwd: ${JSON.stringify(app)}, nodeModules: 'overlay', stdio: ['ignore', 'inherit', 'inherit'] })
-console.log(JSON.stringify({ code: r.code }))
-`,
-      { asNobody },
-    )
-    expect(r.stderr).toBe('')
-    const [inside, outside] = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
+    const { inside, outside } = runInside(app, { nodeModules: 'overlay' }, asNobody)
     expect(inside).toMatchObject({ loaded: ['pkg', 'dep', 'up'], pkg: 'ok', linked: 'ok', up: 'ok', src: 'ok' })
-    expect(outside).toEqual({ code: 0 })
+    expect(outside.code).toBe(0)
     expect(readdirSync(join(app, 'node_modules/pkg'))).toEqual(['index.js'])
   })
 })
