@@ -7,9 +7,9 @@
  * dentry and inode for every path the first time it is looked up, on top of
  * the host's. A test worker looks up thousands of paths in `node_modules`
  * (resolution, package.json reads, loading), each one cold in every sandbox:
- * a fresh Jest worker used ~19 ms of CPU more through the overlay than
- * through a bind of the same directories (40 files, 7 interleaved runs;
- * docs/jest.md). A bind shares the host's dentries, warm.
+ * a fresh Jest worker used 11–19 ms of CPU more through the overlay than
+ * through a bind of the same directories (40 files, two runs of 5 and 7
+ * interleaved rounds; docs/jest.md). A bind shares the host's dentries, warm.
  *
  * Which: `node_modules` in `cwd` and each directory above it (Node's own
  * lookup path), and for the links at their top level (workspaces, `npm

@@ -144,8 +144,6 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   const binaries = (input.binaries ?? []).filter(
     (b) => !FRESH.some((d) => isUnder(b, d)) && !input.writable.some((w) => isUnder(b, w)) && host.stat(b)?.isFile(),
   )
-  /** Directories laid out as skeletons (rootless): a file there exists only once created. */
-  const skeleton = new Set<string>()
 
   op('K') // keep the host's /tmp reachable
   op('M', 'ns-isolated', S, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0700')
@@ -164,7 +162,6 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
     // skeletons too, down to the submounts.
     op('M', 'ns-isolated-root', R, 'tmpfs', MS_NOSUID, 'mode=0755')
     const lay = (dir: string) => {
-      skeleton.add(dir)
       for (const e of host.readdir(dir)) {
         const path = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`
         if (e.isSymbolicLink()) {
@@ -199,10 +196,11 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   //     if the file it opens (the path in /proc/self/maps) has the st_dev and
   //     st_ino of the mapping; through the overlay they differ, and every Node
   //     in the sandbox copies the builtins into private memory instead (~2.5
-  //     ms of CPU and ~520 page faults a start, measured). Never created where
-  //     the overlay shows it: opening it for writing would copy it up.
+  //     ms of CPU and ~520 page faults a start, measured). The mount point is
+  //     created only where it is missing (a rootless skeleton directory): the
+  //     launcher's 'T' leaves an existing file alone, so nothing is copied up.
   for (const b of binaries) {
-    if (skeleton.has(b.slice(0, b.lastIndexOf('/')) || '/')) op('T', R + b)
+    op('T', R + b)
     op('M', b, R + b, '-', MS_BIND, '-')
     op('R', R + b)
   }
