@@ -75,7 +75,7 @@ export interface FsPlanInput {
   cwd: string
   /**
    * Executables bound read-only from the host over their overlay view (the
-   * Node that runs the sandbox's workers): see step 2b.
+   * Node that runs the sandbox's workers): see step 6b.
    */
   binaries?: string[]
   /** Directories bound read-only from the host (the `node_modules` trees): see step 6b. */
@@ -140,10 +140,16 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
     byPath.set(m.path, m)
   }
   const submounts = [...byPath.keys()].sort((a, b) => a.split('/').length - b.split('/').length)
-  // The Node binary: bound in step 2b, unless it comes from a fresh or writable path anyway.
-  const binaries = (input.binaries ?? []).filter(
-    (b) => !FRESH.some((d) => isUnder(b, d)) && !input.writable.some((w) => isUnder(b, w)) && host.stat(b)?.isFile(),
-  )
+  // The paths under the host's /tmp carried into the fresh one (step 6).
+  const keep = [...new Set([input.cwd, ...input.keep])]
+    .filter((p) => isUnder(p, '/tmp') && p !== '/tmp' && !input.writable.some((w) => isUnder(p, w)))
+    .sort()
+  /** A host path the sandbox sees through an overlay: not under a fresh directory, unless a kept path brought it in. */
+  const overlaid = (p: string) =>
+    !input.writable.some((w) => isUnder(p, w)) &&
+    (!FRESH.some((d) => isUnder(p, d)) || (isUnder(p, '/tmp') && keep.some((k) => isUnder(p, k))))
+  // The Node binary: bound in step 6b, where the overlay would show it.
+  const binaries = (input.binaries ?? []).filter((b) => overlaid(b) && host.stat(b)?.isFile())
 
   op('K') // keep the host's /tmp reachable
   op('M', 'ns-isolated', S, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0700')
@@ -172,7 +178,7 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
           if (submounts.some((s) => s !== path && isUnder(s, path))) lay(path)
           else overlay(path)
         } else if (e.isFile() && !byPath.has(path) && !binaries.includes(path)) {
-          // (a file that is a submount is copied below; the Node binary is bound in step 2b)
+          // (a file that is a submount is copied below; the Node binary is bound in step 6b)
           copyFile(path, host.stat(path)?.size ?? 0)
         }
       }
@@ -182,27 +188,13 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
 
   // 2. Submounts: /home, /boot, a tmpfs /run, bind-mounted files, ...
   for (const path of submounts) {
-    if (binaries.includes(path)) continue // (a sandbox inside a sandbox: bound in step 2b)
+    if (binaries.includes(path)) continue // (a sandbox inside a sandbox: bound in step 6b)
     const st = host.stat(path)
     if (!st) continue // not ours to see (EACCES) or gone
     if (st.isDirectory()) {
       op('D', R + path, '755')
       overlay(path)
     } else if (st.isFile()) copyFile(path, st.size)
-  }
-
-  // 2b. The Node binary, bound read-only from the host. V8 maps its ~2 MB of
-  //     builtins near its code by mapping the binary's pages again, but only
-  //     if the file it opens (the path in /proc/self/maps) has the st_dev and
-  //     st_ino of the mapping; through the overlay they differ, and every Node
-  //     in the sandbox copies the builtins into private memory instead (~2.5
-  //     ms of CPU and ~520 page faults a start, measured). The mount point is
-  //     created only where it is missing (a rootless skeleton directory): the
-  //     launcher's 'T' leaves an existing file alone, so nothing is copied up.
-  for (const b of binaries) {
-    op('T', R + b)
-    op('M', b, R + b, '-', MS_BIND, '-')
-    op('R', R + b)
   }
 
   // 3. /proc of the new PID namespace; as real root, the kernel's knobs read-only.
@@ -261,9 +253,6 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   //    under the host's /tmp, come in copy-on-write.
   op('D', `${R}/tmp`, '1777')
   op('M', 'ns-isolated-tmp', `${R}/tmp`, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777')
-  const keep = [...new Set([input.cwd, ...input.keep])]
-    .filter((p) => isUnder(p, '/tmp') && p !== '/tmp' && !input.writable.some((w) => isUnder(p, w)))
-    .sort()
   for (const p of keep) {
     if (keep.some((k) => k !== p && isUnder(p, k))) continue // inside another kept path
     const st = host.stat(p)
@@ -277,14 +266,27 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
     }
   }
 
-  // 6b. Directories bound read-only from the host: the node_modules trees
-  //     (host/node-modules.ts says why). After the overlays and the kept
-  //     paths they sit in, before the writable paths that may sit in them. One
-  //     under /tmp only where a kept path brought it in; none inside a
+  // 6b. The Node binary, bound read-only from the host. V8 maps its ~2 MB of
+  //     builtins near its code by mapping the binary's pages again, but only
+  //     if the file it opens (the path in /proc/self/maps) has the st_dev and
+  //     st_ino of the mapping; through the overlay they differ, and every Node
+  //     in the sandbox copies the builtins into private memory instead (~2.5
+  //     ms of CPU and ~520 page faults a start, measured). The mount point is
+  //     created only where it is missing (a rootless skeleton directory): the
+  //     launcher's 'T' leaves an existing file alone, so nothing is copied up.
+  for (const b of binaries) {
+    op('T', R + b)
+    op('M', src(b), R + b, '-', MS_BIND, '-')
+    op('R', R + b)
+  }
+
+  //     And the directories bound read-only: the node_modules trees
+  //     (host/node-modules.ts says why). Both after the overlays and the kept
+  //     paths they sit in, before the writable paths that may sit in them;
+  //     one under /tmp only where a kept path brought it in, none inside a
   //     writable path (bound read-write anyway).
   for (const d of input.readOnly ?? []) {
-    if (input.writable.some((w) => isUnder(d, w))) continue
-    if (FRESH.some((f) => isUnder(d, f)) && !(isUnder(d, '/tmp') && keep.some((k) => isUnder(d, k)))) continue
+    if (!overlaid(d)) continue
     op('M', src(d), R + d, '-', MS_BIND | MS_REC, '-')
     op('R', R + d)
   }

@@ -141,6 +141,14 @@ describe('buildPlan', () => {
       expect(o[iBind + 1]).toEqual(['R', '/tmp/root/opt/node/bin/node'])
       expect(iBind).toBeGreaterThan(o.findLastIndex((f) => f[0] === 'O'))
     }
+    // One under /tmp where a kept path brings it into the fresh /tmp (a checkout there): bound from the host's /tmp.
+    const kept = ops(
+      buildPlan({ ...base, strategy: 'root', keep: ['/tmp/n'], binaries: ['/tmp/n/bin/node'] }, withNode).text,
+    )
+    expect(kept).toContainEqual(['M', '@tmp/n/bin/node', '/tmp/root/tmp/n/bin/node', '-', String(0x1000), '-'])
+    expect(kept.findIndex((f) => f[1] === '@tmp/n/bin/node')).toBeGreaterThan(
+      kept.findIndex((f) => f[0] === 'O' && f[4] === '/tmp/n'),
+    )
   })
 
   it('rootless, inside another sandbox (its Node binary is a bind there): laid out, bound once, never copied', () => {
