@@ -64,6 +64,19 @@ describe('ns-isolated run', () => {
     expect(r.stderr).toMatch(/killed by SIGTERM/)
   })
 
+  it.runIf(isRoot)('--node-modules: read-only by default (EROFS), overlay lets the write happen and vanish', () => {
+    const mark = `node_modules/.nsiso-cli-${process.pid}`
+    const ro = cli(['run', '-q', '--', 'sh', '-c', `touch ${mark}`], {})
+    expect(ro.status).toBe(1)
+    expect(ro.stderr).toMatch(/Read-only file system/)
+    const ov = cli(['run', '-q', '--node-modules', 'overlay', '--', 'sh', '-c', `touch ${mark} && test -e ${mark}`])
+    expect(ov.status).toBe(0)
+    expect(existsSync(mark)).toBe(false)
+    const bad = cli(['run', '--node-modules', 'rw', '--', 'true'])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/`nodeModules` must be one of 'read-only', 'overlay'; got 'rw'/)
+  })
+
   it('bad options: exit 2 and the option named', () => {
     const r = cli(['run', '--network', 'bridge', '--', 'true'])
     expect(r.status).toBe(2)
