@@ -148,8 +148,11 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   const overlaid = (p: string) =>
     !input.writable.some((w) => isUnder(p, w)) &&
     (!FRESH.some((d) => isUnder(p, d)) || (isUnder(p, '/tmp') && keep.some((k) => isUnder(p, k))))
-  // The Node binary: bound in step 6b, where the overlay would show it.
-  const binaries = (input.binaries ?? []).filter((b) => overlaid(b) && host.stat(b)?.isFile())
+  const readOnly = (input.readOnly ?? []).filter(overlaid)
+  // The Node binary: bound in step 6b, where the overlay would show it (not again inside a read-only tree).
+  const binaries = (input.binaries ?? []).filter(
+    (b) => overlaid(b) && !readOnly.some((d) => isUnder(b, d)) && host.stat(b)?.isFile(),
+  )
 
   op('K') // keep the host's /tmp reachable
   op('M', 'ns-isolated', S, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0700')
@@ -285,8 +288,7 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   //     paths they sit in, before the writable paths that may sit in them;
   //     one under /tmp only where a kept path brought it in, none inside a
   //     writable path (bound read-write anyway).
-  for (const d of input.readOnly ?? []) {
-    if (!overlaid(d)) continue
+  for (const d of readOnly) {
     op('M', src(d), R + d, '-', MS_BIND | MS_REC, '-')
     op('R', R + d)
   }

@@ -8,6 +8,7 @@
 import { existsSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { isUnder } from './mountinfo.ts'
+import { nodeModulesDirs } from './node-modules.ts'
 
 function real(path: string): string {
   try {
@@ -39,15 +40,11 @@ export function keepPathsFor(files: string[]): string[] {
 /**
  * What every sandbox started from `cwd` needs of the host's /tmp: the project
  * around `cwd`, the real directories of the `node_modules` it resolves from
- * when they are links to elsewhere under /tmp (workspaces, test fixtures), and
- * the project of the Node binary the runners exec (`process.execPath`).
+ * (host/node-modules.ts: from `cwd` up, and where their top-level links lead)
+ * when they are under /tmp (workspaces, test fixtures), and the project of
+ * the Node binary the runners exec (`process.execPath`).
  */
 export function implicitKeep(cwd: string, execPath = process.execPath): string[] {
-  const files = [join(cwd, '.'), real(execPath)]
-  for (let d = cwd; isUnder(d, '/tmp') && d !== '/tmp'; d = dirname(d)) {
-    const nm = join(d, 'node_modules')
-    const target = real(nm)
-    if (target !== nm) files.push(join(target, '.'))
-  }
+  const files = [join(cwd, '.'), real(execPath), ...nodeModulesDirs(cwd).map((d) => join(d, '.'))]
   return keepPathsFor(files.filter((f) => isUnder(f, '/tmp')))
 }

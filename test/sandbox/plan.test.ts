@@ -206,5 +206,19 @@ describe('buildPlan', () => {
     const iRo = at((f) => f[1] === '/srv/app/node_modules')
     expect(iRo).toBeGreaterThan(at((f) => f[0] === 'O' && f[4] === '/tmp/proj'))
     expect(iRo).toBeLessThan(at((f) => f[1] === '/srv/app/node_modules/.vite'))
+    // A Node binary inside a read-only tree comes with it: not bound a second time.
+    const withNode: HostView = { ...host, stat: (p) => (p.endsWith('/bin/node') ? fileStat(100 << 20) : host.stat(p)) }
+    const n = ops(
+      buildPlan(
+        {
+          ...base,
+          strategy: 'root',
+          readOnly: ['/srv/app/node_modules'],
+          binaries: ['/srv/app/node_modules/node/bin/node', '/usr/bin/node'],
+        },
+        withNode,
+      ).text,
+    )
+    expect(n.filter((f) => f[0] === 'M' && f[1]?.endsWith('/bin/node')).map((f) => f[1])).toEqual(['/usr/bin/node'])
   })
 })
