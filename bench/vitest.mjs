@@ -2,7 +2,9 @@
 // The Vitest front door's cost: `vitest run` on 40 small test files with the
 // ns-isolated environment (each file's worker in fresh namespaces, with its
 // usage report) against stock Vitest (pool forks, environment node), at
-// maxWorkers 1 and 2, runs interleaved so drift hits both alike.
+// maxWorkers 1 and 2, runs interleaved so drift hits all alike; once as
+// configured by default (prewarm: the next file's worker boots while a file
+// runs) and once with prewarm: false (every worker booted when its file starts).
 //   bench/vitest.mjs [--rounds N] [--files N]
 // Prints the median wall time of each and the ratio (goal: <= 1.05). It
 // never fails on time.
@@ -50,6 +52,18 @@ writeFileSync(
 import nsIsolated from 'vitest-environment-ns-isolated/plugin'
 export default defineConfig({
   plugins: [nsIsolated({ report: { table: false } })],
+  test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
+})
+`,
+)
+
+// The same without spares (prewarm: false): what the sandbox itself costs each file's start.
+writeFileSync(
+  join(dir, 'cold.config.ts'),
+  `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+export default defineConfig({
+  plugins: [nsIsolated({ report: { table: false }, prewarm: false })],
   test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
 })
 `,
@@ -110,27 +124,33 @@ try {
   for (const workers of [1, 2]) {
     await run('stock.config.ts', workers)
     await run('isolated.config.ts', workers)
+    await run('cold.config.ts', workers)
     const stock = []
     const isolated = []
+    const cold = []
     for (let i = 0; i < rounds; i++) {
       stock.push(await run('stock.config.ts', workers))
       isolated.push(await run('isolated.config.ts', workers))
+      cold.push(await run('cold.config.ts', workers))
     }
     const s = median(stock.map((r) => r.ms))
-    const n = median(isolated.map((r) => r.ms))
-    // Each round's two runs are next to each other in time: the median of
-    // their ratios is less exposed to the machine's drift than the ratio of medians.
-    const paired = median(isolated.map((x, i) => x.ms / stock[i].ms))
-    console.log(
-      `maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms, ns-isolated ${n.toFixed(0)} ms, ratio ${(n / s).toFixed(3)}, paired ${paired.toFixed(3)} (goal <= 1.05; +${((n - s) / files).toFixed(1)} ms per file)`,
-    )
-    // What the machine's CPUs were busy with meanwhile (bench/cpu.mjs): where
-    // the cores are all busy, wall time follows CPU time.
     const sc = median(stock.map((r) => r.cpu))
-    const nc = median(isolated.map((r) => r.cpu))
-    console.log(
-      `  CPU busy: stock ${sc.toFixed(0)} ms, ns-isolated ${nc.toFixed(0)} ms, ratio ${(nc / sc).toFixed(3)} (+${((nc - sc) / files).toFixed(1)} ms per file)`,
-    )
+    console.log(`maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms (CPU busy ${sc.toFixed(0)} ms)`)
+    for (const [name, runs] of [
+      ['ns-isolated', isolated],
+      ['ns-isolated, prewarm: false', cold],
+    ]) {
+      const n = median(runs.map((r) => r.ms))
+      // Each round's runs are next to each other in time: the median of
+      // their ratios is less exposed to the machine's drift than the ratio of medians.
+      const paired = median(runs.map((x, i) => x.ms / stock[i].ms))
+      // What the machine's CPUs were busy with meanwhile (bench/cpu.mjs): where
+      // the cores are all busy, wall time follows CPU time.
+      const nc = median(runs.map((r) => r.cpu))
+      console.log(
+        `  ${name}: ${n.toFixed(0)} ms, ratio ${(n / s).toFixed(3)}, paired ${paired.toFixed(3)} (goal <= 1.05; ${n >= s ? '+' : ''}${((n - s) / files).toFixed(1)} ms per file); CPU busy ${nc.toFixed(0)} ms, ratio ${(nc / sc).toFixed(3)}`,
+      )
+    }
   }
   if (failures > 0) console.log(`${failures} run(s) failed and were retried`)
 } finally {

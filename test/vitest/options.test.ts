@@ -14,7 +14,9 @@ describe('resolvePluginOptions', () => {
       leaks: 'report',
       fallback: 'error',
       report: { json: undefined, heaviest: 5, table: true },
+      prewarm: true,
     })
+    expect(resolvePluginOptions({ prewarm: false }).prewarm).toBe(false)
   })
 
   test('keeps the sandbox options apart from the plugin options', () => {
@@ -33,6 +35,7 @@ describe('resolvePluginOptions', () => {
     [{ leaks: 'sometimes' }, "option `leaks` must be one of 'report', 'fail', 'ignore'; got 'sometimes'"],
     [{ fallback: true }, "option `fallback` must be one of 'error', 'unisolated'; got true"],
     [{ report: 'yes' }, 'option `report` must be an object'],
+    [{ prewarm: 'yes' }, "option `prewarm` must be true or false; got 'yes'"],
     [{ report: { heaviest: -1 } }, 'option `report.heaviest` must be a whole number ≥ 0; got -1'],
     [{ report: { jsn: 'x' } }, 'unknown option `report.jsn`'],
     [{ memory: 'lots' }, "option `memory` must be a positive byte count or a size like '512M' or '2G'; got 'lots'"],

@@ -36,6 +36,13 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
    * with a warning.
    */
   fallback?: FallbackPolicy
+  /**
+   * Boot the next file's sandboxed worker (its own fresh sandbox, Node and
+   * Vitest's worker loaded) while the current file runs, so a file does not
+   * wait for its worker to start. Default true. A spare serves one file only;
+   * what the run does not use is stopped when it ends. Off with an inspector.
+   */
+  prewarm?: boolean
 }
 
 /** Per-file options (`environmentOptions: { 'ns-isolated': {...} }` or the `@vitest-environment-options` docblock). */
@@ -47,9 +54,10 @@ export interface ResolvedPluginOptions {
   leaks: LeakPolicy
   report: { json: string | undefined; heaviest: number; table: boolean }
   fallback: FallbackPolicy
+  prewarm: boolean
 }
 
-const PLUGIN_KEYS = ['leaks', 'report', 'fallback'] as const
+const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm'] as const
 const FILE_KEYS = ['leaks'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
@@ -70,6 +78,12 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
   const leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report', where)
   const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated'] as const, 'error', where)
+  if (o.prewarm !== undefined && typeof o.prewarm !== 'boolean') {
+    throw new TypeError(
+      `ns-isolated (${where}): option \`prewarm\` must be true or false; got ${describeValue(o.prewarm)}.`,
+    )
+  }
+  const prewarm = o.prewarm !== false
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
   if (o.report !== undefined) {
     const r = o.report as Record<string, unknown>
@@ -110,7 +124,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
       report.table = r.table
     }
   }
-  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback }
+  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback, prewarm }
 }
 
 /**

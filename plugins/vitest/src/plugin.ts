@@ -62,7 +62,11 @@ export default function nsIsolated(options?: NsIsolatedPluginOptions): NsIsolate
         }
         reporters.push(new UsageReporter(collector))
       }
-      collector.states.add(state)
+      if (!collector.states.has(state)) {
+        collector.states.add(state)
+        // A run cut short (Ctrl-C, --bail) ends without a report: its spares are stopped at close.
+        vitest.onClose(() => state.spares.drain())
+      }
     },
   }
 }

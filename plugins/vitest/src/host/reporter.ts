@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createRunReport, type FileReport, formatUsageTable, type RunReport } from 'ns-isolated'
-import { JUnitReporter, type Reporter, type TestModule, type Vitest } from 'vitest/node'
+import { JUnitReporter, type Reporter, type TestModule, type TestSpecification, type Vitest } from 'vitest/node'
 import type { ResolvedPluginOptions } from '../options.ts'
 import { describeCap } from './caps.ts'
 import { fileReport } from './file-report.ts'
@@ -26,10 +26,13 @@ export class UsageCollector {
     this.vitest = vitest
   }
 
-  /** A new run starts (watch mode reruns too). */
-  reset(): void {
+  /** A new run starts (watch mode reruns too) with these files. */
+  reset(specifications: readonly TestSpecification[] = []): void {
     this.collected = undefined
-    for (const s of this.states) s.reset()
+    for (const s of this.states) {
+      s.reset()
+      s.spares.runStarting(specifications)
+    }
   }
 
   /** The run's report, once every sandbox has ended. Shared by the usage and JUnit reporters. */
@@ -39,6 +42,8 @@ export class UsageCollector {
   }
 
   private async build(testModules: readonly TestModule[]): Promise<RunReport> {
+    // Spares no file took are stopped first: nothing of the run outlives its report.
+    await Promise.all([...this.states].map((s) => s.spares.drain()))
     await Promise.all([...this.states].map((s) => s.settled()))
     const modules = new Map<string, TestModule>()
     for (const m of testModules) modules.set(`${m.project.name}\0${m.moduleId}`, m)
@@ -76,8 +81,8 @@ export class UsageReporter implements Reporter {
     this.collector = collector
   }
 
-  onTestRunStart(): void {
-    this.collector.reset()
+  onTestRunStart(specifications: readonly TestSpecification[]): void {
+    this.collector.reset(specifications)
   }
 
   async onTestRunEnd(testModules: readonly TestModule[]): Promise<void> {

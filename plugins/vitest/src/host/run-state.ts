@@ -7,6 +7,7 @@
  */
 import type { SandboxResult } from 'ns-isolated'
 import type { LeakPolicy } from '../options.ts'
+import { Spares } from './spares.ts'
 
 export interface CapsInfo {
   memory?: number | undefined
@@ -41,6 +42,8 @@ export interface SandboxRecord {
 }
 
 export class RunState {
+  /** Workers booted ahead for the files to come (prewarm). */
+  readonly spares = new Spares()
   readonly records: SandboxRecord[] = []
   private pending = new Set<Promise<unknown>>()
   private warned = new Set<string>()

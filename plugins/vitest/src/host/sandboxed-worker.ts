@@ -15,25 +15,20 @@
  *   unexpectedly with signal SIGKILL";
  * - stop() waits for the whole sandbox, and SIGTERM is relayed by the
  *   launcher to the worker (no 500 ms SIGKILL wait);
- * - node preloads the per-test tracker (worker/preload.ts).
+ * - node preloads the per-test tracker (worker/preload.ts);
+ * - with `prewarm`, the process may have been booted while the previous file
+ *   ran (a spare, see spares.ts): its own fresh sandbox all the same.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { isAbsolute, relative, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { ErrorCodes, NsIsolatedError, prepareSandbox, type SandboxLaunch } from 'ns-isolated'
+import { ErrorCodes, NsIsolatedError, type SandboxLaunch } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import {
-  CAPS_ENV,
-  DEBUG_ENV,
-  ENVIRONMENT_NAME,
-  LEAKS_ENV,
-  POOL_NAME,
-  UNISOLATED_ENV,
-  VITEST_INDEX_ENV,
-} from '../names.ts'
+import { DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV, VITEST_INDEX_ENV } from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
+import { type Boot, bootWorker, SIGKILL_TIMEOUT, specKey, type WorkerSpec } from './boot.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
 import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
@@ -46,22 +41,14 @@ export interface PoolContext {
   created: CreatedDirs
 }
 
-const STATUS_FD = 4
-/** Installs the per-test tracker in the worker (see worker/preload.ts). */
-const PRELOAD = new URL('../worker/preload.js', import.meta.url).href
-const SIGKILL_TIMEOUT = 500
-
 function isUnderTmp(p: string): boolean {
   const r = relative('/tmp', p)
   return r !== '' && !r.startsWith('..') && !isAbsolute(r)
 }
 
-function once<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolveFn!: (v: T) => void
-  const promise = new Promise<T>((r) => {
-    resolveFn = r
-  })
-  return { promise, resolve: resolveFn }
+/** `--inspect`, `--inspect-brk`, `--inspect-wait`, `--inspect=…` among the worker's flags. */
+function hasInspectFlag(execArgv: readonly string[]): boolean {
+  return execArgv.some((a) => /^--inspect(-brk|-wait)?(=|$)/.test(a))
 }
 
 export class SandboxedForksWorker implements PoolWorker {
@@ -73,7 +60,7 @@ export class SandboxedForksWorker implements PoolWorker {
   private readonly events = new EventEmitter()
   private launch: SandboxLaunch | undefined
   private record: SandboxRecord | undefined
-  private createdDirs: string[] = []
+  private boot: Boot | undefined
   private ended: Promise<void> | undefined
   private stopping = false
   /** The worker died of a cap and its file was marked failed (see fail-file.ts). */
@@ -149,67 +136,49 @@ export class SandboxedForksWorker implements PoolWorker {
       ...(inspector?.enabled ? { network: 'host' as const } : {}),
     }
     const keep = [...new Set([realPath(root), realPath(project.vitest.config.root)])].filter(isUnderTmp)
-
-    let launch: SandboxLaunch
-    try {
-      this.ctx.created.use(through.writable, through.created)
-      this.createdDirs = through.writable
-      launch = prepareSandbox(sandbox, { statusFd: STATUS_FD }, { keep })
-    } catch (e) {
-      this.ctx.created.release(this.createdDirs)
-      this.createdDirs = []
-      if (NsIsolatedError.is(e) && this.ctx.plugin.fallback === 'unisolated') return this.startUnisolated(e)
-      throw e
-    }
-    this.launch = launch
-    const caps = { memory: launch.options.memory, pids: launch.options.pids, cpu: launch.options.cpu }
-    this.record = this.ctx.state.add({ files: [], projectName: project.name, root, leaks: file.leaks, caps })
-
-    const started = performance.now()
-    const child = fork(this.entrypoint, [], {
-      execPath: launch.file,
-      execArgv: [...launch.args, process.execPath, `--import=${PRELOAD}`, ...this.options.execArgv],
+    const fields = {
+      entrypoint: this.entrypoint,
+      sandbox,
+      keep,
+      through,
       env: {
         ...this.options.env,
-        ...launch.env,
         [VITEST_INDEX_ENV]: pathToFileURL(resolve(this.options.distPath, 'index.js')).href,
         [LEAKS_ENV]: file.leaks,
-        [CAPS_ENV]: JSON.stringify({ memory: caps.memory, pids: caps.pids }),
       },
+      execArgv: this.options.execArgv,
       cwd,
-      stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'],
-      serialization: 'advanced',
-    })
-    this.child = child
+      leaks: file.leaks,
+    }
+    const spec: WorkerSpec = { ...fields, project, key: specKey(fields) }
+    const { spares } = this.ctx.state
+    // A worker with an inspector would open it (or, with --inspect-brk, stop) before any file is its own.
+    const prewarm = this.ctx.plugin.prewarm && !inspector?.enabled && !hasInspectFlag(spec.execArgv)
 
-    let status = ''
-    const statusText = () => status
-    const setupSeen = once<boolean>()
-    const statusStream = child.stdio[STATUS_FD] as Readable
-    statusStream.setEncoding('utf8')
-    statusStream.on('data', (d: string) => {
-      status += d
-      if (/"setup":/.test(status)) setupSeen.resolve(true)
-    })
-    const statusClosed = new Promise<void>((r) => statusStream.once('close', r))
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => {
-      child.once('exit', (code, signal) => r({ code, signal }))
-      // A launcher that could not be spawned at all emits 'error' and never 'exit'.
-      child.once('error', () => {
-        if (child.pid === undefined) r({ code: null, signal: null })
-      })
-    })
+    let boot = prewarm ? spares.take(project, spec.key) : undefined
+    const adopted = boot !== undefined
+    if (!boot) {
+      try {
+        boot = bootWorker(spec, this.ctx.created)
+      } catch (e) {
+        if (NsIsolatedError.is(e) && this.ctx.plugin.fallback === 'unisolated') return this.startUnisolated(e)
+        throw e
+      }
+    }
+    const { launch, child } = boot
+    this.boot = boot
+    this.launch = launch
+    this.child = child
+    const caps = { memory: launch.options.memory, pids: launch.options.pids, cpu: launch.options.cpu }
+    this.record = this.ctx.state.add({ files: [], projectName: project.name, root, leaks: file.leaks, caps })
+    const record = this.record
+
+    // The file's wall time starts now, a spare's idle wait is not the file's.
+    const started = performance.now()
     child.on('error', this.emitError)
     child.on('message', (m) => this.events.emit('message', m))
-    child.once('error', (e) => {
-      if (this.record && !this.record.error) this.record.error = e
-      setupSeen.resolve(false)
-    })
-    // The pipe closes after its last line was read: a setup line written before an early exit is not missed.
-    statusClosed.then(() => setupSeen.resolve(false))
-
-    this.ended = Promise.all([exited, statusClosed]).then(async ([exit]) => {
-      await this.finish(status, exit, performance.now() - started)
+    this.ended = boot.ended.then(async (exit) => {
+      await this.finish(boot.status(), exit, performance.now() - started)
       // The sandbox's cgroup is removed once its figures are read: wait, so none outlives the run.
       await launch.disposed
     })
@@ -224,24 +193,28 @@ export class SandboxedForksWorker implements PoolWorker {
       logger.errorStream.setMaxListeners(1 + logger.errorStream.getMaxListeners())
       child.stderr.pipe(logger.errorStream, { end: false })
     }
+    if (process.env[DEBUG_ENV])
+      process.stderr.write(`ns-isolated: worker ${child.pid} ${adopted ? 'adopted (spare)' : 'booted'}\n`)
 
-    if (!(await setupSeen.promise)) {
+    if (!(await boot.setup)) {
       // The launcher or the setup failed before node started: say why.
       await this.ended
-      const r = this.record.result
+      const r = record.result
       const error =
-        this.record.error ??
+        record.error ??
         new Error(
-          `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}, status: ${JSON.stringify(statusText())}).`,
+          `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}, status: ${JSON.stringify(boot.status())}).`,
         )
       if (NsIsolatedError.is(error) && this.ctx.plugin.fallback === 'unisolated') {
         this.unpipe()
         this.child = undefined
-        this.record.unisolated = true
+        record.unisolated = true
         return this.startUnisolated(error)
       }
       throw error
     }
+    // The next file of this project will find its worker booted.
+    if (prewarm) spares.refill(project, () => bootWorker(spec, this.ctx.created))
   }
 
   async stop(): Promise<void> {
@@ -286,9 +259,9 @@ export class SandboxedForksWorker implements PoolWorker {
     wallMs: number,
   ): Promise<void> {
     const record = this.record
-    this.ctx.created.release(this.createdDirs)
-    this.createdDirs = []
     if (!record || !this.launch) return
+    const spawnError = this.boot?.spawnError()
+    if (spawnError && !record.error) record.error = spawnError
     let result: ResultWithUsage | undefined
     try {
       result = this.launch.finish(status, exit, wallMs) as ResultWithUsage
