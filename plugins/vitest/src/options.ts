@@ -39,8 +39,9 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
   /**
    * Boot the next file's sandboxed worker (its own fresh sandbox, Node and
    * Vitest's worker loaded) while the current file runs, so a file does not
-   * wait for its worker to start. Default true. A spare serves one file only;
-   * what the run does not use is stopped when it ends. Off with an inspector.
+   * wait for its worker to start. Default true; used when `maxWorkers`
+   * leaves a core idle, and never with an inspector. A spare serves one file
+   * only; what the run does not use is stopped when it ends.
    */
   prewarm?: boolean
 }
