@@ -70,28 +70,13 @@ describe('prewarm', () => {
     },
   )
 
-  test('with a worker on every core, no spare is booted', async () => {
+  test.each([
+    ['with a worker on every core', "{ writable: ['out'] }", availableParallelism()],
+    ['with prewarm: false', "{ writable: ['out'], prewarm: false }", 1],
+  ])('%s, every worker is booted when its file starts', async (_, pluginOptions, maxWorkers) => {
     p = project(undefined, {
       ...files(),
-      'vitest.config.ts': config(
-        "{ writable: ['out'] }",
-        `{ environment: 'ns-isolated', maxWorkers: ${availableParallelism()} }`,
-      ),
-    })
-    const r = await p.run([], { NS_ISOLATED_VITEST_DEBUG: '1' })
-    expect(r.output).toContain('6 passed')
-    expect(r.output).not.toContain('adopted (spare)')
-    expect(r.output.match(/booted/g)?.length).toBe(6)
-    expect(cgroupsOf(r.pid)).toEqual([])
-  })
-
-  test('prewarm: false boots every worker when its file starts', async () => {
-    p = project(undefined, {
-      ...files(),
-      'vitest.config.ts': config(
-        "{ writable: ['out'], prewarm: false }",
-        "{ environment: 'ns-isolated', maxWorkers: 1 }",
-      ),
+      'vitest.config.ts': config(pluginOptions, `{ environment: 'ns-isolated', maxWorkers: ${maxWorkers} }`),
     })
     const r = await p.run([], { NS_ISOLATED_VITEST_DEBUG: '1' })
     expect(r.output).toContain('6 passed')
