@@ -14,12 +14,11 @@ import type { Readable } from 'node:stream'
 import { prepareSandbox, type SandboxLaunch, type SandboxOptions } from 'ns-isolated'
 import type { TestProject } from 'vitest/node'
 import { CAPS_ENV } from '../names.ts'
-import type { LeakPolicy } from '../options.ts'
 import type { CreatedDirs } from './passthrough.ts'
 
 export const STATUS_FD = 4
 /** How long a worker gets to end on SIGTERM before the sandbox is killed. */
-export const SIGKILL_TIMEOUT = 500
+const SIGKILL_TIMEOUT = 500
 /** Installs the per-test tracker in the worker (see worker/preload.ts). */
 const PRELOAD = new URL('../worker/preload.js', import.meta.url).href
 
@@ -36,7 +35,6 @@ export interface WorkerSpec {
   readonly env: NodeJS.ProcessEnv
   readonly execArgv: string[]
   readonly cwd: string
-  readonly leaks: LeakPolicy
   /** All of the above that reaches the process, as one string. */
   readonly key: string
 }
@@ -134,12 +132,23 @@ export function bootWorker(spec: WorkerSpec, created: CreatedDirs): Boot {
   }
 }
 
+/**
+ * SIGTERM to the launcher, which relays it to the worker (pid 2 inside); SIGKILL
+ * to the launcher after SIGKILL_TIMEOUT kills the whole sandbox. Resolves with `ended`.
+ */
+export async function terminate<T>(child: ChildProcess, ended: Promise<T>): Promise<T> {
+  const sigkill = setTimeout(() => child.kill('SIGKILL'), SIGKILL_TIMEOUT)
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  try {
+    return await ended
+  } finally {
+    clearTimeout(sigkill)
+  }
+}
+
 /** Ends a boot no file adopted: the worker is stopped, the sandbox's cgroup removed. */
 export async function discard(boot: Boot): Promise<void> {
-  if (!boot.gone()) boot.child.kill('SIGTERM')
-  const sigkill = setTimeout(() => boot.child.kill('SIGKILL'), SIGKILL_TIMEOUT)
-  await boot.ended
-  clearTimeout(sigkill)
+  await terminate(boot.child, boot.ended)
   // It never ran a file: its figures and any setup failure are nobody's (a file that boots its own reports those).
   await boot.launch.abandon()
 }

@@ -27,7 +27,7 @@ export class UsageCollector {
   }
 
   /** A new run starts (watch mode reruns too) with these files. */
-  reset(specifications: readonly TestSpecification[] = []): void {
+  reset(specifications: readonly TestSpecification[]): void {
     this.collected = undefined
     for (const s of this.states) {
       s.reset()

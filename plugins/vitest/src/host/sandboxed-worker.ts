@@ -29,7 +29,7 @@ import { ErrorCodes, NsIsolatedError, type SandboxLaunch } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV, VITEST_INDEX_ENV } from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
-import { type Boot, bootWorker, SIGKILL_TIMEOUT, specKey, type WorkerSpec } from './boot.ts'
+import { type Boot, bootWorker, specKey, terminate, type WorkerSpec } from './boot.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
 import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
@@ -149,7 +149,6 @@ export class SandboxedForksWorker implements PoolWorker {
       },
       execArgv: this.options.execArgv,
       cwd,
-      leaks: file.leaks,
     }
     const spec: WorkerSpec = { ...fields, project, key: specKey(fields) }
     const { spares } = this.ctx.state
@@ -226,12 +225,8 @@ export class SandboxedForksWorker implements PoolWorker {
     const child = this.child
     if (!child) return
     this.stopping = true
-    // SIGTERM reaches the launcher, which relays it to the worker (pid 2 inside).
-    const sigkill = setTimeout(() => child.kill('SIGKILL'), SIGKILL_TIMEOUT)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     const t0 = performance.now()
-    await this.ended
-    clearTimeout(sigkill)
+    await terminate(child, this.ended ?? Promise.resolve())
     if (process.env[DEBUG_ENV]) {
       const r = this.record?.result
       process.stderr.write(
