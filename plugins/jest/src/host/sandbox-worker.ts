@@ -180,8 +180,10 @@ export class SandboxWorker {
     // kills a worker it restarts the moment the result is in: the idle
     // worker otherwise lived on until end() ran, 30–80 ms later on a busy
     // runner (the next file's sandbox is forked first), and spent that
-    // time in V8's incremental marking. end() then finds it gone.
-    if (this.#child && !this.#child.exited()) {
+    // time in V8's incremental marking. end() then finds it gone. Not after
+    // a failed call: jest-worker fails a call when its child has died, and
+    // word of the exit may still be queued behind this continuation.
+    if (out.error === undefined && this.#child && !this.#child.exited()) {
       try {
         process.kill(this.#child.pid, 'SIGTERM')
       } catch {
