@@ -2,12 +2,15 @@
 // The Vitest front door's cost: `vitest run` on 40 small test files with the
 // ns-isolated environment (each file's worker in fresh namespaces, with its
 // usage report) against stock Vitest (pool forks, environment node), at
-// maxWorkers 1 and 2, runs interleaved so drift hits all alike; once as
-// configured by default (prewarm: the next file's worker boots while a file
-// runs) and once with prewarm: false (every worker booted when its file starts).
+// maxWorkers 1 and 2, runs interleaved so drift hits all alike: ns-isolated
+// as configured by default (prewarm: the next file's worker boots while a
+// file runs; compileCache: workers get Node's compile cache), with
+// prewarm: false, and with compileCache: false; and stock with
+// NODE_COMPILE_CACHE set, to show the sandbox's own price with the cache on
+// both sides.
 //   bench/vitest.mjs [--rounds N] [--files N]
-// Prints the median wall time of each and the ratio (goal: <= 1.05). It
-// never fails on time.
+// Prints the median wall time of each and the ratios (goal: <= 1.05 against
+// stock). It never fails on time.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -57,27 +60,41 @@ export default defineConfig({
 `,
 )
 
-// The same without spares (prewarm: false): what the sandbox itself costs each file's start.
-writeFileSync(
-  join(dir, 'cold.config.ts'),
-  `import { defineConfig } from 'vitest/config'
+// Variants of the plugin: without spares (prewarm: false), what the sandbox
+// itself costs each file's start; without the compile cache (compileCache:
+// false), what Node's compile cache saves each new worker.
+for (const [name, extra] of [
+  ['cold', ', prewarm: false'],
+  ['nocache', ', compileCache: false'],
+]) {
+  writeFileSync(
+    join(dir, `${name}.config.ts`),
+    `import { defineConfig } from 'vitest/config'
 import nsIsolated from 'vitest-environment-ns-isolated/plugin'
 export default defineConfig({
-  plugins: [nsIsolated({ report: { table: false }, prewarm: false })],
+  plugins: [nsIsolated({ report: { table: false }${extra} })],
   test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
 })
 `,
-)
+  )
+}
 
 const env = { ...process.env, NO_COLOR: '1' }
 for (const k of Object.keys(env)) if (/^(VITEST|NS_ISOLATED|CI$)/.test(k)) delete env[k]
+
+// Stock with Node's compile cache turned on the way a user would (NODE_COMPILE_CACHE, for the
+// main process and the workers): the same Node settings as ns-isolated's workers get by default.
+const STOCK_CACHED = 'stock-cached'
+const cachedEnv = { ...env, NODE_COMPILE_CACHE: join(dir, '.node-compile-cache') }
 
 let failures = 0
 /** One timed run; a run that fails (a host hiccup, another runner's sweep) is retried and counted. */
 async function run(config, maxWorkers) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await runOnce(config, maxWorkers)
+      return await (config === STOCK_CACHED
+        ? runOnce('stock.config.ts', maxWorkers, cachedEnv)
+        : runOnce(config, maxWorkers, env))
     } catch (e) {
       failures++
       if (attempt >= 2) throw e
@@ -92,7 +109,7 @@ async function run(config, maxWorkers) {
   }
 }
 
-function runOnce(config, maxWorkers) {
+function runOnce(config, maxWorkers, env) {
   return new Promise((resolvePromise, reject) => {
     const t = performance.now()
     const cpu = busyMs()
@@ -121,36 +138,38 @@ const median = (xs) => {
 
 try {
   console.log(`vitest run, ${files} files, ${rounds} interleaved rounds (after one warm-up each)`)
+  const configs = {
+    'stock, NODE_COMPILE_CACHE set': STOCK_CACHED,
+    'ns-isolated': 'isolated.config.ts',
+    'ns-isolated, prewarm: false': 'cold.config.ts',
+    'ns-isolated, compileCache: false': 'nocache.config.ts',
+  }
   for (const workers of [1, 2]) {
-    await run('stock.config.ts', workers)
-    await run('isolated.config.ts', workers)
-    await run('cold.config.ts', workers)
-    const stock = []
-    const isolated = []
-    const cold = []
-    for (let i = 0; i < rounds; i++) {
-      stock.push(await run('stock.config.ts', workers))
-      isolated.push(await run('isolated.config.ts', workers))
-      cold.push(await run('cold.config.ts', workers))
-    }
+    const all = ['stock.config.ts', ...Object.values(configs)]
+    for (const c of all) await run(c, workers)
+    const runs = Object.fromEntries(all.map((c) => [c, []]))
+    for (let i = 0; i < rounds; i++) for (const c of all) runs[c].push(await run(c, workers))
+    const stock = runs['stock.config.ts']
     const s = median(stock.map((r) => r.ms))
     const sc = median(stock.map((r) => r.cpu))
     console.log(`maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms (CPU busy ${sc.toFixed(0)} ms)`)
-    for (const [name, runs] of [
-      ['ns-isolated', isolated],
-      ['ns-isolated, prewarm: false', cold],
-    ]) {
-      const n = median(runs.map((r) => r.ms))
+    const line = (name, of, base, baseName) => {
+      const b = median(base.map((r) => r.ms))
+      const bc = median(base.map((r) => r.cpu))
+      const n = median(of.map((r) => r.ms))
       // Each round's runs are next to each other in time: the median of
       // their ratios is less exposed to the machine's drift than the ratio of medians.
-      const paired = median(runs.map((x, i) => x.ms / stock[i].ms))
+      const paired = median(of.map((x, i) => x.ms / base[i].ms))
       // What the machine's CPUs were busy with meanwhile (bench/cpu.mjs): where
       // the cores are all busy, wall time follows CPU time.
-      const nc = median(runs.map((r) => r.cpu))
+      const nc = median(of.map((r) => r.cpu))
       console.log(
-        `  ${name}: ${n.toFixed(0)} ms, ratio ${(n / s).toFixed(3)}, paired ${paired.toFixed(3)} (goal <= 1.05; ${n >= s ? '+' : ''}${((n - s) / files).toFixed(1)} ms per file); CPU busy ${nc.toFixed(0)} ms, ratio ${(nc / sc).toFixed(3)}`,
+        `  ${name} / ${baseName}: ${n.toFixed(0)} ms, ratio ${(n / b).toFixed(3)}, paired ${paired.toFixed(3)} (${n >= b ? '+' : ''}${((n - b) / files).toFixed(1)} ms per file); CPU busy ${nc.toFixed(0)} ms, ratio ${(nc / bc).toFixed(3)}`,
       )
     }
+    for (const [name, c] of Object.entries(configs)) line(name, runs[c], stock, 'stock (goal <= 1.05)')
+    // The sandbox's own price, with the compile cache on both sides.
+    line('ns-isolated', runs['isolated.config.ts'], runs[STOCK_CACHED], 'stock with NODE_COMPILE_CACHE')
   }
   if (failures > 0) console.log(`${failures} run(s) failed and were retried`)
 } finally {

@@ -15,8 +15,10 @@ describe('resolvePluginOptions', () => {
       fallback: 'error',
       report: { json: undefined, heaviest: 5, table: true },
       prewarm: true,
+      compileCache: true,
     })
     expect(resolvePluginOptions({ prewarm: false }).prewarm).toBe(false)
+    expect(resolvePluginOptions({ compileCache: false }).compileCache).toBe(false)
   })
 
   test('keeps the sandbox options apart from the plugin options', () => {
@@ -36,11 +38,12 @@ describe('resolvePluginOptions', () => {
     [{ fallback: true }, "option `fallback` must be one of 'error', 'unisolated'; got true"],
     [{ report: 'yes' }, 'option `report` must be an object'],
     [{ prewarm: 'yes' }, "option `prewarm` must be true or false; got 'yes'"],
+    [{ compileCache: 1 }, 'option `compileCache` must be true or false; got 1'],
     [{ report: { heaviest: -1 } }, 'option `report.heaviest` must be a whole number ≥ 0; got -1'],
     [{ report: { jsn: 'x' } }, 'unknown option `report.jsn`'],
     [{ memory: 'lots' }, "option `memory` must be a positive byte count or a size like '512M' or '2G'; got 'lots'"],
     [{ network: 'wifi' }, "option `network` must be one of 'loopback', 'none', 'host'; got 'wifi'"],
-    [{ leak: 'fail' }, 'unknown option `leak`. Known options: cpu, cwd, fallback, hostname, leaks'],
+    [{ leak: 'fail' }, 'unknown option `leak`. Known options: compileCache, cpu, cwd, fallback, hostname, leaks'],
     ['512M', "options must be an object; got '512M'"],
   ])('%j is rejected', (input, message) => {
     expect(() => resolvePluginOptions(input)).toThrow(TypeError)

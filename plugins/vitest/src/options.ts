@@ -44,6 +44,14 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
    * only; what the run does not use is stopped when it ends.
    */
   prewarm?: boolean
+  /**
+   * Give sandboxed workers Node's module compile cache (`NODE_COMPILE_CACHE`,
+   * a directory of this user's under the temp dir, writable inside), so each
+   * new worker does not compile Vitest's own modules again. Default true;
+   * a `NODE_COMPILE_CACHE` of your own is used instead, and
+   * `NODE_DISABLE_COMPILE_CACHE` turns it off.
+   */
+  compileCache?: boolean
 }
 
 /** Per-file options (`environmentOptions: { 'ns-isolated': {...} }` or the `@vitest-environment-options` docblock). */
@@ -56,9 +64,10 @@ export interface ResolvedPluginOptions {
   report: { json: string | undefined; heaviest: number; table: boolean }
   fallback: FallbackPolicy
   prewarm: boolean
+  compileCache: boolean
 }
 
-const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm'] as const
+const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm', 'compileCache'] as const
 const FILE_KEYS = ['leaks'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
@@ -66,6 +75,16 @@ function splitSandbox(o: Record<string, unknown>, own: readonly string[]): Sandb
   const sandbox: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(o)) if (!own.includes(k)) sandbox[k] = v
   return sandbox as SandboxOptions
+}
+
+/** An on/off option, true when not given. */
+function parseFlag(name: string, value: unknown, where: string): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(
+      `ns-isolated (${where}): option \`${name}\` must be true or false; got ${describeValue(value)}.`,
+    )
+  }
+  return value !== false
 }
 
 /** Validates the plugin's options. Throws a precise `TypeError` on the first mistake. */
@@ -79,12 +98,8 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
   const leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report', where)
   const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated'] as const, 'error', where)
-  if (o.prewarm !== undefined && typeof o.prewarm !== 'boolean') {
-    throw new TypeError(
-      `ns-isolated (${where}): option \`prewarm\` must be true or false; got ${describeValue(o.prewarm)}.`,
-    )
-  }
-  const prewarm = o.prewarm !== false
+  const prewarm = parseFlag('prewarm', o.prewarm, where)
+  const compileCache = parseFlag('compileCache', o.compileCache, where)
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
   if (o.report !== undefined) {
     const r = o.report as Record<string, unknown>
@@ -125,7 +140,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
       report.table = r.table
     }
   }
-  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback, prewarm }
+  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback, prewarm, compileCache }
 }
 
 /**

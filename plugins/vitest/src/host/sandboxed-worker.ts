@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os'
 import { isAbsolute, relative, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { ErrorCodes, NsIsolatedError, type SandboxLaunch } from 'ns-isolated'
+import { compileCacheFor, ErrorCodes, NsIsolatedError, type SandboxLaunch } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV, VITEST_INDEX_ENV } from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
@@ -128,10 +128,13 @@ export class SandboxedForksWorker implements PoolWorker {
     const cwd = file.sandbox.cwd !== undefined ? resolve(root, file.sandbox.cwd) : root
     const own = (file.sandbox.writable ?? []).map((w) => realPath(resolve(cwd, w)))
     const inspector = project.vitest.config.inspector
+    const compileCache = this.ctx.plugin.compileCache
+      ? compileCacheFor({ ...process.env, ...this.options.env })
+      : undefined
     const sandbox = {
       ...file.sandbox,
       cwd,
-      writable: [...own, ...through.writable],
+      writable: [...own, ...through.writable, ...(compileCache ? [compileCache.dir] : [])],
       // The inspector listens inside the worker; on the sandbox's own loopback
       // no debugger on the host could reach it. Share the host's network then.
       ...(inspector?.enabled ? { network: 'host' as const } : {}),
@@ -144,6 +147,7 @@ export class SandboxedForksWorker implements PoolWorker {
       through,
       env: {
         ...this.options.env,
+        ...compileCache?.env,
         [VITEST_INDEX_ENV]: pathToFileURL(resolve(this.options.distPath, 'index.js')).href,
         [LEAKS_ENV]: file.leaks,
       },
