@@ -6,6 +6,8 @@
  * one-line fix, because running "isolated" tests unisolated would pass
  * silently and prove nothing.
  */
+
+import { flushCompileCache } from 'node:module'
 import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
 import type { Circus } from '@jest/types'
 import { TestEnvironment as NodeEnvironment } from 'jest-environment-node'
@@ -92,6 +94,9 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
         // The sandbox ends with the file anyway; killing now keeps the figures and the report the same in both modes.
         await killAll(pids)
       }
+      // Node writes its compile cache (compileCache, NODE_COMPILE_CACHE) at exit, and a fresh
+      // worker is ended by SIGTERM the moment its result is in: write what this worker compiled now.
+      flushCompileCache?.()
       try {
         messageParent([FILE_EVENT, message])
       } catch {

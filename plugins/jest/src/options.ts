@@ -29,6 +29,8 @@ export interface JestOptions {
   leaks: LeakPolicy
   isolation: Isolation
   report: ReportOptions
+  /** Give sandboxed workers Node's compile cache (the core's `compileCacheFor`). Default true. */
+  compileCache: boolean
 }
 
 /**
@@ -50,7 +52,7 @@ export const SANDBOX_KEYS = [
   'nodeModules',
 ] as const
 /** Our own keys. */
-export const JEST_KEYS = ['leaks', 'isolation', 'report'] as const
+export const JEST_KEYS = ['leaks', 'isolation', 'report', 'compileCache'] as const
 /** Keys jest-environment-node itself reads; passed through to it. */
 export const NODE_ENV_KEYS = ['customExportConditions', 'globalsCleanup'] as const
 

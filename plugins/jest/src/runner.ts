@@ -28,7 +28,7 @@ import StockRunner, {
   type TestWatcher,
   type UnsubscribeFn,
 } from 'jest-runner'
-import { resolveOptions, type SandboxResult } from 'ns-isolated'
+import { compileCacheFor, resolveOptions, type SandboxResult } from 'ns-isolated'
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
 import { HostPaths } from './host/paths'
@@ -176,8 +176,10 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       const config = p.test.context.config
       const { sandbox } = splitOptions(p.all)
       const { writable, keep } = await paths.forFiles(config, files, sandbox.writable)
+      const compileCache = p.options.compileCache ? compileCacheFor() : undefined
       const sw = new SandboxWorker({
-        sandbox: { ...sandbox, writable },
+        sandbox: { ...sandbox, writable: compileCache ? [...writable, compileCache.dir] : writable },
+        env: compileCache?.env ?? {},
         keep,
         workerId: slot,
         globalConfig: this._globalConfig,

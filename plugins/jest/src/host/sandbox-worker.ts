@@ -37,6 +37,8 @@ export interface SandboxWorkerOptions {
   /** Reused across files: jest-worker may restart its child (crash, idle memory limit) as stock Jest does. */
   reuse: boolean
   statusDir: string
+  /** More environment for the worker (the compile cache's). */
+  env: Record<string, string>
 }
 
 /** What one file run gives back. */
@@ -130,6 +132,7 @@ export class SandboxWorker {
         env: {
           ...process.env,
           JEST_WORKER_ID: String(o.workerId),
+          ...o.env,
           ...colorEnv(),
           ...this.launch.env,
         },

@@ -64,5 +64,14 @@ export function resolveJestOptions(input: Record<string, unknown>): JestOptions 
     leaks: parseChoice('leaks', input.leaks, ['report', 'fail', 'ignore'] as const, 'report'),
     isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse'] as const, 'fresh'),
     report: resolveReportOptions(input.report),
+    compileCache: resolveFlag('compileCache', input.compileCache),
   }
+}
+
+/** An on/off option, true when not given. */
+function resolveFlag(name: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`ns-isolated: option \`${name}\` must be true or false; got ${describeValue(value)}.`)
+  }
+  return value !== false
 }
