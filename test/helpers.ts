@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { expect } from 'vitest'
 
 export const root = resolve(import.meta.dirname, '..')
 export const dist = (p: string) => join(root, 'dist', p)
@@ -16,6 +17,26 @@ export function tempDir(prefix = 'nsiso-test-'): { path: string; cleanup(): void
   const path = mkdtempSync(join(tmpdir(), prefix))
   chmodSync(path, 0o777)
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/**
+ * What a sandboxed test file saw of Node's compile cache: the compile-cache
+ * tests' probe writes `out/seen.json` (NODE_COMPILE_CACHE and
+ * `module.getCompileCacheDir()`) in the project at `projectDir`.
+ */
+export function compileCacheSeen(projectDir: string): { env: string | null; dir: string | null } {
+  return JSON.parse(readFileSync(join(projectDir, 'out', 'seen.json'), 'utf8'))
+}
+
+/** The worker compiled through our default cache under `base` (its TMPDIR), and the cache filled on the host. */
+export function expectCompileCacheFilled(projectDir: string, base: string): void {
+  const cache = join(base, `ns-isolated-compile-cache-${process.getuid?.()}`)
+  const seen = compileCacheSeen(projectDir)
+  expect(seen.env).toBe(cache)
+  // Node took it: the cache is on inside (its per-version subdirectory of ours).
+  expect(seen.dir?.startsWith(`${cache}/`)).toBe(true)
+  // Written through to the host: the runner's own modules, compiled once, kept for the next worker.
+  expect(readdirSync(cache).flatMap((v) => readdirSync(join(cache, v))).length).toBeGreaterThan(10)
 }
 
 /** Runs an ESM script (text) with the given uid (65534 = nobody: the real rootless path) and returns its stdout JSON. */

@@ -3,20 +3,9 @@
 // and lasts across files and runs. Proven from inside real sandboxes (what
 // Node itself reports) and by the entries on the host afterwards; off with
 // `compileCache: false`.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, expect, it } from 'vitest'
-import { output, type Project, project, runJest } from './helpers.ts'
-
-let p: Project | undefined
-let tmp: string | undefined
-afterEach(() => {
-  p?.cleanup()
-  p = undefined
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-  tmp = undefined
-})
+import { expect, it, onTestFinished } from 'vitest'
+import { compileCacheSeen, expectCompileCacheFilled, tempDir } from '../helpers.ts'
+import { output, project, runJest } from './helpers.ts'
 
 const probe = `const { writeFileSync } = require('node:fs')
 const { getCompileCacheDir } = require('node:module')
@@ -26,26 +15,21 @@ test('says what Node caches', () => {
 `
 
 it('sandboxed workers compile through a cache on the host that fills; off with compileCache: false', async () => {
-  // A temp dir of the test's own, so the user's real cache is not touched.
-  tmp = mkdtempSync(join(tmpdir(), 'ns-isolated-cc-jest-'))
-  const cache = join(tmp, `ns-isolated-compile-cache-${process.getuid?.()}`)
-  p = project('options', { 'probe.test.js': probe, 'out/.keep': '' })
+  // A temp dir of the test's own as TMPDIR, so the user's real cache is not touched.
+  const tmp = tempDir('ns-isolated-cc-jest-')
+  onTestFinished(tmp.cleanup)
+  const p = project('options', { 'probe.test.js': probe, 'out/.keep': '' })
+  onTestFinished(() => p.cleanup())
   const config = (extra: object) =>
     JSON.stringify({
       preset: 'jest-environment-ns-isolated',
       testEnvironmentOptions: { writable: ['out'], report: false, ...extra },
     })
-  const on = await runJest(p, ['probe'], { JEST_CONFIG_JSON: config({}), TMPDIR: tmp })
+  const on = await runJest(p, ['probe'], { JEST_CONFIG_JSON: config({}), TMPDIR: tmp.path })
   expect(on.code, output(on)).toBe(0)
-  const seen = JSON.parse(readFileSync(join(p.dir, 'out/seen.json'), 'utf8'))
-  expect(seen.env).toBe(cache)
-  // Node took it: the cache is on inside (its per-version subdirectory of ours).
-  expect(seen.dir?.startsWith(`${cache}/`)).toBe(true)
-  // Written through to the host: Jest's own modules, compiled once, kept for the next worker.
-  const entries = readdirSync(cache).flatMap((v) => readdirSync(join(cache, v)))
-  expect(entries.length).toBeGreaterThan(10)
+  expectCompileCacheFilled(p.dir, tmp.path)
 
-  const off = await runJest(p, ['probe'], { JEST_CONFIG_JSON: config({ compileCache: false }), TMPDIR: tmp })
+  const off = await runJest(p, ['probe'], { JEST_CONFIG_JSON: config({ compileCache: false }), TMPDIR: tmp.path })
   expect(off.code, output(off)).toBe(0)
-  expect(JSON.parse(readFileSync(join(p.dir, 'out/seen.json'), 'utf8'))).toEqual({ env: null, dir: null })
+  expect(compileCacheSeen(p.dir)).toEqual({ env: null, dir: null })
 })

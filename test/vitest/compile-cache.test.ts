@@ -5,20 +5,9 @@
  * Node itself reports (`module.getCompileCacheDir()`), and the entries on
  * the host afterwards. Off with `compileCache: false`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, expect, test } from 'vitest'
-import { config, type Project, project } from './helpers.ts'
-
-let p: Project | undefined
-let tmp: string | undefined
-afterEach(() => {
-  p?.cleanup()
-  p = undefined
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-  tmp = undefined
-})
+import { expect, onTestFinished, test } from 'vitest'
+import { compileCacheSeen, expectCompileCacheFilled, tempDir } from '../helpers.ts'
+import { config, project } from './helpers.ts'
 
 const probe = `
 import { writeFileSync } from 'node:fs'
@@ -30,26 +19,21 @@ test('says what Node caches', () => {
 `
 
 test('sandboxed workers compile through a cache on the host that fills; off with compileCache: false', async () => {
-  // A temp dir of the test's own, so the user's real cache is not touched.
-  tmp = mkdtempSync(join(tmpdir(), 'ns-isolated-cc-e2e-'))
-  const cache = join(tmp, `ns-isolated-compile-cache-${process.getuid?.()}`)
-  p = project(undefined, {
+  // A temp dir of the test's own as TMPDIR, so the user's real cache is not touched.
+  const tmp = tempDir('ns-isolated-cc-e2e-')
+  onTestFinished(tmp.cleanup)
+  const p = project(undefined, {
     'test/probe.test.ts': probe,
     'out/.keep': '',
     'vitest.config.ts': config("{ writable: ['out'] }"),
     'off.config.ts': config("{ writable: ['out'], compileCache: false }"),
   })
-  const on = await p.run([], { TMPDIR: tmp })
+  onTestFinished(() => p.cleanup())
+  const on = await p.run([], { TMPDIR: tmp.path })
   expect(on.code, on.output).toBe(0)
-  const seen = JSON.parse(readFileSync(join(p.dir, 'out/seen.json'), 'utf8'))
-  expect(seen.env).toBe(cache)
-  // Node took it: the cache is on inside (its per-version subdirectory of ours).
-  expect(seen.dir?.startsWith(`${cache}/`)).toBe(true)
-  // Written through to the host: Vitest's own modules, compiled once, kept for the next worker.
-  const entries = readdirSync(cache).flatMap((v) => readdirSync(join(cache, v)))
-  expect(entries.length).toBeGreaterThan(10)
+  expectCompileCacheFilled(p.dir, tmp.path)
 
-  const off = await p.run(['--config', 'off.config.ts'], { TMPDIR: tmp })
+  const off = await p.run(['--config', 'off.config.ts'], { TMPDIR: tmp.path })
   expect(off.code, off.output).toBe(0)
-  expect(JSON.parse(readFileSync(join(p.dir, 'out/seen.json'), 'utf8'))).toEqual({ env: null, dir: null })
+  expect(compileCacheSeen(p.dir)).toEqual({ env: null, dir: null })
 })
