@@ -39,6 +39,7 @@ export {
   type LeakPolicy,
   type NetworkMode,
   parseChoice,
+  parseFlag,
   parseTimeout,
   type ResolvedOptions,
   resolveOptions,

@@ -115,6 +115,17 @@ export function parseChoice<T extends string>(
   return value as T
 }
 
+/** An on/off option: true or false, `fallback` when undefined. */
+export function parseFlag(name: string, value: unknown, fallback: boolean, where?: string): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') {
+    throw new TypeError(
+      `ns-isolated${where ? ` (${where})` : ''}: option \`${name}\` must be true or false; got ${describeValue(value)}.`,
+    )
+  }
+  return value
+}
+
 /** A value as an option error message shows it. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`

@@ -4,7 +4,7 @@
  * plugin's own keys, validated here in `resolvePluginOptions` with messages
  * in the same style.
  */
-import { describeValue, parseChoice, resolveOptions, type SandboxOptions } from 'ns-isolated'
+import { describeValue, parseChoice, parseFlag, resolveOptions, type SandboxOptions } from 'ns-isolated'
 
 /** What to do about processes a test file leaves running. */
 export type LeakPolicy = 'report' | 'fail' | 'ignore'
@@ -77,16 +77,6 @@ function splitSandbox(o: Record<string, unknown>, own: readonly string[]): Sandb
   return sandbox as SandboxOptions
 }
 
-/** An on/off option, true when not given. */
-function parseFlag(name: string, value: unknown, where: string): boolean {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError(
-      `ns-isolated (${where}): option \`${name}\` must be true or false; got ${describeValue(value)}.`,
-    )
-  }
-  return value !== false
-}
-
 /** Validates the plugin's options. Throws a precise `TypeError` on the first mistake. */
 export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   const where = 'vitest plugin'
@@ -98,8 +88,8 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
   const leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report', where)
   const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated'] as const, 'error', where)
-  const prewarm = parseFlag('prewarm', o.prewarm, where)
-  const compileCache = parseFlag('compileCache', o.compileCache, where)
+  const prewarm = parseFlag('prewarm', o.prewarm, true, where)
+  const compileCache = parseFlag('compileCache', o.compileCache, true, where)
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
   if (o.report !== undefined) {
     const r = o.report as Record<string, unknown>

@@ -153,11 +153,6 @@ export class SandboxWorker {
     this.#child = o.reuse ? undefined : poolChild(this.#worker)
   }
 
-  /** Whether a fresh sandbox can be stopped the moment its file's result is in (jest-worker shows the pid). */
-  get stopsPromptly(): boolean {
-    return this.#child !== undefined
-  }
-
   get files(): number {
     return this.#files
   }

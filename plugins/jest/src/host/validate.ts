@@ -3,7 +3,7 @@
  * side, never inside a sandbox, so the core's helpers serve here), in the
  * core's style: precise `TypeError`s that name the option.
  */
-import { describeValue, parseChoice } from 'ns-isolated'
+import { describeValue, parseChoice, parseFlag } from 'ns-isolated'
 import type { JestOptions, ReportOptions } from '../options'
 
 /** The default report options. */
@@ -64,14 +64,6 @@ export function resolveJestOptions(input: Record<string, unknown>): JestOptions 
     leaks: parseChoice('leaks', input.leaks, ['report', 'fail', 'ignore'] as const, 'report'),
     isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse'] as const, 'fresh'),
     report: resolveReportOptions(input.report),
-    compileCache: resolveFlag('compileCache', input.compileCache),
+    compileCache: parseFlag('compileCache', input.compileCache, true),
   }
-}
-
-/** An on/off option, true when not given. */
-function resolveFlag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError(`ns-isolated: option \`${name}\` must be true or false; got ${describeValue(value)}.`)
-  }
-  return value !== false
 }
