@@ -7,7 +7,7 @@ export type { CgroupLayout, CgroupUsage, EnforcedCaps } from './cgroup/index.ts'
 export { isAlive } from './cgroup/io.ts'
 export { pidNamespaceId } from './cgroup/sweep.ts'
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
-export { COMPILE_CACHE_ENV, type CompileCache, compileCacheFor } from './host/compile-cache.ts'
+export { type CompileCache, compileCacheFor } from './host/compile-cache.ts'
 export type {
   LeakedProcess,
   SandboxCaps,

@@ -29,6 +29,7 @@ describe('jest: options', () => {
     ['network', { network: 'internet' }, "option `network` must be one of 'loopback', 'none', 'host'; got 'internet'."],
     ['report', { report: { jsn: 'x.json' } }, 'unknown option `report.jsn`. Known options: heaviest, json, table.'],
     ['compileCache', { compileCache: 'yes' }, "option `compileCache` must be true or false; got 'yes'."],
+    ['report.table', { report: { table: 1 } }, 'option `report.table` must be true or false; got 1.'],
   ]
   for (const [what, options, message] of cases) {
     it(`rejects a bad ${what} clearly, before running anything`, async () => {

@@ -39,6 +39,7 @@ describe('resolvePluginOptions', () => {
     [{ report: 'yes' }, 'option `report` must be an object'],
     [{ prewarm: 'yes' }, "option `prewarm` must be true or false; got 'yes'"],
     [{ compileCache: 1 }, 'option `compileCache` must be true or false; got 1'],
+    [{ report: { table: 'no' } }, "option `report.table` must be true or false; got 'no'"],
     [{ report: { heaviest: -1 } }, 'option `report.heaviest` must be a whole number ≥ 0; got -1'],
     [{ report: { jsn: 'x' } }, 'unknown option `report.jsn`'],
     [{ memory: 'lots' }, "option `memory` must be a positive byte count or a size like '512M' or '2G'; got 'lots'"],

@@ -121,14 +121,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
       }
       report.heaviest = r.heaviest
     }
-    if (r.table !== undefined) {
-      if (typeof r.table !== 'boolean') {
-        throw new TypeError(
-          `ns-isolated (${where}): option \`report.table\` must be true or false; got ${describeValue(r.table)}.`,
-        )
-      }
-      report.table = r.table
-    }
+    report.table = parseFlag('report.table', r.table, report.table, where)
   }
   return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback, prewarm, compileCache }
 }

@@ -31,12 +31,7 @@ export function resolveReportOptions(value: unknown, name = 'report'): ReportOpt
     }
     r.json = o.json
   }
-  if (o.table !== undefined) {
-    if (typeof o.table !== 'boolean') {
-      throw new TypeError(`ns-isolated: option \`${name}.table\` must be true or false; got ${describeValue(o.table)}.`)
-    }
-    r.table = o.table
-  }
+  r.table = parseFlag(`${name}.table`, o.table, r.table)
   if (o.heaviest !== undefined) {
     if (o.heaviest === 'all') r.heaviest = Number.POSITIVE_INFINITY
     else if (
