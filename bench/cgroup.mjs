@@ -5,9 +5,12 @@
 // Prints figures; never fails on time.
 //
 //   node_modules/.bin/node bench/cgroup.mjs [iterations]
+import './node.mjs'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs'
-import { detectCgroupLayout, openSandboxCgroup } from '../src/cgroup/index.ts'
+
+// Imported after node.mjs's check: an older Node cannot load TypeScript at all.
+const { detectCgroupLayout, openSandboxCgroup } = await import('../src/cgroup/index.ts')
 
 const N = Number(process.argv[2] ?? 500)
 const limits = { memory: 256 * 2 ** 20, pids: 256, cpu: 1 }

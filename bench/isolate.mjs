@@ -10,6 +10,7 @@
 // Goals: cold ≤ 1.1 × fork; warm p50 ≤ 10 ms. Prints figures; never fails on time.
 //
 //   node_modules/.bin/node bench/isolate.mjs [iterations]
+import './node.mjs'
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

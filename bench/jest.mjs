@@ -9,7 +9,8 @@
 // Prints the median wall time of each and the ratios against the goals:
 //   fresh ≤ 1.05 × stock-fresh, reuse ≤ 1.15 × stock. Never fails on time.
 //
-// Usage: node bench/jest.mjs [--rounds N] [--files N] [--workers N]
+// Usage: node_modules/.bin/node bench/jest.mjs [--rounds N] [--files N] [--workers N]
+import './node.mjs'
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'

@@ -6,6 +6,7 @@
 // installed) running /bin/true; a full sandbox (overlay root, /proc, /dev, lo)
 // running /bin/true; a Node child through the sandbox vs a plain spawn of the
 // same Node; and whether the cost stays flat over many consecutive sandboxes.
+import './node.mjs'
 import { spawn, spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { launcherPath } from '../dist/host/launcher-binary.js'
