@@ -115,6 +115,61 @@ export default class extends TestRunner {
     expect(JSON.parse(p.read('out/facts.json')).runner).toBe('yes')
   })
 
+  test("a process the test's afterEach or onTestFinished stops is not a leak, in either hook order; each retry is tracked", async () => {
+    const sleep = uniqueSleep()
+    const spec = `import { spawn } from 'node:child_process'
+import { afterEach, expect, onTestFinished, test } from 'vitest'
+const start = () => spawn('sleep', [process.env.NSV_SLEEP as string], { stdio: 'ignore' })
+let child: ReturnType<typeof start> | undefined
+afterEach(async () => {
+  if (!child) return
+  const c = child
+  child = undefined
+  const gone = new Promise((r) => c.once('exit', r))
+  c.kill('SIGKILL')
+  await gone
+})
+test('stopped in afterEach', () => {
+  child = start()
+})
+test('stopped in onTestFinished', async () => {
+  const c = start()
+  onTestFinished(async () => {
+    const gone = new Promise((r) => c.once('exit', r))
+    c.kill('SIGKILL')
+    await gone
+  })
+})
+let attempt = 0
+test('leaks on its first attempt only, passes on the retry', { retry: 1 }, () => {
+  attempt++
+  if (attempt === 1) {
+    spawn('sleep', [process.env.NSV_SLEEP as string], { detached: true, stdio: 'ignore' }).unref()
+    expect.unreachable('first attempt fails')
+  }
+})
+`
+    for (const hooks of ['stack', 'list']) {
+      p = project(undefined, {
+        'vitest.config.ts': config(
+          "{ leaks: 'fail' }",
+          `{ environment: 'ns-isolated', sequence: { hooks: '${hooks}' }, include: ['*.spec.ts'] }`,
+        ),
+        'stops.spec.ts': spec,
+      })
+      const r = await p.run(['--reporter=verbose'], { NSV_SLEEP: sleep })
+      expect(r.output, hooks).toMatch(/✓ .*stops\.spec\.ts > stopped in afterEach/)
+      expect(r.output, hooks).toMatch(/✓ .*stops\.spec\.ts > stopped in onTestFinished/)
+      // The first attempt failed and left the sleep (named in its errors); the retry, which started
+      // nothing, passed: the tracker measured each attempt on its own.
+      expect(r.output, hooks).toMatch(/✓ .*stops\.spec\.ts > leaks on its first attempt only, passes on the retry/)
+      expect(r.code, r.output).toBe(0)
+      expect(hostPidsWith(sleep)).toEqual([])
+      p.cleanup()
+      p = undefined
+    }
+  })
+
   test('with isolate: false, a file after one whose setup file threw is still tracked', async () => {
     const sleep = uniqueSleep()
     const leaks = (name: string) => `import { spawn } from 'node:child_process'

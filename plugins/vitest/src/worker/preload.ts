@@ -1,8 +1,7 @@
 /**
  * Preloaded (`node --import`) into every sandboxed worker, and only there:
- * it installs the per-test tracker (`track.cts`) in each test file the
- * worker collects, at the point where Vitest runs a file's setup files, and
- * ahead of them.
+ * it installs the per-test tracker (`track.cts`) around every test the
+ * worker runs, ahead of the project's setup files and hooks.
  *
  * Why not a setup file: Vitest loads every setup file through its module
  * runner, an RPC to the main process per file (even an empty setup file cost
@@ -10,19 +9,25 @@
  * runs in every file of the project, sandboxed or not. Here nothing goes
  * through the module runner and files that are not sandboxed carry nothing.
  *
- * How: for each file, Vitest's `TestRunner` (the runner of every worker, and
- * the base class of custom runners) clears the collector, then imports the
- * file's setup files and then the file itself, each through `importFile`.
- * The first `importFile` of each file registers the tracker's hooks, exactly
- * where the first setup file would. The class is taken from the very Vitest that
- * started this worker (its `dist/index.js`, named by the pool), not from
- * whatever `vitest` this package would resolve.
+ * How: the tracker wraps three methods of Vitest's `TestRunner` (the runner
+ * of every worker, and the base class of custom runners). `importFile`,
+ * through which Vitest imports each file's setup files and then the file:
+ * the first import of each file starts the tracker's per-file state, exactly
+ * where a first setup file would. `onBeforeTryTask` and `onAfterRetryTask`,
+ * which the runner calls around every attempt of every test. The class is
+ * taken from the very Vitest that started this worker (its `dist/index.js`,
+ * named by the pool), not from whatever `vitest` this package would resolve.
  */
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { VITEST_INDEX_ENV } from '../names.ts'
-import type { Hooks } from './track.cts'
+import type { Hooks, TrackedTest, Tracker } from './track.cts'
 
-type Runner = { importFile(this: unknown, filepath: string, source: 'setup' | 'collect'): unknown }
+type Runner = {
+  importFile(this: unknown, filepath: string, source: 'setup' | 'collect'): unknown
+  onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
+  onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
+}
 type VitestIndex = Hooks & { TestRunner: { prototype: Runner } }
 
 const index = process.env[VITEST_INDEX_ENV]
@@ -31,18 +36,23 @@ delete process.env[VITEST_INDEX_ENV]
 const self = `--import=${import.meta.url}`
 for (let i = process.execArgv.indexOf(self); i !== -1; i = process.execArgv.indexOf(self)) process.execArgv.splice(i, 1)
 
-if (index) {
-  const vitest = (await import(index)) as VitestIndex
-  const { install } = createRequire(import.meta.url)('./track.cjs') as { install(hooks: Hooks): void }
-  const hooks: Hooks = { afterAll: vitest.afterAll, afterEach: vitest.afterEach, beforeEach: vitest.beforeEach }
+/**
+ * Installs the tracker on the worker's `TestRunner` (the base class of every runner): around each
+ * attempt of each test through the runner's own per-attempt methods, and at each file's start
+ * through `importFile`.
+ */
+function patch(vitest: VitestIndex): void {
+  const { createTracker } = require('./track.cjs') as { createTracker(): Tracker | undefined }
+  const tracker = createTracker()
+  if (!tracker) return
   const proto = vitest.TestRunner.prototype
-  const { importFile } = proto
+  const { importFile, onBeforeTryTask, onAfterRetryTask } = proto
   // Each file's collection imports its setup files ('setup') and then the file ('collect'): the first
   // import after the previous file's 'collect' starts the next file. A setup file that throws ends its
   // file's collection there (no 'collect' follows): the next import starts the next file then too.
   let due = true
   proto.importFile = function (filepath, source) {
-    if (due) install(hooks)
+    if (due) tracker.fileStarts(vitest.afterAll)
     due = source === 'collect'
     const imported = importFile.call(this, filepath, source)
     if (source === 'setup')
@@ -51,4 +61,43 @@ if (index) {
       })
     return imported
   }
+  // The runner calls these for every attempt of a test (retries, repeats): the first before its
+  // beforeEach hooks, the second after its afterEach hooks and onTestFinished callbacks; what the
+  // second throws fails the test. Methods, not hooks registered with beforeEach/afterEach: Vitest's
+  // hook machinery cost each worker ~2 ms of CPU (a CPU profile of 120 workers against stock's).
+  proto.onBeforeTryTask = function (test, options) {
+    tracker.beforeTry(test)
+    return onBeforeTryTask?.call(this, test, options)
+  }
+  proto.onAfterRetryTask = async function (test, options) {
+    await onAfterRetryTask?.call(this, test, options)
+    await tracker.afterTry(test)
+  }
+}
+
+const require = createRequire(import.meta.url)
+
+if (index) {
+  // Taken when Vitest's first message arrives, not here: by then the worker's own entry has loaded
+  // every module of Vitest's index (its forks entry imports them all), and a synchronous require of
+  // the loaded ES module costs nothing, where an import here, ahead of the entry, cost each worker
+  // ~2.5 ms of CPU (measured with a probe in every worker, 320 workers per variant; docs/vitest.md).
+  // This listener is the process's first, so the patch is in place before Vitest handles the message,
+  // and the first file is imported only after a later message ('run' or 'collect').
+  const first = (): void => {
+    process.off('message', first)
+    let vitest: VitestIndex
+    try {
+      vitest = require(fileURLToPath(index)) as VitestIndex
+    } catch {
+      // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
+      // Still before the first file: Vitest answers this message first and only then sends the file.
+      import(index).then(patch, (e: unknown) => {
+        process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${index}: ${e}\n`)
+      })
+      return
+    }
+    patch(vitest)
+  }
+  process.on('message', first)
 }

@@ -1,5 +1,5 @@
 /**
- * The tracker, installed in every test file of a sandboxed worker by the
+ * The tracker, installed around every test of a sandboxed worker by the
  * worker's preload (`preload.ts`); it does something only inside a sandbox
  * (NS_ISOLATED_INSIDE set). Around each test it records,
  * in `task.meta.nsIsolated` (which Vitest carries to the runner's reporters):
@@ -14,7 +14,7 @@
  */
 // CommonJS, loaded with a plain require() by the preload: nothing here goes
 // through Vite's module runner (an RPC and a transform per module).
-import type { afterAll as AfterAll, afterEach as AfterEach, beforeEach as BeforeEach } from 'vitest'
+import type { afterAll as AfterAll } from 'vitest'
 import type { TestMeta } from './meta.ts'
 
 const { existsSync, readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs')
@@ -23,8 +23,6 @@ const { CAPS_ENV, INSIDE_ENV, LEAKS_ENV, META_KEY } = require('../names.js') as 
 /** Vitest's hooks, from the Vitest that started the worker (passed in by the preload). */
 export interface Hooks {
   afterAll: typeof AfterAll
-  afterEach: typeof AfterEach
-  beforeEach: typeof BeforeEach
 }
 
 // ---- the sandbox's processes, from its own /proc
@@ -201,8 +199,24 @@ async function stillAlive(pids: number[], ms = 300): Promise<Proc[]> {
   }
 }
 
-function install({ afterAll, afterEach, beforeEach }: Hooks): void {
-  if (!process.env[INSIDE_ENV]) return
+/** A test as the runner passes it to its per-attempt methods (the part the tracker uses). */
+export interface TrackedTest {
+  meta: object
+}
+
+/** What the tracker does around each attempt of a test; installed once per worker by the preload. */
+export interface Tracker {
+  /** A file's collection starts (its first import): per-file state, and with `leaks: 'fail'` the file's check. */
+  fileStarts(afterAll: Hooks['afterAll']): void
+  /** Before the test's beforeEach hooks (the runner's `onBeforeTryTask`). */
+  beforeTry(test: TrackedTest): void
+  /** After its afterEach hooks and onTestFinished callbacks (the runner's `onAfterRetryTask`); throws to fail the test. */
+  afterTry(test: TrackedTest): Promise<void>
+}
+
+/** The tracker of this worker, or undefined outside a sandbox (it then does nothing). */
+function createTracker(): Tracker | undefined {
+  if (!process.env[INSIDE_ENV]) return undefined
   const policy = process.env[LEAKS_ENV] ?? 'report'
   const caps = JSON.parse(process.env[CAPS_ENV] ?? '{}') as { memory?: number; pids?: number }
   // The counters matter only where a cap is set.
@@ -210,62 +224,65 @@ function install({ afterAll, afterEach, beforeEach }: Hooks): void {
   let before = new Set<number>()
   let cpuBefore = 0
   let countersBefore = counters?.read()
-  const attributed = new Set<number>()
+  let attributed = new Set<number>()
 
-  beforeEach(() => {
-    const now = scan()
-    before = new Set(now.pids)
-    cpuBefore = now.cpuMs
-    countersBefore = counters?.read()
-  })
+  return {
+    fileStarts(afterAll) {
+      attributed = new Set<number>()
+      if (policy !== 'fail') return
+      // Registered ahead of the file's own hooks and setup files, so it runs last of its afterAll
+      // hooks (they run in stack order): what is alive then outlives the file.
+      afterAll(async () => {
+        const left = await stillAlive(
+          listProcs()
+            .filter((p) => !attributed.has(p.pid))
+            .map((p) => p.pid),
+        )
+        if (left.length > 0) {
+          throw new Error(
+            `ns-isolated: this test file left ${left.length} process${left.length === 1 ? '' : 'es'} running: ${describeProcs(left)} (leaks: 'fail'). Stop ${left.length === 1 ? 'it' : 'them'} in afterAll.`,
+          )
+        }
+      })
+    },
 
-  afterEach(async (context) => {
-    const now = scan()
-    let started: Proc[] = now.pids.filter((pid) => !before.has(pid)).map((pid) => ({ pid, command: commandOf(pid) }))
-    const meta: TestMeta = { cpuMs: Math.max(0, now.cpuMs - cpuBefore), started: [] }
-    const counted = counters?.read()
-    const errors: string[] = []
-    if (caps.memory !== undefined && (counted?.oomKills ?? 0) > (countersBefore?.oomKills ?? 0)) {
-      const n = (counted?.oomKills ?? 0) - (countersBefore?.oomKills ?? 0)
-      errors.push(
-        `ns-isolated: exceeded memory cap ${formatBytes(caps.memory)}: OOM-killed (${n} process${n === 1 ? '' : 'es'} of this test killed by the kernel).`,
-      )
-    }
-    if (caps.pids !== undefined && (counted?.forksRefused ?? 0) > (countersBefore?.forksRefused ?? 0)) {
-      const n = (counted?.forksRefused ?? 0) - (countersBefore?.forksRefused ?? 0)
-      errors.push(
-        `ns-isolated: exceeded pids cap ${caps.pids}: fork refused ${n} time${n === 1 ? '' : 's'} (the cap counts processes and threads).`,
-      )
-    }
-    if (policy === 'fail' && started.length > 0) started = await stillAlive(started.map((p) => p.pid))
-    meta.started = started.map((p) => ({ pid: p.pid, command: p.command }))
-    for (const p of started) attributed.add(p.pid)
-    ;(context.task.meta as Record<string, unknown>)[META_KEY] = meta
-    if (policy === 'fail' && started.length > 0) {
-      errors.push(
-        `ns-isolated: this test left ${started.length} process${started.length === 1 ? '' : 'es'} running: ${describeProcs(started)} (leaks: 'fail'). Stop ${started.length === 1 ? 'it' : 'them'} before the test ends (e.g. in afterEach).`,
-      )
-    }
-    if (errors.length > 0) throw new Error(errors.join('\n'))
-  })
+    beforeTry() {
+      const now = scan()
+      before = new Set(now.pids)
+      cpuBefore = now.cpuMs
+      countersBefore = counters?.read()
+    },
 
-  if (policy === 'fail') {
-    // Runs last of the file's afterAll hooks (hooks run in stack order, and
-    // these register before the file's setup files): what is alive now
-    // outlives the file.
-    afterAll(async () => {
-      const left = await stillAlive(
-        listProcs()
-          .filter((p) => !attributed.has(p.pid))
-          .map((p) => p.pid),
-      )
-      if (left.length > 0) {
-        throw new Error(
-          `ns-isolated: this test file left ${left.length} process${left.length === 1 ? '' : 'es'} running: ${describeProcs(left)} (leaks: 'fail'). Stop ${left.length === 1 ? 'it' : 'them'} in afterAll.`,
+    async afterTry(test) {
+      const now = scan()
+      let started: Proc[] = now.pids.filter((pid) => !before.has(pid)).map((pid) => ({ pid, command: commandOf(pid) }))
+      const meta: TestMeta = { cpuMs: Math.max(0, now.cpuMs - cpuBefore), started: [] }
+      const counted = counters?.read()
+      const errors: string[] = []
+      if (caps.memory !== undefined && (counted?.oomKills ?? 0) > (countersBefore?.oomKills ?? 0)) {
+        const n = (counted?.oomKills ?? 0) - (countersBefore?.oomKills ?? 0)
+        errors.push(
+          `ns-isolated: exceeded memory cap ${formatBytes(caps.memory)}: OOM-killed (${n} process${n === 1 ? '' : 'es'} of this test killed by the kernel).`,
         )
       }
-    })
+      if (caps.pids !== undefined && (counted?.forksRefused ?? 0) > (countersBefore?.forksRefused ?? 0)) {
+        const n = (counted?.forksRefused ?? 0) - (countersBefore?.forksRefused ?? 0)
+        errors.push(
+          `ns-isolated: exceeded pids cap ${caps.pids}: fork refused ${n} time${n === 1 ? '' : 's'} (the cap counts processes and threads).`,
+        )
+      }
+      if (policy === 'fail' && started.length > 0) started = await stillAlive(started.map((p) => p.pid))
+      meta.started = started.map((p) => ({ pid: p.pid, command: p.command }))
+      for (const p of started) attributed.add(p.pid)
+      ;(test.meta as Record<string, unknown>)[META_KEY] = meta
+      if (policy === 'fail' && started.length > 0) {
+        errors.push(
+          `ns-isolated: this test left ${started.length} process${started.length === 1 ? '' : 'es'} running: ${describeProcs(started)} (leaks: 'fail'). Stop ${started.length === 1 ? 'it' : 'them'} before the test ends (e.g. in afterEach).`,
+        )
+      }
+      if (errors.length > 0) throw new Error(errors.join('\n'))
+    },
   }
 }
 
-module.exports = { install }
+module.exports = { createTracker }
