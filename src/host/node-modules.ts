@@ -24,7 +24,11 @@ const found = new Map<string, string[]>()
 
 function realDir(p: string): string | undefined {
   try {
-    return statSync(p).isDirectory() ? realpathSync(p) : undefined
+    // The native realpath(3): one system call. The JS realpathSync lstat()s every component of
+    // every path, and a node_modules of links (pnpm, workspaces, this repository's benches) holds
+    // hundreds of them: ~7 ms of each run's start for 330 links, against ~1 ms.
+    const real = realpathSync.native(p)
+    return statSync(real).isDirectory() ? real : undefined
   } catch {
     return undefined
   }
