@@ -81,7 +81,7 @@ if (index) {
   // Taken when Vitest's first message arrives, not here: by then the worker's own entry has loaded
   // every module of Vitest's index (its forks entry imports them all), and a synchronous require of
   // the loaded ES module costs nothing, where an import here, ahead of the entry, cost each worker
-  // ~2.5 ms of CPU (measured with a probe in every worker, 320 workers per variant; docs/vitest.md).
+  // 1–3 ms of CPU (a process.cpuUsage() probe in every worker, 240–320 workers per variant).
   // This listener is the process's first, so the patch is in place before Vitest handles the message,
   // and the first file is imported only after a later message ('run' or 'collect').
   const first = (): void => {
