@@ -26,7 +26,7 @@ function realDir(p: string): string | undefined {
   try {
     // The native realpath(3): one system call. The JS realpathSync lstat()s every component of
     // every path, and a node_modules of links (pnpm, workspaces, this repository's benches) holds
-    // hundreds of them: ~7 ms of each run's start for 330 links, against ~1 ms.
+    // hundreds of them: the walk took 18 ms with it and 8 ms with this for the bench's 330 links.
     const real = realpathSync.native(p)
     return statSync(real).isDirectory() ? real : undefined
   } catch {
