@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, expect, it } from 'vitest'
 import { openSandboxCgroup } from '../../src/cgroup/index.ts'
+import { waitFor } from '../helpers.ts'
 import { leftoverCgroups, startIn, tracker } from './helpers.ts'
 
 const t = tracker()
@@ -16,13 +17,12 @@ it('contains a fork bomb at pids 64, kills all of it, and removes the cgroup on 
   if (!cg) throw new Error('no cgroup')
   expect(cg.enforced.pids).toBe(true)
   const { exited } = startIn(cg, `python3 ${fileURLToPath(new URL('./fixtures/forkbomb.py', import.meta.url))}`)
-  await new Promise((r) => setTimeout(r, 500))
   const pidsFile = cg.procsFiles.find((f) => f.includes('/pids/')) as string
-  const during = readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).length
-  expect(during).toBeGreaterThan(32) // it really ran into the cap
+  // It really runs into the cap: the kernel counts the forks it refused (however loaded the machine is).
+  const refused = () => Number(readFileSync(`${dirname(pidsFile)}/pids.events`, 'utf8').split(' ')[1])
+  expect(await waitFor(() => refused() > 0, 60_000)).toBe(true)
   const usage = cg.read()
-  if (existsSync(`${dirname(pidsFile)}/pids.peak`)) expect(usage.pidsPeak).toBeLessThanOrEqual(64)
-  expect(Number(readFileSync(`${dirname(pidsFile)}/pids.events`, 'utf8').split(' ')[1])).toBeGreaterThan(0)
+  if (existsSync(`${dirname(pidsFile)}/pids.peak`)) expect(usage.pidsPeak).toBe(64)
 
   await cg.killAll()
   for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
