@@ -177,9 +177,10 @@ export class SandboxWorker {
     // Fresh: the sandbox has served its file. SIGTERM now, as stock Jest
     // kills a worker it restarts the moment the result is in: the idle
     // worker otherwise lived on until end() ran, after the next file's
-    // sandbox was forked, and spent that time in V8's incremental marking. end() then finds it gone. Not after
-    // a failed call: jest-worker fails a call when its child has died, and
-    // word of the exit may still be queued behind this continuation.
+    // sandbox was forked, and spent that time in V8's incremental marking.
+    // end() then finds it gone. Not after a failed call: jest-worker fails a
+    // call when its child has died, and word of the exit may still be queued
+    // behind this continuation.
     if (out.error === undefined && this.#child && !this.#child.exited()) {
       try {
         process.kill(this.#child.pid, 'SIGTERM')

@@ -6,8 +6,8 @@
  * Why not a setup file: Vitest loads every setup file through its module
  * runner, an RPC to the main process per file (even an empty setup file
  * costs every test file time), and a setup file runs in every file of the
- * project, sandboxed or not. Here nothing goes
- * through the module runner and files that are not sandboxed carry nothing.
+ * project, sandboxed or not. Here nothing goes through the module runner and
+ * files that are not sandboxed carry nothing.
  *
  * How: the tracker wraps three methods of Vitest's `TestRunner` (the runner
  * of every worker, and the base class of custom runners). `importFile`,
@@ -80,8 +80,7 @@ const require = createRequire(import.meta.url)
 if (index) {
   // Taken when Vitest's first message arrives, not here: by then the worker's own entry has loaded
   // every module of Vitest's index (its forks entry imports them all), and a synchronous require of
-  // the loaded ES module costs nothing, where an import here, ahead of the entry, costs each worker
-  // CPU.
+  // the loaded ES module costs nothing, where an import here, ahead of the entry, costs each worker CPU.
   // This listener is the process's first, so the patch is in place before Vitest handles the message,
   // and the first file is imported only after a later message ('run' or 'collect').
   const first = (): void => {
