@@ -115,6 +115,7 @@ if ! ready || ! have_tools; then
     trap 'rm -rf "$tmp"' EXIT
     build "$tmp"
     rm -rf "$assets"
+    chmod 0755 "$tmp"
     mv "$tmp" "$assets"
     trap - EXIT
     say "assets ready ($(cat "$assets/kernel-package"))"

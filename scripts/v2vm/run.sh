@@ -17,6 +17,7 @@
 #   NS_ISOLATED_V2VM_CGROUP    CMD's cgroup (default /test.slice/runner.scope)
 #   NS_ISOLATED_V2VM_MEM       guest memory (default 2G)
 #   NS_ISOLATED_V2VM_SMP       vCPUs (default 1: under TCG one is faster than two on a 2-core host)
+#   NS_ISOLATED_V2VM_ACCEL     QEMU's -accel (default tcg: emulation works everywhere; kvm where a stock kernel runs under it)
 #   NS_ISOLATED_V2VM_TIMEOUT   seconds before the VM is killed (default 900)
 #   NS_ISOLATED_V2VM_VERBOSE=1 print the guest's console and QEMU's log afterwards
 #   NS_ISOLATED_V2VM_CACHE     where the assets are kept (see assets.sh)
@@ -66,7 +67,7 @@ cat "$ctl/err" >&2 & epid=$!
 fs() { echo "-fsdev local,id=$1,path=$2,security_model=none${3:-} -device virtio-9p-pci,fsdev=$1,mount_tag=$1"; }
 # shellcheck disable=SC2046 # word splitting of fs's output is meant
 timeout -k 5 "${NS_ISOLATED_V2VM_TIMEOUT:-900}" qemu-system-x86_64 \
-  -accel tcg,thread=multi,tb-size=1024 -cpu max -smp "${NS_ISOLATED_V2VM_SMP:-1}" -m "${NS_ISOLATED_V2VM_MEM:-2G}" \
+  -accel "${NS_ISOLATED_V2VM_ACCEL:-tcg,thread=multi,tb-size=1024}" -cpu max -smp "${NS_ISOLATED_V2VM_SMP:-1}" -m "${NS_ISOLATED_V2VM_MEM:-2G}" \
   -nodefaults -no-user-config -display none -vga none -no-reboot \
   -kernel "$assets/vmlinux" -initrd "$assets/initramfs.cpio.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init tsc=reliable mitigations=off cryptomgr.notests i8042.noaux i8042.nokbd i8042.nopnp no_timer_check" \

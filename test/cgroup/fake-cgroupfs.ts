@@ -1,11 +1,13 @@
 /**
- * A fake cgroup2 filesystem in a temp directory, behaving like the kernel
- * where our logic depends on it: mkdir populates the interface files of the
- * controllers the parent enables; writing a pid to cgroup.procs moves it;
- * subtree_control refuses (EBUSY) on a non-root cgroup with processes, and
- * cgroup.procs refuses on one that enables controllers for children;
- * cgroup.kill empties a subtree; files that do not exist cannot be written.
- * Every write is logged, so tests can check the order.
+ * A fake cgroup2 filesystem in a temp directory, for what a real kernel
+ * cannot show cheaply (v2-fake.test.ts; the real v2 paths are proven in a
+ * VM, test/v2). It behaves like the kernel where our logic depends on it:
+ * mkdir populates the interface files of the controllers the parent
+ * enables; writing a pid to cgroup.procs moves it; subtree_control refuses
+ * (EBUSY) on a cgroup with processes (its root is a cgroup-namespace root,
+ * under the rule too), and cgroup.procs refuses on one that enables
+ * controllers for children; cgroup.kill empties a subtree; files that do
+ * not exist cannot be written. Every write is logged, so tests can count them.
  */
 import {
   accessSync,

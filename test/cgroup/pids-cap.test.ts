@@ -16,7 +16,7 @@ it('contains a fork bomb at pids 64, kills all of it, and removes the cgroup on 
   const cg = t.track(openSandboxCgroup('forkbomb', { pids: 64 }, { rootless: false, unenforceable: 'error' }))
   if (!cg) throw new Error('no cgroup')
   expect(cg.enforced.pids).toBe(true)
-  const { exited } = startIn(cg, `python3 ${fileURLToPath(new URL('./fixtures/forkbomb.py', import.meta.url))}`)
+  const { exited } = startIn(cg, `sh ${fileURLToPath(new URL('./fixtures/forkbomb.sh', import.meta.url))}`)
   // The cgroup that holds the cap (v1: the pids hierarchy's; v2: the one cgroup, or an ancestor of where the tasks are).
   const pidsFile = cg.procsFiles.find((f) => cappedDir(f, 'pids.max') !== undefined) as string
   const capped = cappedDir(pidsFile, 'pids.max') as string

@@ -17,7 +17,8 @@ type Seen = Pick<SandboxResult, 'strategy' | 'code' | 'signal' | 'caps' | 'usage
 
 describe.runIf(onV2AsRoot)('rootless in a delegated cgroup v2 subtree (real kernel)', () => {
   it('caps are enforced and the figures are the cgroup’s', async () => {
-    const slice = join(CGROUP_ROOT, `user.slice`)
+    // systemd's shape (user.slice/user-N.slice/user@N.service), under a slice of the test's own.
+    const slice = join(CGROUP_ROOT, `ns-isolated-test-${process.pid}.slice`)
     const delegated = makeCgroup(join(slice, `user-${NOBODY}.slice`, `user@${NOBODY}.service`), NOBODY)
     const home = mkdtempSync(join(tmpdir(), 'v2-rootless-'))
     chmodSync(home, 0o777)

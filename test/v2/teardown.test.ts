@@ -15,7 +15,7 @@ import { waitFor } from '../helpers.ts'
 import { cgroupDirs, onV2AsRoot, startRunner } from './helpers.ts'
 
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/${f}`, import.meta.url))
-const FORKBOMB = fileURLToPath(new URL('../cgroup/fixtures/forkbomb.py', import.meta.url))
+const FORKBOMB = fileURLToPath(new URL('../cgroup/fixtures/forkbomb.sh', import.meta.url))
 const populated = (dir: string) => /^populated 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'))
 
 /** The tree as a runner that has exited leaves it: its empty shared parents removed (its exit hook). */
@@ -31,7 +31,7 @@ describe.runIf(onV2AsRoot)('teardown on cgroup v2 (real kernel)', () => {
     const procs = driver.procsFiles[0] as string
     expect(existsSync(join(dirname(procs), 'cgroup.kill'))).toBe(true)
     // Two fork bombs, one of them orphaned.
-    const { exited } = startIn(driver, `sh -c '(python3 ${FORKBOMB} &); exec python3 ${FORKBOMB}'`)
+    const { exited } = startIn(driver, `sh -c '(sh ${FORKBOMB} &); exec sh ${FORKBOMB}'`)
     const capped = cappedDir(procs, 'pids.max') as string
     const refused = () => Number(readFileSync(join(capped, 'pids.events'), 'utf8').split(' ')[1]) > 0
     expect(await waitFor(refused, 60_000)).toBe(true)
