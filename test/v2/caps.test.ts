@@ -1,11 +1,14 @@
 // Caps and figures of whole sandboxes on a real pure-v2 kernel: what the
-// kernel did (an OOM kill, a refused fork) is what the result reports.
-// (test/cgroup/{memory-cap,pids-cap,cpu-cap,figures}.test.ts run here too:
-// the cgroup module alone, CPU throttling read from cpu.stat.)
+// kernel did (an OOM kill, a refused fork, throttling) is what the result
+// reports. (test/cgroup/{memory-cap,pids-cap,cpu-cap,figures}.test.ts run
+// here too: the cgroup module alone.)
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { spawnSandbox } from '../../src/index.ts'
-import { leftoverCgroups } from '../cgroup/helpers.ts'
-import { onV2AsRoot } from './helpers.ts'
+import { cpuThrottling, leftoverCgroups } from '../cgroup/helpers.ts'
+import { waitFor } from '../helpers.ts'
+import { cgroupsLabelled, onV2AsRoot } from './helpers.ts'
 
 const MiB = 2 ** 20
 const node = process.execPath
@@ -49,6 +52,38 @@ for (let i = 0; i < 60; i++) spawn('sleep', ['600'], { stdio: 'ignore' }).on('sp
     expect(result.usage.pidsPeak).toBe(24) // pids.peak
     expect(result.leaked.length).toBeGreaterThan(0) // the sleeps that did start, killed and reported
     expect(leftoverCgroups()).toEqual([])
+  })
+
+  it('cpu: a burner under cpu 0.5 is throttled, by its cgroup’s own counters (cpu.stat), not by wall time', async () => {
+    // Burns 600 ms of CPU, says so, and waits for its stdin to close.
+    const script = `const t = process.cpuUsage()
+while (process.cpuUsage(t).user < 600_000);
+console.log('burnt')
+process.stdin.resume().on('end', () => process.exit(0))`
+    const sandbox = spawnSandbox(node, ['-e', script], {
+      cpu: 0.5,
+      hostname: 'v2-cpu',
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    let stdout = ''
+    sandbox.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+    })
+    expect(await waitFor(() => stdout.includes('burnt'), 120_000)).toBe(true)
+    const [dir] = cgroupsLabelled('v2-cpu')
+    if (dir === undefined) throw new Error('no sandbox cgroup')
+    const stat = readFileSync(join(dir, 'cpu.stat'), 'utf8')
+    const usageMs = Number(/^usage_usec (\d+)$/m.exec(stat)?.[1]) / 1000
+    const { periods, throttled, throttledMs } = cpuThrottling({ procsFiles: [join(dir, 'cgroup.procs')] })
+    sandbox.child.stdin?.end()
+    const result = await sandbox.result
+    expect(result.code).toBe(0)
+    expect(result.caps.enforced.cpu).toBe(true)
+    expect(throttled).toBeGreaterThan(0)
+    expect(throttledMs).toBeGreaterThan(0)
+    expect(usageMs).toBeGreaterThan(600)
+    // At most half of each 100 ms period in which it had work.
+    expect(usageMs / (periods * 100)).toBeLessThan(0.6)
   })
 
   it('figures under no cap: memory.peak and pids.peak of the whole tree, CPU from cpu.stat', async () => {
