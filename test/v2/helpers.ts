@@ -62,10 +62,8 @@ export function removeCgroupTree(path: string): void {
 
 export interface Started {
   pid: number
-  /** Everything printed so far on stdout. */
-  stdout(): string
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>
-  /** Resolves once stdout has a line matching. */
+  /** True once its stdout matches; false if it has not within `ms`. */
   printed(pattern: RegExp, ms?: number): Promise<boolean>
 }
 
@@ -75,8 +73,8 @@ export interface Started {
  */
 export function startRunner(argv: string[], opts: { cgroup?: string; uid?: number; env?: NodeJS.ProcessEnv } = {}) {
   const drop = opts.uid === undefined ? [] : ['setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups']
-  const join = opts.cgroup === undefined ? '' : `echo $$ > '${opts.cgroup}/cgroup.procs' || exit 97; `
-  const child = spawn('sh', ['-c', `${join}exec "$@"`, 'sh', ...drop, ...argv], {
+  const enter = opts.cgroup === undefined ? '' : `echo $$ > '${opts.cgroup}/cgroup.procs' || exit 97; `
+  const child = spawn('sh', ['-c', `${enter}exec "$@"`, 'sh', ...drop, ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   })
@@ -93,7 +91,6 @@ export function startRunner(argv: string[], opts: { cgroup?: string; uid?: numbe
   )
   const started: Started = {
     pid: child.pid as number,
-    stdout: () => stdout,
     exited,
     printed: (pattern, ms = 120_000) => waitFor(() => pattern.test(stdout), ms),
   }
