@@ -110,6 +110,8 @@ export interface HostView {
   ): { isDirectory(): boolean; isFile(): boolean; size: number; mode?: number; uid?: number } | undefined
   readdir(path: string): { name: string; isDirectory(): boolean; isSymbolicLink(): boolean; isFile(): boolean }[]
   readlink(path: string): string
+  /** A text file's content, '' when it cannot be read. */
+  readText(path: string): string
 }
 
 export const realHost: HostView = {
@@ -123,7 +125,38 @@ export const realHost: HostView = {
   },
   readdir: (p) => readdirSync(p, { withFileTypes: true }),
   readlink: (p) => readlinkSync(p),
+  readText: (p) => {
+    try {
+      return readFileSync(p, 'utf8')
+    } catch {
+      return ''
+    }
+  },
 }
+
+/**
+ * The sandbox's /etc/hosts: the host's entries, plus what a well-configured
+ * host has and many minimal images lack: `localhost` on both 127.0.0.1 and
+ * ::1, and the sandbox's own hostname on the loopback.
+ */
+export function sandboxHosts(hostText: string, hostname: string): string {
+  const names = (addr: string) =>
+    hostText
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+      .filter((f) => f[0] === addr)
+      .flatMap((f) => f.slice(1))
+  const add: string[] = []
+  if (!names('127.0.0.1').includes('localhost')) add.push('127.0.0.1\tlocalhost')
+  if (!names('::1').includes('localhost')) add.push('::1\tlocalhost ip6-localhost ip6-loopback')
+  add.push(`127.0.0.1\t${hostname}`, `::1\t${hostname}`)
+  const base = hostText.length === 0 || hostText.endsWith('\n') ? hostText : `${hostText}\n`
+  return `${base}# added by ns-isolated\n${add.join('\n')}\n`
+}
+
+/** The sandbox's resolver (launcher.c, op Q): answers NXDOMAIN, so unknown names fail fast with ENOTFOUND. */
+export const SANDBOX_RESOLV_CONF =
+  '# ns-isolated: names not in /etc/hosts do not exist here\nnameserver 127.0.0.11\noptions timeout:1 attempts:1\n'
 
 export interface FsPlan {
   /** The op list for the launcher (NS_ISOLATED_PLAN). */
@@ -378,9 +411,25 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
     bind(w, R + w, MS_BIND | MS_REC)
   }
 
+  // 7b. With a network of its own: /etc/hosts and a resolver of its own,
+  //     bound over the host's files as Docker does (a test may still write them).
+  if (input.network === 'loopback') {
+    const etc = (name: string, text: string) => {
+      op('W', `${S}/${name}`, text)
+      op('T', `${R}/etc/${name}`)
+      op('M', `${S}/${name}`, `${R}/etc/${name}`, '-', MS_BIND, '-')
+      created.push(`/etc/${name}`)
+    }
+    etc('hosts', sandboxHosts(host.readText('/etc/hosts'), input.hostname))
+    etc('resolv.conf', SANDBOX_RESOLV_CONF)
+  }
+
   // 8. Hostname, network, and into the new root.
   op('H', input.hostname)
-  if (input.network === 'loopback') op('U')
+  if (input.network === 'loopback') {
+    op('U')
+    op('Q')
+  }
   op('P', R, input.cwd)
 
   // 9. What the command may do (launcher.c, "what the command may do").
@@ -390,5 +439,5 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
     op('C', lock.capabilities.toString(16))
     op('S', lock.allowMounts ? 'nm' : 'n', lock.refusedNamespaces.toString(16))
   }
-  return { text: `${ops.join('\n')}\n`, created }
+  return { text: `${ops.join('\n')}\n`, created: [...new Set(created)] }
 }

@@ -45,7 +45,9 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
@@ -294,6 +296,8 @@ static void report(int wstatus) {
  *   N text                    a degraded note decided by the host
  *   H hostname                sethostname
  *   U                         bring lo up
+ *   Q                         open the sandbox's resolver (127.0.0.11:53), served by PID 1
+ *   W path text               write a file
  *   P newroot cwd             write the manifest, pivot_root, detach the old root, chdir
  *  then, in the new root, what the command may do (skipped in a reset):
  *   I uid gid                 enter a user namespace of our own as uid/gid (rootless: run
@@ -772,8 +776,24 @@ static void sc_build(struct sc_prog *p) {
   sc_arch(p, compat_rules, sizeof compat_rules / sizeof compat_rules[0], 0);
 }
 
-/* Where PID 1 takes the filter's listener from (a socketpair made before the worker is forked). */
+/* Where the worker hands PID 1 what PID 1 serves once the command runs (the
+ * seccomp listener, the resolver's socket): a socketpair made before the
+ * worker is forked. One message each: a tag, a number, the fd. */
 static int notify_sock = -1;
+
+static void hand_to_init(char tag, uint64_t value, int fd) {
+  struct { char tag; uint64_t value; } body = {tag, value};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = &body, .iov_len = sizeof body};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (notify_sock < 0 || sendmsg(notify_sock, &msg, 0) < 0) setup_fail("ENS_LAUNCHER_FAILED", "hand to PID 1", errno, "");
+  close(fd);
+}
 
 /* S: no_new_privs, then the filter. With 'n', mount calls wait for PID 1's
  * verdict; a sandbox inside a sandbox finds a listener above it already
@@ -798,18 +818,18 @@ static void lock_syscalls(const char *flags, const char *nsmask) {
   /* Hand the listener to PID 1, with the user namespace the command runs in
    * (mount calls from it are refused: only namespaces it makes are its own). */
   struct stat st;
-  uint64_t ino = stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0;
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {.iov_base = &ino, .iov_len = sizeof ino};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int lfd = (int)fd;
-  memcpy(CMSG_DATA(c), &lfd, sizeof lfd);
-  if (notify_sock < 0 || sendmsg(notify_sock, &msg, 0) < 0) setup_fail("ENS_LAUNCHER_FAILED", "seccomp listener", errno, "");
-  close(lfd);
+  hand_to_init('L', stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0, (int)fd);
+}
+
+/* Q: the sandbox's resolver, at 127.0.0.11:53 as Docker's embedded DNS:
+ * PID 1 answers every query NXDOMAIN, so a name /etc/hosts does not know
+ * fails at once (ENOTFOUND), and no lookup leaves the sandbox. Bound here,
+ * before the command runs, so nothing else can take the address first. */
+static void open_resolver(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(0x7f00000b)};
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) setup_fail("ENS_NETWORK_FAILED", "resolver", errno, "127.0.0.11:53");
+  hand_to_init('D', 0, fd);
 }
 
 /* C: the capabilities the command keeps, from the bounding set down (so an
@@ -990,6 +1010,17 @@ static void apply_plan(char *plan) {
     case 'U':
       lo_up();
       break;
+    case 'Q':
+      if (!resetting) open_resolver(); /* a reset keeps the network, and its resolver */
+      break;
+    case 'W': {
+      NEED(3);
+      int fd = open(f[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      size_t len = strlen(f[2]);
+      if (fd < 0 || write(fd, f[2], len) != (ssize_t)len) setup_fail("ENS_MOUNT_FAILED", "write", errno, f[1]);
+      close(fd);
+      break;
+    }
     case 'P': {
       NEED(3);
       snprintf(b2, sizeof b2, STAGING_HOST "/manifest");
@@ -1140,21 +1171,53 @@ static void answer_mount_call(int nfd) {
   ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-/* The listener the worker sent before its exec, if any. */
-static int take_listener(int sock) {
-  uint64_t ino = 0;
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {.iov_base = &ino, .iov_len = sizeof ino};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != (ssize_t)sizeof ino) return -1;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  struct stat st;
-  own_userns = stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0;
-  command_userns = ino;
-  return fd;
+/* What the worker handed us before its exec: the seccomp listener ('L', with
+ * the command's user namespace), the resolver's socket ('D'). */
+static void take_handed(int sock, int *listener, int *resolver) {
+  for (;;) {
+    struct { char tag; uint64_t value; } body;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &body, .iov_len = sizeof body};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != (ssize_t)sizeof body) return;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) continue;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    if (body.tag == 'L') {
+      struct stat st;
+      own_userns = stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0;
+      command_userns = body.value;
+      *listener = fd;
+    } else if (body.tag == 'D') *resolver = fd;
+    else close(fd);
+  }
+}
+
+/* One query in, one NXDOMAIN out: the question echoed, no answer. */
+static void answer_dns(int fd) {
+  unsigned char q[512];
+  struct sockaddr_storage from;
+  socklen_t len = sizeof from;
+  ssize_t n = recvfrom(fd, q, sizeof q, 0, (struct sockaddr *)&from, &len);
+  if (n < 12) return;
+  int opcode = (q[2] >> 3) & 0xf;
+  q[2] = (unsigned char)(0x80 | (q[2] & 0x79)); /* QR, the opcode and RD kept, AA and TC cleared */
+  q[3] = (unsigned char)(0x80 | (opcode == 0 ? 3 : 4)); /* RA; NXDOMAIN, or NOTIMP for what is not a query */
+  memset(q + 6, 0, 6); /* no answer, authority or additional records */
+  /* The question section runs to the end of the query, but an EDNS record (additional) is dropped. */
+  size_t end = 12;
+  if (q[4] == 0 && q[5] == 1) {
+    while (end < (size_t)n && q[end]) {
+      if (q[end] & 0xc0) return; /* a pointer has no place in a question */
+      end += (size_t)q[end] + 1;
+    }
+    end += 5;
+    if (end > (size_t)n) return;
+  } else {
+    q[4] = q[5] = 0;
+  }
+  sendto(fd, q, end, 0, (struct sockaddr *)&from, len);
 }
 
 /* A reset is asked for by the worker alone: the socket reaches whatever the
@@ -1225,7 +1288,7 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     if (setsockopt(ctl[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) fail("reset socket", errno, NULL);
     plan_copy = take_plan(0);
   }
-  /* Where the worker hands us its seccomp listener. */
+  /* Where the worker hands us its seccomp listener and the resolver's socket. */
   int ns[2];
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ns) < 0) fail("socketpair", errno, NULL);
 
@@ -1269,18 +1332,23 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     waitpid(worker, NULL, 0);
     fail("exec", exec_err, argv[0]);
   }
-  int listener = take_listener(ns[0]);
+  int listener = -1, resolver = -1;
+  take_handed(ns[0], &listener, &resolver);
   close(ns[0]);
 
-  /* The signals (blocked since before the fork), the reset socket, the listener. */
+  /* The signals (blocked since before the fork), the reset socket, the listener, the resolver. */
   int sfd = signalfd(-1, waited, SFD_CLOEXEC);
   if (sfd < 0) fail("signalfd", errno, NULL);
-  struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = ctl[0], .events = POLLIN}, {.fd = listener, .events = POLLIN}};
+  struct pollfd pf[4] = {{.fd = sfd, .events = POLLIN},
+                         {.fd = ctl[0], .events = POLLIN},
+                         {.fd = listener, .events = POLLIN},
+                         {.fd = resolver, .events = POLLIN}};
   int wstatus = 0;
   for (;;) {
-    if (poll(pf, 3, -1) < 0) continue;
+    if (poll(pf, 4, -1) < 0) continue;
     if (pf[2].revents & POLLIN) answer_mount_call(listener);
     else if (pf[2].revents) pf[2].fd = -1; /* no filtered process left */
+    if (pf[3].revents & POLLIN) answer_dns(resolver);
     if (pf[1].revents) {
       int asked = reset_asked(ctl[0], worker);
       if (asked > 0) reset_sandbox(ctl[0], plan_copy);

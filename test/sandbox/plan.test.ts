@@ -47,6 +47,7 @@ const host: HostView = {
           ? [dirent('docker', 'dir'), dirent('apt', 'dir')]
           : [],
   readlink: () => 'usr/bin',
+  readText: () => '127.0.0.1 localhost\n',
 }
 
 const ops = (text: string) =>
@@ -72,7 +73,7 @@ describe('buildPlan', () => {
     const overlays = o.filter((f) => f[0] === 'O').map((f) => f[4])
     expect(overlays).toEqual(['/', '/run', '/mnt/with space', '/var/lib/docker', '/run/user/1000'])
     expect(o).toContainEqual(['F', '/etc/hosts', '/tmp/root/etc/hosts'])
-    expect(p.created).toEqual(['/etc/hosts'])
+    expect(p.created).toEqual(['/etc/hosts', '/etc/resolv.conf']) // copied, then ours bound over them
     expect(p.text).not.toContain('netns')
     expect(o.at(-1)).toEqual(['P', '/tmp/root', '/srv'])
     expect(o).toContainEqual(['U'])
@@ -185,6 +186,7 @@ describe('buildPlan', () => {
                   ? [dirent('hosts', 'file')]
                   : [],
       readlink: () => '../lib/npm-cli.js',
+      readText: () => '',
     }
     const o = ops(buildPlan({ ...base, strategy: 'rootless', binaries: ['/opt/node/bin/node'] }, nested).text)
     const node = o.filter((f) => f.slice(1).some((x) => x.endsWith('/opt/node/bin/node')))
