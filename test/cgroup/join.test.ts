@@ -13,6 +13,8 @@ import { prepareSandbox } from '../../src/index.ts'
 interface Inside {
   /** /proc/self/cgroup of the command. */
   lines: string[]
+  /** The sandbox has a cgroup namespace of its own (v2 with nsdelegate): its cgroup shows as `/` inside. */
+  ownNamespace: boolean
   /** /proc/<launcher>/cgroup of the launcher's outer process (still in the runner's namespaces), read while the command ran. */
   launcher: string[]
   procsFiles: string[]
@@ -55,7 +57,12 @@ async function cgroupsInside(extraArgs: string[]): Promise<Inside> {
   const result = launch.finish(status, await exit, 0)
   await launch.disposed
   expect(result.code).toBe(0)
-  return { lines: out.replace('END\n', '').trim().split('\n'), launcher, procsFiles }
+  return {
+    lines: out.replace('END\n', '').trim().split('\n'),
+    ownNamespace: launch.args.includes('--cgroupns'),
+    launcher,
+    procsFiles,
+  }
 }
 
 /** A procs file → the `/proc/<pid>/cgroup` line of its hierarchy (`0::` for cgroup2) and the path that line should show. */
@@ -91,13 +98,16 @@ describe('joining the sandbox cgroups', () => {
     ['fallback (pid into cgroup.procs, no clone3)', ['--no-clone3'], false],
   ] as const) {
     it(`${name}: the command is in every hierarchy's sandbox cgroup`, async () => {
-      const { lines, launcher, procsFiles } = await cgroupsInside([...args])
+      const { lines, ownNamespace, launcher, procsFiles } = await cgroupsInside([...args])
       // One cgroup on v2; on v1/hybrid one per hierarchy used (memory, pids, and the unified one's).
       if (layout === 'v2') expect(procsFiles).toHaveLength(1)
       else expect(procsFiles.length).toBeGreaterThanOrEqual(2)
       for (const f of procsFiles) {
-        const { line, path } = expected(f)
-        expect(within(pathOf(lines, line), path), `${f} in\n${lines.join('\n')}`).toBe(true)
+        const { line, path, unified } = expected(f)
+        // In a cgroup namespace of its own, the sandbox's cgroup is that namespace's root.
+        expect(within(pathOf(lines, line), unified && ownNamespace ? '/' : path), `${f} in\n${lines.join('\n')}`).toBe(
+          true,
+        )
       }
       // Which way the cgroup2 join went: clone3(CLONE_INTO_CGROUP) forks PID 1
       // into it and leaves the launcher where it was; the fallback moves the
