@@ -65,6 +65,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_LAUNCHER 125 /* the launcher itself failed; see status JSON */
@@ -146,39 +147,85 @@ static int write_file(const char *path, const char *text) {
  * list the host's processes, so we check that we are pid 1 in it. */
 static int leaks_truncated;
 
-static int list_leaks(FILE *f) {
+struct leak {
+  long pid;
+  char state; /* from /proc/<pid>/stat: R and D are on their way somewhere (an exec, say) */
+  char cmd[4096];
+};
+static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
+
+/* One pass over /proc: every process but us, with its command line (its
+ * comm for a zombie). -1 when /proc is not the sandbox's own. */
+static int read_leaks(struct leak *out) {
   char self[32] = {0};
   if (readlink("/proc/self", self, sizeof self - 1) < 0 || strcmp(self, "1") != 0) return -1;
   DIR *d = opendir("/proc");
   if (!d) return -1;
   struct dirent *e;
   int count = 0;
+  leaks_truncated = 0;
   while ((e = readdir(d))) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 1) continue;
     if (count >= MAX_LEAKS) { leaks_truncated = 1; break; }
-    char path[64], buf[4096];
+    char path[64], *buf = out[count].cmd;
     snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
     if (fd >= 0) close(fd);
     if (n <= 0) { /* zombie or kernel-less: fall back to comm */
       snprintf(path, sizeof path, "/proc/%ld/comm", pid);
       fd = open(path, O_RDONLY | O_CLOEXEC);
-      n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+      n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
       if (fd >= 0) close(fd);
       if (n < 0) continue; /* already gone */
       if (n > 0 && buf[n - 1] == '\n') n--;
     }
     while (n > 0 && buf[n - 1] == '\0') n--;
     for (ssize_t i = 0; i < n; i++) if (buf[i] == '\0') buf[i] = ' ';
-    fprintf(f, "%s{\"pid\":%ld,\"cmd\":", count ? "," : "", pid);
-    json_str(f, buf, (size_t)n);
-    fputc('}', f);
-    count++;
+    buf[n] = 0;
+    char stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t sn = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+    if (fd >= 0) close(fd);
+    char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
+    out[count].state = paren && paren[1] ? paren[2] : 'Z';
+    out[count++].pid = pid;
   }
   closedir(d);
+  return count;
+}
+
+/* What is still alive once the worker is gone, by the command it runs. A
+ * leak is often caught between fork and exec (a shell's `setsid sleep &`:
+ * still "sh", then "setsid", then "sleep"), so the list is read again until
+ * two readings agree and nothing in it is running (R) or in the kernel (D):
+ * a few ms, at most ~50 (a process that spins stays R). The final command
+ * is named. */
+static int list_leaks(FILE *f) {
+  struct leak *now = leaks_a, *next = leaks_b;
+  int count = read_leaks(now);
+  for (int round = 0; count > 0 && round < 25; round++) {
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int again = read_leaks(next);
+    int same = again == count;
+    for (int i = 0; same && i < count; i++)
+      same = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0 && next[i].state != 'R' &&
+             next[i].state != 'D';
+    struct leak *t = now;
+    now = next;
+    next = t;
+    count = again;
+    if (same) break;
+  }
+  for (int i = 0; i < count; i++) {
+    fprintf(f, "%s{\"pid\":%ld,\"cmd\":", i ? "," : "", now[i].pid);
+    json_str(f, now[i].cmd, strlen(now[i].cmd));
+    fputc('}', f);
+  }
   return count;
 }
 
