@@ -94,6 +94,14 @@ export interface SandboxOptions {
    * cgroups). Default: false.
    */
   privileged?: boolean
+  /**
+   * `false`: no namespaces at all (for hosts that refuse them: Docker's
+   * default seccomp profile, AppArmor). The launcher is then the command's
+   * subreaper: leaked processes are still reported and killed, caps and
+   * figures still come from a cgroup where the host allows one; but there is
+   * no overlay, own hostname, network or PID view. Default: true.
+   */
+  namespaces?: boolean
 }
 
 /** Options after validation: every field present and normalised. */
@@ -114,6 +122,7 @@ export interface ResolvedOptions {
   user: SandboxUser
   capabilities: CapabilityName[]
   privileged: boolean
+  namespaces: boolean
 }
 
 /** Every key of `SandboxOptions`: front doors that take more keys of their own split them with this. */
@@ -133,6 +142,7 @@ export const SANDBOX_OPTION_KEYS = [
   'user',
   'capabilities',
   'privileged',
+  'namespaces',
 ] as const satisfies readonly (keyof SandboxOptions)[]
 
 const KNOWN = new Set<string>(SANDBOX_OPTION_KEYS)
@@ -343,5 +353,6 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
     user,
     capabilities,
     privileged,
+    namespaces: parseFlag('namespaces', o.namespaces, true),
   }
 }

@@ -42,6 +42,26 @@ async function probe(name: string, mode: 'root' | 'rootless', required: boolean)
   }
 }
 
+/** Which mode this host gets: namespaces, or (where they are refused) the namespace-free subreaper. */
+async function modeCheck(sandbox: Check, strategy: 'root' | 'rootless'): Promise<Check> {
+  const name = 'mode on this host'
+  if (sandbox.status !== 'fail') {
+    return { name, status: 'ok', detail: `namespaces (${strategy}): every guarantee holds`, required: false }
+  }
+  try {
+    const r = await runSandbox('/bin/true', [], { namespaces: false, stdio: 'ignore' })
+    return {
+      name,
+      status: r.code === 0 ? 'warn' : 'fail',
+      detail: `namespaces refused (${sandbox.detail}); without them, leaks are still reported and killed and figures measured, with no isolation`,
+      fix: "fix the namespaces (above), or run without them: CLI --no-namespaces, code namespaces: false, runners fallback: 'subreaper'",
+      required: false,
+    }
+  } catch (e) {
+    return { name, status: 'fail', detail: NsIsolatedError.is(e) ? e.code : String(e), required: false }
+  }
+}
+
 export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Check[]> {
   const checks: Check[] = []
   const linux = facts.platform === 'linux'
@@ -118,9 +138,11 @@ export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Che
     required: false,
   })
   if (launcherOk) {
-    checks.push(await probe(`sandbox (${strategy})`, strategy, true))
+    const sandbox = await probe(`sandbox (${strategy})`, strategy, true)
+    checks.push(sandbox)
     if (strategy === 'root')
       checks.push(await probe('sandbox in a user namespace (overlay with userxattr)', 'rootless', false))
+    checks.push(await modeCheck(sandbox, strategy))
   }
   const cg = describeCgroupSupport({ rootless: strategy === 'rootless' })
   const caps = Object.entries(cg.canEnforce)

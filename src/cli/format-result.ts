@@ -12,9 +12,10 @@ export function formatRunReport(r: SandboxResult): string {
       ? `, peak memory ${formatBytes(u.memoryPeakBytes)}${u.source === 'rusage' ? ' (largest process)' : ''}`
       : ''
   const pids = u.pidsPeak !== null ? `, peak pids ${u.pidsPeak}` : ''
-  lines.push(
-    `ns-isolated: ${end} in ${formatMs(r.wallMs)}${cpu}${mem}${pids} (host ${r.hostname}, network ${r.network}, ${r.strategy})`,
-  )
+  const where = r.namespaces
+    ? `host ${r.hostname}, network ${r.network}, ${r.strategy}`
+    : 'no namespaces: the host’s files, network and processes; leaks still killed'
+  lines.push(`ns-isolated: ${end} in ${formatMs(r.wallMs)}${cpu}${mem}${pids} (${where})`)
   const caps = Object.entries(r.caps.limits)
     .filter(([, v]) => v !== undefined)
     .map(
@@ -33,7 +34,7 @@ export function formatRunReport(r: SandboxResult): string {
       lines.push(`    … and ${r.leaksTruncated ? 'more' : r.leaked.length - 20} (--json lists ${r.leaked.length})`)
     }
   }
-  if (!r.writesKnown && r.leaksKnown) lines.push('  writes: unknown (PID 1 could not list them)')
+  if (!r.writesKnown && r.leaksKnown && r.namespaces) lines.push('  writes: unknown (PID 1 could not list them)')
   if (r.tmpfs) {
     const full = r.caps.hit.some((h) => h.cap === 'tmpfs')
     if (!full && r.tmpfs.usedBytes > r.tmpfs.sizeBytes / 2) {

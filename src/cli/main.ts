@@ -79,6 +79,10 @@ program
     '--privileged',
     'all capabilities, no seccomp filter: the command can undo the sandbox (see docs/security.md)',
   )
+  .option(
+    '--no-namespaces',
+    'no namespaces (hosts that refuse them): leaks still reported and killed, caps and figures from a cgroup where possible',
+  )
   .passThroughOptions()
   .action(async (command: string[], opts: Record<string, unknown>) => {
     const [cmd, ...args] = command
@@ -90,6 +94,7 @@ program
     if (opts.user !== undefined) options.user = opts.user as SandboxOptions['user']
     if ((opts.capAdd as string[]).length) options.capabilities = opts.capAdd as string[]
     if (opts.privileged) options.privileged = true
+    if (opts.namespaces === false) options.namespaces = false
     if (opts.hostname !== undefined) options.hostname = opts.hostname as string
     if (opts.memory !== undefined) options.memory = opts.memory as string
     if (opts.pids !== undefined) options.pids = opts.pids as number

@@ -15,7 +15,7 @@ const APPARMOR_FIX =
   'Ubuntu 23.10+ restricts unprivileged user namespaces through AppArmor (kernel.apparmor_restrict_unprivileged_userns=1). Fix one of: run the tests as root (sudo, or a CI job with root); allow it host-wide with `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; or install an AppArmor profile that grants `userns,` to your node binary (see docs/troubleshooting.md#ubuntu-2404).'
 
 const SECCOMP_FIX =
-  "A seccomp filter refuses namespace creation: Docker's default profile does this for containers without CAP_SYS_ADMIN. Run the container with `--security-opt seccomp=unconfined --cap-add SYS_ADMIN` (or `--privileged`), or run the tests outside the container (see docs/troubleshooting.md#docker)."
+  "A seccomp filter refuses namespace creation: Docker's default profile does this for containers without CAP_SYS_ADMIN. Run the container with `--security-opt seccomp=unconfined --cap-add SYS_ADMIN` (or `--privileged`), or run the tests outside the container; or run without namespaces (`namespaces: false`, CLI `--no-namespaces`, runners `fallback: 'subreaper'`), which still reports and kills leaked processes (see docs/troubleshooting.md#docker)."
 
 /** Why creating a user namespace failed, on this host. */
 function explainUserns(facts: HostFacts, errno: string): { code: ErrorCode; message: string } {

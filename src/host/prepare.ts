@@ -6,7 +6,7 @@
  * put the launcher in front of node through `child_process.fork`'s `execPath`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs'
-import { availableParallelism, constants, totalmem } from 'node:os'
+import { availableParallelism, constants, hostname, totalmem } from 'node:os'
 import { dirname } from 'node:path'
 import {
   type CgroupUsage,
@@ -81,6 +81,8 @@ export interface SandboxResult {
   degraded: string[]
   /** CPU and peak RSS from getrusage of the whole tree, as PID 1 saw it (null when it was killed from outside). */
   rusage: { cpuUserMs: number; cpuSystemMs: number; maxRssBytes: number } | null
+  /** False when it ran without namespaces (option `namespaces: false`): a subreaper, not a sandbox. */
+  namespaces: boolean
   /** Figures of the whole sandbox: from its cgroup where there is one, else from rusage (`usage.source`). */
   usage: CgroupUsage
   /** The caps asked for, which the kernel enforced, and the ones the sandbox ran into. */
@@ -385,9 +387,12 @@ function prepare(
   }
   const args = ['--parent-pid', String(process.pid)]
   for (const f of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', f)
-  if (strategy === 'rootless') args.push('--userns')
-  if (resolved.network === 'host') args.push('--no-net')
-  if (ownCgroupfs) args.push('--cgroupns')
+  if (!resolved.namespaces) args.push('--no-namespaces')
+  else {
+    if (strategy === 'rootless') args.push('--userns')
+    if (resolved.network === 'host') args.push('--no-net')
+    if (ownCgroupfs) args.push('--cgroupns')
+  }
   if (channel.statusFile !== undefined) args.push('--status-file', channel.statusFile)
   else if (channel.statusFd !== undefined) args.push('--status-fd', String(channel.statusFd))
   args.push(...(extra.extraLauncherArgs ?? []), '--')
@@ -426,9 +431,10 @@ function prepare(
       writesTruncated: final?.writesTruncated ?? false,
       writesKnown: final !== undefined && !final.writesUnknown,
       tmpfs,
-      hostname: plan.hostname,
-      network: plan.network,
+      hostname: resolved.namespaces ? plan.hostname : hostname(),
+      network: resolved.namespaces ? plan.network : 'host',
       strategy,
+      namespaces: resolved.namespaces,
       degraded: [...(done?.setup.degraded ?? []), ...(cgroup?.warnings ?? [])],
       rusage: final?.rusage
         ? {
@@ -445,7 +451,7 @@ function prepare(
   return {
     file,
     args,
-    env: { ...planEnv(fsPlan.text), [INSIDE_ENV]: plan.hostname },
+    env: resolved.namespaces ? { ...planEnv(fsPlan.text), [INSIDE_ENV]: plan.hostname } : {},
     options: resolved,
     plan,
     strategy,

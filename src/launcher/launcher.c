@@ -154,20 +154,79 @@ struct leak {
 };
 static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
 
-/* One pass over /proc: every process but us, with its command line (its
- * comm for a zombie). -1 when /proc is not the sandbox's own. */
-static int read_leaks(struct leak *out) {
-  char self[32] = {0};
-  if (readlink("/proc/self", self, sizeof self - 1) < 0 || strcmp(self, "1") != 0) return -1;
+/* --no-namespaces: no PID namespace, so no PID 1; the launcher is the
+ * sandbox's subreaper instead, and what it left is what descends from it. */
+static int no_namespaces;
+
+/* The processes that descend from us (the host's /proc: every orphan of the
+ * tree was reparented to us, a subreaper). Sorted by pid, at most `max`. */
+static int descendants(long *out, int max) {
+  static long pids[65536], parents[65536];
+  int n = 0;
   DIR *d = opendir("/proc");
-  if (!d) return -1;
   struct dirent *e;
-  int count = 0;
-  leaks_truncated = 0;
-  while ((e = readdir(d))) {
-    char *end;
+  while (d && (e = readdir(d)) && n < 65536) {
+    char *end, path[64], stat[512];
     long pid = strtol(e->d_name, &end, 10);
-    if (*end || pid <= 1) continue;
+    if (*end || pid <= 0) continue;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t sn = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+    if (fd >= 0) close(fd);
+    char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
+    long ppid;
+    if (!paren || sscanf(paren + 2, "%*c %ld", &ppid) != 1) continue;
+    pids[n] = pid;
+    parents[n++] = ppid;
+  }
+  if (d) closedir(d);
+  /* Ours: our children, their children, ... (a few passes: trees are shallow). */
+  static char ours[65536];
+  memset(ours, 0, (size_t)n);
+  long self = getpid();
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < n; i++) {
+      if (ours[i]) continue;
+      int hit = parents[i] == self;
+      for (int j = 0; !hit && j < n; j++) hit = ours[j] && pids[j] == parents[i];
+      if (hit) ours[i] = changed = 1;
+    }
+  }
+  int count = 0;
+  for (int i = 0; i < n && count < max; i++)
+    if (ours[i]) out[count++] = pids[i];
+  return count;
+}
+
+/* One pass over /proc: every process of the sandbox but us, with its
+ * command line (its comm for a zombie). -1 when /proc is not the sandbox's own. */
+static int read_leaks(struct leak *out) {
+  static long candidates[MAX_LEAKS + 1];
+  int ncandidates = -1;
+  DIR *d = NULL;
+  if (no_namespaces) {
+    ncandidates = descendants(candidates, MAX_LEAKS + 1);
+  } else {
+    char self[32] = {0};
+    if (readlink("/proc/self", self, sizeof self - 1) < 0 || strcmp(self, "1") != 0) return -1;
+    d = opendir("/proc");
+    if (!d) return -1;
+  }
+  struct dirent *e;
+  int count = 0, next = 0;
+  leaks_truncated = 0;
+  for (;;) {
+    long pid;
+    if (d) {
+      if (!(e = readdir(d))) break;
+      char *end;
+      pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 1) continue;
+    } else {
+      if (next >= ncandidates) break;
+      pid = candidates[next++];
+    }
     if (count >= MAX_LEAKS) { leaks_truncated = 1; break; }
     char path[64], *buf = out[count].cmd;
     snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
@@ -194,7 +253,7 @@ static int read_leaks(struct leak *out) {
     out[count].state = paren && paren[1] ? paren[2] : 'Z';
     out[count++].pid = pid;
   }
-  closedir(d);
+  if (d) closedir(d);
   return count;
 }
 
@@ -202,12 +261,13 @@ static int read_leaks(struct leak *out) {
  * leak is often caught between fork and exec (a shell's `setsid sleep &`:
  * still "sh", then "setsid", then "sleep"), so the list is read again until
  * two readings agree and nothing in it is running (R) or in the kernel (D):
- * a few ms, at most ~50 (a process that spins stays R). The final command
- * is named. */
+ * a few ms on a quiet machine; at most 250 ms (a busy machine may keep a
+ * runnable process waiting that long; a process that spins stays R). The
+ * final command is named. */
 static int list_leaks(FILE *f) {
   struct leak *now = leaks_a, *next = leaks_b;
   int count = read_leaks(now);
-  for (int round = 0; count > 0 && round < 25; round++) {
+  for (int round = 0; count > 0 && round < 125; round++) {
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
     nanosleep(&pause, NULL);
     int again = read_leaks(next);
@@ -281,6 +341,17 @@ static int list_writes(FILE *f) {
  * forked while it ran (a fork bomb outruns a single pass): again, until no
  * process is left to signal, reaping as they die. */
 static void kill_everything(void) {
+  if (no_namespaces) { /* each descendant, again until none is left */
+    static long pids[4096];
+    int n;
+    while ((n = descendants(pids, 4096)) > 0) {
+      for (int i = 0; i < n; i++) kill((pid_t)pids[i], SIGKILL);
+      if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) break;
+      while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    return;
+  }
   while (kill(-1, SIGKILL) == 0) {
     if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) break;
     while (waitpid(-1, NULL, WNOHANG) > 0) {}
@@ -1424,6 +1495,85 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
   _exit(0);
 }
 
+/* End the way the worker ended, so the runner sees the real signal. */
+static void end_like(int wstatus) {
+  if (WIFSIGNALED(wstatus)) {
+    int s = WTERMSIG(wstatus);
+    signal(s, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, s);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core file of ours */
+    raise(s);
+    _exit(128 + s);
+  }
+  _exit(WEXITSTATUS(wstatus));
+}
+
+/* ---------- without namespaces: the subreaper ----------------------------- */
+/*
+ * Where namespaces are refused (Docker's seccomp profile, AppArmor), what
+ * needs none still holds: the launcher is a child subreaper, so every
+ * process the command leaves (double forks and setsid daemons included)
+ * reparents to it; it relays signals, and when the command exits it reports
+ * what is left, by its final command, and kills it. The runner's death
+ * reaches it as SIGPWR (its PDEATHSIG here), so it kills the tree before it
+ * goes. No overlay, hostname, network or /proc of its own: nothing pretends.
+ */
+static void run_subreaper(char **argv, const sigset_t *waited) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) fail("subreaper", errno, NULL);
+  pid_t self = getpid();
+  int execp[2];
+  if (pipe2(execp, O_CLOEXEC) < 0) fail("pipe", errno, NULL);
+  pid_t worker = fork();
+  if (worker < 0) fail("fork worker", errno, NULL);
+  if (worker == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    close(execp[0]);
+    /* Dies with us; we may have died before the prctl took effect. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != self) _exit(EXIT_LAUNCHER);
+    execvp(argv[0], argv);
+    int err = errno;
+    if (write(execp[1], &err, sizeof err) < 0) {}
+    _exit(127);
+  }
+  close(execp[1]);
+  int exec_err = 0;
+  ssize_t got;
+  while ((got = read(execp[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR) {}
+  close(execp[0]);
+  if (got == (ssize_t)sizeof exec_err) {
+    waitpid(worker, NULL, 0);
+    fail("exec", exec_err, argv[0]);
+  }
+  int wstatus = 0;
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(waited, &si);
+    if (sig < 0) continue;
+    if (sig == SIGPWR) { /* the runner is gone: take the tree along */
+      kill_everything();
+      _exit(EXIT_LAUNCHER);
+    }
+    if (sig != SIGCHLD) {
+      if (forwarded(sig) && si.si_code != SI_KERNEL) kill(worker, sig);
+      continue;
+    }
+    pid_t pid;
+    int st, done = 0;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+      if (pid == worker) { wstatus = st; done = 1; }
+    if (done) break;
+  }
+  if (status_out) report(wstatus);
+  else kill_everything();
+  end_like(wstatus);
+}
+
 /* ---------- outer: from the runner into the namespaces ------------------- */
 
 static int join_by_pid(const char *procs) {
@@ -1484,7 +1634,7 @@ static void cloexec_all_but(int *keep, int nkeep) {
 
 static void usage(void) {
   fputs("usage: ns-isolated-launcher [--parent-pid PID] [--cgroup-procs FILE]... [--userns]\n"
-        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--keep-fd N]...\n"
+        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--no-namespaces] [--keep-fd N]...\n"
         "         [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
         "This is ns-isolated's native helper; run sandboxes with `ns-isolated run`.\n",
         stderr);
@@ -1509,6 +1659,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--cgroupns")) cgroupns = 1;
     else if (!strcmp(a, "--no-clone3")) no_clone3 = 1; /* tests: take the fallback join */
     else if (!strcmp(a, "--reuse")) reuse = 1;
+    else if (!strcmp(a, "--no-namespaces")) no_namespaces = 1;
     else if (!strcmp(a, "--keep-fd") && i + 1 < argc && nkeep < MAX_KEEP_FDS) keep[nkeep++] = atoi(argv[++i]);
     else if (!strcmp(a, "--status-fd") && i + 1 < argc) status_fd = atoi(argv[++i]);
     else if (!strcmp(a, "--status-file") && i + 1 < argc) status_file = argv[++i];
@@ -1531,9 +1682,20 @@ int main(int argc, char **argv) {
   cloexec_all_but(keep, nkeep);
 
   /* 1. Die with the runner, even when it is SIGKILLed. The parent may have
-   *    died before the prctl: then we were reparented, so re-check. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl", errno, NULL);
+   *    died before the prctl: then we were reparented, so re-check. Without
+   *    namespaces the kernel would not take the tree along: SIGPWR, caught
+   *    (blocked here, waited for by run_subreaper), kills it first. */
+  sigset_t waited;
+  sigemptyset(&waited);
+  int relay[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  for (size_t s = 0; s < sizeof relay / sizeof relay[0]; s++) sigaddset(&waited, relay[s]);
+  if (no_namespaces) {
+    sigaddset(&waited, SIGPWR);
+    sigprocmask(SIG_BLOCK, &waited, NULL);
+  }
+  if (prctl(PR_SET_PDEATHSIG, no_namespaces ? SIGPWR : SIGKILL, 0, 0, 0) < 0) fail("prctl", errno, NULL);
   if (parent_pid && getppid() != parent_pid) _exit(EXIT_LAUNCHER);
+  if (no_namespaces) no_clone3 = 1; /* we join ourselves: there is no init to clone into the cgroup */
 
   /* 2. Join the cgroups first: everything forked from here on is inside.
    *    Moving a process by writing its pid to cgroup.procs takes the
@@ -1565,6 +1727,8 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (no_namespaces) run_subreaper(cmd, &waited);
+
   /* 3. Rootless: a user namespace where we are root, mapped to our own ids.
    *    setgroups must be denied before an unprivileged gid_map is written. */
   if (userns) {
@@ -1589,10 +1753,6 @@ int main(int argc, char **argv) {
 
   /* 5. Block what we relay (and SIGCHLD) before forking, so neither we nor
    *    init lose a signal; both take them with sigwaitinfo. */
-  sigset_t waited;
-  sigemptyset(&waited);
-  int relay[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  for (size_t s = 0; s < sizeof relay / sizeof relay[0]; s++) sigaddset(&waited, relay[s]);
   sigprocmask(SIG_BLOCK, &waited, NULL);
 
   int sv[2];
@@ -1633,18 +1793,6 @@ int main(int argc, char **argv) {
       if (WIFSIGNALED(st)) wstatus = st;
       else _exit(WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_LAUNCHER);
     }
-    if (WIFSIGNALED(wstatus)) {
-      /* End the way the worker ended, so the runner sees the real signal. */
-      int s = WTERMSIG(wstatus);
-      signal(s, SIG_DFL);
-      sigset_t one;
-      sigemptyset(&one);
-      sigaddset(&one, s);
-      sigprocmask(SIG_UNBLOCK, &one, NULL);
-      prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core file of ours */
-      raise(s);
-      _exit(128 + s);
-    }
-    _exit(WEXITSTATUS(wstatus));
+    end_like(wstatus);
   }
 }

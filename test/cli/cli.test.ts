@@ -50,7 +50,14 @@ describe('ns-isolated run', () => {
   it('names a leak by the command it runs once its exec is done (a shell backgrounding setsid sleep), 20 of 20 times', () => {
     const sleep = uniqueSleep()
     const names = Array.from({ length: 20 }, () => {
-      const r = cli(['run', '--json', '--', 'sh', '-c', `setsid sleep ${sleep} </dev/null >/dev/null 2>&1 & echo started`])
+      const r = cli([
+        'run',
+        '--json',
+        '--',
+        'sh',
+        '-c',
+        `setsid sleep ${sleep} </dev/null >/dev/null 2>&1 & echo started`,
+      ])
       return (JSON.parse(r.stderr) as { leaked: { command: string }[] }).leaked.map((l) => l.command).join(' | ')
     })
     expect(names).toEqual(Array(20).fill(`sleep ${sleep}`))

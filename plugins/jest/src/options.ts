@@ -54,6 +54,7 @@ export const SANDBOX_KEYS = [
   'user',
   'capabilities',
   'privileged',
+  'namespaces',
 ] as const
 /** Our own keys. */
 export const JEST_KEYS = ['leaks', 'isolation', 'report', 'compileCache'] as const
