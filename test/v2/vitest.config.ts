@@ -12,6 +12,7 @@ export default defineConfig({
       'test/v2/**/*.test.ts',
       'test/cgroup/{layout,join,lifecycle,memory-cap,pids-cap,cpu-cap,figures,rootless}.test.ts',
       'test/sandbox/cgroupfs.test.ts',
+      'test/sandbox/syscalls.test.ts',
     ],
     testTimeout: 300_000,
     hookTimeout: 120_000,
