@@ -169,6 +169,20 @@ function esc(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n')
 }
 
+/** Which of the kernel's /proc entries exist: fixed for the kernel's life, so looked up once per host view. */
+const procEntries = new WeakMap<HostView, Map<string, { file: boolean; any: boolean }>>()
+function procEntry(host: HostView, name: string): { file: boolean; any: boolean } {
+  let known = procEntries.get(host)
+  if (known === undefined) procEntries.set(host, (known = new Map()))
+  let entry = known.get(name)
+  if (entry === undefined) {
+    const st = host.stat(`/proc/${name}`)
+    entry = { file: st?.isFile() === true, any: st !== undefined }
+    known.set(name, entry)
+  }
+  return entry
+}
+
 export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan {
   const ops: string[] = []
   const created: string[] = []
@@ -286,10 +300,10 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   //    keys or memory masked; as real root, the kernel's knobs read-only.
   op('D', `${R}/proc`, '555')
   op('M', 'proc', `${R}/proc`, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, '-')
-  for (const p of PROC_MASKED) if (host.stat(`/proc/${p}`)?.isFile()) bind('/dev/null', `${R}/proc/${p}`)
+  for (const p of PROC_MASKED) if (procEntry(host, p).file) bind('/dev/null', `${R}/proc/${p}`)
   if (!rootless) {
     for (const p of PROC_READ_ONLY) {
-      if (!host.stat(`/proc/${p}`)) continue
+      if (!procEntry(host, p).any) continue
       op('M', `${R}/proc/${p}`, `${R}/proc/${p}`, '-', MS_BIND, '-')
       op('R', `${R}/proc/${p}`)
     }

@@ -181,14 +181,19 @@ function mib(bytes: number): string {
   return Number.isInteger(m) ? String(m) : m.toFixed(1)
 }
 
-/** CAP_SYS_ADMIN in this process's effective set: what the root strategy's namespaces need. */
+let sysAdmin: boolean | undefined
+
+/** CAP_SYS_ADMIN in this process's effective set (what the root strategy's namespaces need); read once. */
 function hasSysAdmin(): boolean {
-  try {
-    const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
-    return eff !== undefined && ((BigInt(`0x${eff}`) >> BigInt(CAPABILITIES.SYS_ADMIN)) & 1n) === 1n
-  } catch {
-    return false
+  if (sysAdmin === undefined) {
+    try {
+      const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+      sysAdmin = eff !== undefined && ((BigInt(`0x${eff}`) >> BigInt(CAPABILITIES.SYS_ADMIN)) & 1n) === 1n
+    } catch {
+      sysAdmin = false
+    }
   }
+  return sysAdmin
 }
 
 /**
