@@ -30,6 +30,7 @@ import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
 import { nodeModulesDirs } from './node-modules.ts'
+import { assertNodeSupported } from './node-version.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
 import { implicitKeep } from './tmp-keep.ts'
 
@@ -169,6 +170,7 @@ export function prepareSandbox(
   channel: StatusChannel,
   extra: { keep?: string[]; extraLauncherArgs?: string[] } = {},
 ): SandboxLaunch {
+  assertNodeSupported()
   assertLinux()
   const resolved = resolveOptions(options)
   const file = launcherPath()

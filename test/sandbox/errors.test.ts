@@ -42,7 +42,9 @@ describe('error codes', () => {
 
   it('ENS_LAUNCHER_MISSING without a binary for the platform, naming the build command', async () => {
     expect(await codeOf(() => launcherPath({}, 'riscv64'))).toBe(ErrorCodes.LAUNCHER_MISSING)
-    expect(() => launcherPath({}, 'riscv64')).toThrow(/npm run build:launcher/)
+    expect(() => launcherPath({}, 'riscv64')).toThrow(
+      /`npx ns-isolated build-launcher` \(needs a C compiler: Debian\/Ubuntu: apt-get install gcc libc6-dev; Alpine: apk add build-base\)/,
+    )
     expect(await codeOf(() => launcherPath({ NS_ISOLATED_LAUNCHER: '/nonexistent' }))).toBe(ErrorCodes.LAUNCHER_MISSING)
   })
 
