@@ -18,7 +18,7 @@
  * taken from the very Vitest that started this worker (its `dist/index.js`,
  * named by the pool), not from whatever `vitest` this package would resolve.
  */
-import { createRequire } from 'node:module'
+import module, { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { VITEST_INDEX_ENV } from '../names.ts'
 import type { Hooks, TrackedTest, Tracker } from './track.cts'
@@ -101,3 +101,10 @@ if (index) {
   }
   process.on('message', first)
 }
+
+// The sandboxed worker is ended by a signal once stopped, so Node's own write of the compile cache at
+// exit never happens: write it when Vitest says stop. Vitest 5 does so itself after its teardown (this
+// earlier write leaves it little to add); Vitest 4 does not, and its workers' cache stayed empty.
+process.on('message', (m: unknown) => {
+  if ((m as { type?: unknown } | null)?.type === 'stop') module.flushCompileCache?.()
+})
