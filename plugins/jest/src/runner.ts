@@ -22,12 +22,8 @@
 import { rmSync } from 'node:fs'
 import type { Test, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import StockRunner, {
-  EmittingTestRunner,
-  type TestRunnerOptions,
-  type TestWatcher,
-  type UnsubscribeFn,
-} from 'jest-runner'
+import type * as JestRunner from 'jest-runner'
+import type { TestRunnerOptions, TestWatcher, UnsubscribeFn } from 'jest-runner'
 import { compileCacheFor, resolveOptions, type SandboxResult } from 'ns-isolated'
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
@@ -36,7 +32,10 @@ import { type FileRun, SandboxWorker } from './host/sandbox-worker'
 import { select } from './host/select'
 import { createStatusDir } from './host/status-dir'
 import { resolveJestOptions } from './host/validate'
+import { requireFromJestRunner } from './jest-modules'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
+
+const { default: StockRunner, EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
 
 const STOCK_EVENTS = [
   'test-file-start',
