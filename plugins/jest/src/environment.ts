@@ -7,6 +7,8 @@
  * silently and prove nothing.
  */
 
+// First: an old Node is refused (the runner refused it already, unless the environment is used without it).
+import './node-gate'
 import { flushCompileCache } from 'node:module'
 import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
 import type { Circus } from '@jest/types'

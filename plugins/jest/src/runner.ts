@@ -19,6 +19,8 @@
  *   files by the environment (see sandbox/reset.ts for what is and is not
  *   reset); figures are per-file deltas of the shared sandbox's cgroup.
  */
+// First: an old Node is refused before the core loads.
+import './node-gate'
 import { rmSync } from 'node:fs'
 import type { Test, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'

@@ -11,6 +11,7 @@
  * into sandboxed workers only, see worker/preload.ts). It also adds, once per
  * Vitest instance, the usage reporter.
  */
+import { assertNodeSupported } from 'ns-isolated'
 import type { Reporter, TestProject, Vitest } from 'vitest/node'
 import { CreatedDirs } from './host/passthrough.ts'
 import { createNsIsolatedPool } from './host/pool.ts'
@@ -34,8 +35,12 @@ export interface NsIsolatedVitePlugin {
 type MutableConfig = { pool: string; poolRunner?: unknown }
 type ReporterEntry = Reporter | [string, unknown]
 
-/** Installs the ns-isolated pool. Options are validated here (a TypeError names the mistake). */
+/**
+ * Installs the ns-isolated pool. Options are validated here (a TypeError names the mistake); a Node
+ * older than ns-isolated's minimum is refused here too (ENS_NODE_UNSUPPORTED), when the config loads.
+ */
 export default function nsIsolated(options?: NsIsolatedPluginOptions): NsIsolatedVitePlugin {
+  assertNodeSupported()
   const plugin = resolvePluginOptions(options)
   const state = new RunState()
   const pool = createNsIsolatedPool({ plugin, state, created: new CreatedDirs() })

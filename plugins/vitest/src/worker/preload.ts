@@ -77,34 +77,51 @@ function patch(vitest: VitestIndex): void {
 
 const require = createRequire(import.meta.url)
 
-if (index) {
-  // Taken when Vitest's first message arrives, not here: by then the worker's own entry has loaded
-  // every module of Vitest's index (its forks entry imports them all), and a synchronous require of
-  // the loaded ES module costs nothing, where an import here, ahead of the entry, cost each worker
-  // 1–3 ms of CPU (a process.cpuUsage() probe in every worker, 240–320 workers per variant).
-  // This listener is the process's first, so the patch is in place before Vitest handles the message,
-  // and the first file is imported only after a later message ('run' or 'collect').
-  const first = (): void => {
-    process.off('message', first)
-    let vitest: VitestIndex
-    try {
-      vitest = require(fileURLToPath(index)) as VitestIndex
-    } catch {
-      // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
-      // Still before the first file: Vitest answers this message first and only then sends the file.
-      import(index).then(patch, (e: unknown) => {
-        process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${index}: ${e}\n`)
-      })
-      return
-    }
-    patch(vitest)
+/** Our listener of the pool's messages, run before Vitest's own. */
+function onMessage(m: unknown): void {
+  const type = (m as { type?: unknown } | null)?.type
+  if (first) {
+    first = false
+    if (index) patchWhenLoaded(index)
   }
-  process.on('message', first)
+  // The sandboxed worker is ended by a signal once stopped, so Node's own write of the compile cache
+  // at exit never happens: write it when Vitest says stop. Vitest 5 does so itself after its teardown
+  // (this earlier write leaves it little to add); Vitest 4 does not, and its workers' cache stayed empty.
+  if (type === 'stop') module.flushCompileCache?.()
+}
+let first = true
+
+/**
+ * Patches the worker's TestRunner when Vitest's first message arrives, not here: by then the worker's
+ * own entry has loaded every module of Vitest's index (its forks entry imports them all), and a
+ * synchronous require of the loaded ES module costs nothing, where an import here, ahead of the entry,
+ * cost each worker 1–3 ms of CPU (a process.cpuUsage() probe in every worker, 240–320 workers per
+ * variant). Our listener runs first, so the patch is in place before Vitest handles the message, and
+ * the first file is imported only after a later message ('run' or 'collect').
+ */
+function patchWhenLoaded(url: string): void {
+  let vitest: VitestIndex
+  try {
+    vitest = require(fileURLToPath(url)) as VitestIndex
+  } catch {
+    // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
+    // Still before the first file: Vitest answers this message first and only then sends the file.
+    import(url).then(patch, (e: unknown) => {
+      process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${url}: ${e}
+`)
+    })
+    return
+  }
+  patch(vitest)
 }
 
-// The sandboxed worker is ended by a signal once stopped, so Node's own write of the compile cache at
-// exit never happens: write it when Vitest says stop. Vitest 5 does so itself after its teardown (this
-// earlier write leaves it little to add); Vitest 4 does not, and its workers' cache stayed empty.
-process.on('message', (m: unknown) => {
-  if ((m as { type?: unknown } | null)?.type === 'stop') module.flushCompileCache?.()
-})
+// Our listener is added when Vitest adds its own, ahead of it, and not before: Node holds the pool's
+// messages until the process listens, and a listener of ours alone would have them delivered before
+// Vitest's entry (an ES module, loaded after this preload) listens. Its 'start' was then lost and the
+// run waited forever (Node 20, where the entry loads asynchronously).
+const whenVitestListens = (event: string | symbol): void => {
+  if (event !== 'message') return
+  process.off('newListener', whenVitestListens)
+  process.prependListener('message', onMessage)
+}
+process.on('newListener', whenVitestListens)
