@@ -10,7 +10,7 @@ afterEach(async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('a CPU burner under cpu 0.5 takes about twice its CPU time in wall time', async () => {
+it('a CPU burner under cpu 0.5 takes about twice its CPU time in wall time', { tags: ['root'] }, async () => {
   const cg = t.track(openSandboxCgroup('cpuburn', { cpu: 0.5 }, { rootless: false, unenforceable: 'error' }))
   if (!cg) throw new Error('no cgroup')
   expect(cg.enforced.cpu).toBe(true)

@@ -38,7 +38,7 @@ function expected(procs: string): { hierarchy: string; path: string } {
   return { hierarchy: m[1] as string, path: m[2] as string }
 }
 
-describe('joining the sandbox cgroups', () => {
+describe('joining the sandbox cgroups', { tags: ['root'] }, () => {
   for (const [name, args] of [
     ['fast path (tasks "0", clone3 into the cgroup)', []],
     ['fallback (pid into cgroup.procs, no clone3)', ['--no-clone3']],

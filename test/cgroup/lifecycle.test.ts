@@ -19,7 +19,7 @@ afterEach(async () => {
 
 const OPTS = { rootless: false, unenforceable: 'error' } as const
 
-it('leaves no cgroup after 200 open/close cycles', async () => {
+it('leaves no cgroup after 200 open/close cycles', { tags: ['root'] }, async () => {
   for (let i = 0; i < 200; i++) {
     const cg = openSandboxCgroup('cycle', { memory: 64 * 2 ** 20, pids: 32, cpu: 1 }, OPTS)
     if (!cg) throw new Error('no cgroup')
@@ -29,7 +29,9 @@ it('leaves no cgroup after 200 open/close cycles', async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('killAll kills every process, orphans included; close is idempotent and removes every directory', async () => {
+it('killAll kills every process, orphans included; close is idempotent and removes every directory', {
+  tags: ['root'],
+}, async () => {
   const cg = t.track(openSandboxCgroup('killall', {}, OPTS))
   if (!cg) throw new Error('no cgroup')
   // Orphans: the backgrounded sleeps outlive the sh that started them.
@@ -49,7 +51,9 @@ it('killAll kills every process, orphans included; close is idempotent and remov
   for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
 })
 
-it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside), not a live one's", async () => {
+it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside), not a live one's", {
+  tags: ['root'],
+}, async () => {
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
   const dead = `${pidMax + 7}-${pidNamespaceId()}-0-beef-stale` // a pid above pid_max is never alive
   const dirs = ['memory', 'pids', 'cpuacct', 'unified'].map((h) => join('/sys/fs/cgroup', h, 'ns-isolated', dead))
@@ -80,7 +84,7 @@ it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside)
   expect(sweepStaleCgroups()).toBe(0)
 })
 
-it('recreates the shared ns-isolated parent when someone removed it', async () => {
+it('recreates the shared ns-isolated parent when someone removed it', { tags: ['root'] }, async () => {
   const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
   await a?.close()
   // Another runner (or an admin) removed the shared parent in one hierarchy.
@@ -91,7 +95,9 @@ it('recreates the shared ns-isolated parent when someone removed it', async () =
   expect(b?.enforced.pids).toBe(true)
 })
 
-it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', async () => {
+it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', {
+  tags: ['root'],
+}, async () => {
   // This host is hybrid; hide its cgroup2 to take the v1-only path.
   const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
   const { driver, problems } = openV1(mounts, sandboxCgroupName('v1only'), { memory: 256 * 2 ** 20, pids: 64 }, realIo)

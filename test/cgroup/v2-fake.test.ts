@@ -139,7 +139,9 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     await cg.close()
   })
 
-  it('as root in a cgroup shared with processes not ours, leaves them alone and uses the root', async () => {
+  it('as root in a cgroup shared with processes not ours, leaves them alone and uses the root', {
+    tags: ['root'],
+  }, async () => {
     const f = fake({ namespaceRoot: false, rootProcs: [1] })
     f.write(f.at('cgroup.subtree_control'), '+memory +pids +cpu') // systemd does this at boot
     f.makeCgroup(f.at('user.slice'), [4242, process.pid])

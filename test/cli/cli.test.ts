@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { dist, isRoot, tempDir, uniqueSleep } from '../helpers.ts'
+import { dist, tempDir, uniqueSleep } from '../helpers.ts'
 
 const cli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
   spawnSync(process.execPath, [dist('cli/main.js'), ...args], {
@@ -44,7 +44,7 @@ describe('ns-isolated run', () => {
     dir.cleanup()
   })
 
-  it.runIf(isRoot)('--memory caps the sandbox and reports the OOM kill', () => {
+  it('--memory caps the sandbox and reports the OOM kill', { tags: ['root'] }, () => {
     const r = cli([
       'run',
       '--memory',
@@ -64,7 +64,9 @@ describe('ns-isolated run', () => {
     expect(r.stderr).toMatch(/killed by SIGTERM/)
   })
 
-  it.runIf(isRoot)('--node-modules: read-only by default (EROFS), overlay lets the write happen and vanish', () => {
+  it('--node-modules: read-only by default (EROFS), overlay lets the write happen and vanish', {
+    tags: ['root'],
+  }, () => {
     const mark = `node_modules/.nsiso-cli-${process.pid}`
     const ro = cli(['run', '-q', '--', 'sh', '-c', `touch ${mark}`], {})
     expect(ro.status).toBe(1)
@@ -114,7 +116,7 @@ describe('ns-isolated doctor', () => {
   })
 })
 
-describe.runIf(isRoot)('ns-isolated demo', () => {
+describe('ns-isolated demo', { tags: ['root'] }, () => {
   it('shows isolation and a usage report, and exits 0', () => {
     const r = cli(['demo'])
     expect(r.status, r.stdout + r.stderr).toBe(0)

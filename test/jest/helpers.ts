@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { ResetReport } from '../../plugins/jest/src/messages.ts'
-import { root } from '../helpers.ts'
+import { asUnprivileged, root } from '../helpers.ts'
 
 export const fixtures = join(import.meta.dirname, 'fixtures')
 const node = join(root, 'node_modules', '.bin', 'node')
@@ -124,7 +124,7 @@ export interface UsageReport {
   totals: { files: number; leaked: number; capHits: number }
 }
 
-/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: as uid 65534, the real rootless path. */
+/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: unprivileged (see `asUnprivileged`), the real rootless path. */
 export function runJest(
   p: Project,
   args: string[] = [],
@@ -138,7 +138,7 @@ export function runJest(
     const argv = [node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
     if (asNobody) {
       chmodSync(p.dir, 0o777)
-      argv.unshift('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups')
+      argv.unshift(...asUnprivileged)
     }
     const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: p.dir,

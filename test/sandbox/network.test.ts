@@ -1,7 +1,7 @@
 // A fixed port in two sandboxes at once: each has its own loopback.
 import { describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import { isRoot, runScript } from '../helpers.ts'
+import { runScript } from '../helpers.ts'
 
 // Listens on 127.0.0.1:3000 and [::1]:3000, waits until the other sandbox is
 // surely listening too, then talks to itself on both.
@@ -18,7 +18,7 @@ const get = (host) => new Promise((ok, ko) => http.get({ host, port: 3000 }, (r)
 })().catch((e) => { console.error(e.code || e); process.exit(2) });
 `
 
-describe.runIf(isRoot)('network (root)', () => {
+describe('network (root)', { tags: ['root'] }, () => {
   it('two sandboxes listen on 127.0.0.1:3000 and [::1]:3000 at the same time', async () => {
     const results = await Promise.all(
       ['net-a', 'net-b'].map((hostname) =>

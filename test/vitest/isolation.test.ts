@@ -217,7 +217,7 @@ describe('stopping', () => {
   })
 })
 
-test('no sandbox cgroup of a finished run is left behind', async () => {
+test('no sandbox cgroup of a finished run is left behind', { tags: ['root'] }, async () => {
   p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], memory: '512M', pids: 256 }") })
   const r = await p.run([], { NSV_MARKER: `${process.pid}-cg`, NSV_SLEEP: uniqueSleep() })
   expect(r.code).toBe(0)
