@@ -101,7 +101,9 @@ describe('jest: isolation', () => {
     expect(pidsWithMarker(marker)).toEqual([])
   })
 
-  it('a fork bomb and a memory hog hit their caps: the files fail naming the cap, nothing survives', async () => {
+  it('a fork bomb and a memory hog hit their caps: the files fail naming the cap, nothing survives', {
+    tags: ['root'],
+  }, async () => {
     p = project('caps')
     const marker = uniqueSleep()
     const r = await runJest(p, ['--maxWorkers=2'], { SLEEP_MARKER: marker })
