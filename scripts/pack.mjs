@@ -65,7 +65,13 @@ function absoluteLinks(markdown, dir) {
 }
 
 // 1. Build: the TypeScript, and both launchers, static (the published binaries run on any distribution).
-run(process.execPath, [join(root, 'scripts/build-launcher.mjs'), '--all'])
+//    --only-host-arch: this machine's launcher only, for tests where no cross compiler can be had; never a release.
+const onlyHost = process.argv.includes('--only-host-arch')
+if (onlyHost) {
+  console.error(`pack: --only-host-arch: the core tarball carries linux-${process.arch} only (not for release)`)
+  rmSync(join(root, 'prebuilds'), { recursive: true, force: true }) // no other arch's binary left from an earlier build
+}
+run(process.execPath, [join(root, 'scripts/build-launcher.mjs'), ...(onlyHost ? [] : ['--all'])])
 run(bin('tsc'), ['-p', 'tsconfig.build.json'])
 for (const dir of PACKAGES.slice(1)) run(bin('tsc'), ['-p', join(dir, 'tsconfig.json')])
 

@@ -1,0 +1,113 @@
+/**
+ * vitest-environment-ns-isolated installed as a user installs it (the
+ * release tarballs plus the registry, in a project outside the repository),
+ * with the latest Vitest 4 and Vitest 5: a small suite shows isolation (pid
+ * 2, port 3000 in two files at once, a leaked daemon reported), the usage
+ * report, and one failing assertion reported as a normal failure. On an old
+ * Node, the plugin refuses when the config loads; nothing hangs.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { run, tarball, type UserProject, uniqueSleep, userProject } from './helpers.ts'
+
+const config = `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+
+export default defineConfig({
+  plugins: [nsIsolated({ writable: ['shared'] })],
+  test: { environment: 'ns-isolated', include: ['test/**/*.test.js'], maxWorkers: 2 },
+})
+`
+const meet = `import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+
+// Listens on 127.0.0.1:3000 and holds the port until the other file listens on it too.
+export async function listenAndMeet(me, other) {
+  mkdirSync('shared', { recursive: true })
+  const server = createServer()
+  await new Promise((resolve, reject) => server.once('error', reject).listen(3000, '127.0.0.1', resolve))
+  writeFileSync(\`shared/\${me}\`, 'listening')
+  while (!existsSync(\`shared/\${other}\`)) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => server.close(r))
+}
+`
+const port = (me: string, other: string) => `import { test } from 'vitest'
+import { listenAndMeet } from './meet.js'
+
+test('port 3000 in file ${me} while file ${other} holds it too', () => listenAndMeet('${me}', '${other}'))
+`
+const files = (sleep: number): Record<string, string> => ({
+  'vitest.config.mjs': config,
+  'test/meet.js': meet,
+  'test/port-a.test.js': port('a', 'b'),
+  'test/port-b.test.js': port('b', 'a'),
+  'test/pid.test.js': `import { expect, test } from 'vitest'
+
+test('own pid namespace: the test is pid 2', () => expect(process.pid).toBe(2))
+`,
+  'test/leak.test.js': `import { spawnSync } from 'node:child_process'
+import { test } from 'vitest'
+
+test('leaves a daemon behind', () => {
+  spawnSync('sh', ['-c', 'setsid sleep ${sleep} </dev/null >/dev/null 2>&1 &'])
+})
+`,
+  'test/fails.test.js': `import { expect, test } from 'vitest'
+
+test('deliberately fails', () => expect(1 + 1).toBe(3))
+`,
+})
+
+interface JsonResults {
+  numPassedTests: number
+  numFailedTests: number
+  numPendingTests: number
+  testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[]
+}
+
+describe.each([4, 5])('Vitest %i, installed from the tarballs', (major) => {
+  let p: UserProject
+  const sleep = uniqueSleep() + major
+  beforeAll(async () => {
+    p = userProject(`vitest${major}`, { type: 'module' })
+    for (const [path, text] of Object.entries(files(sleep))) p.write(path, text)
+    await p.install([`vitest@^${major}`, tarball('core'), tarball('vitest')])
+  })
+  afterAll(() => p?.cleanup())
+
+  it(`is the latest Vitest ${major}, with the plugin's dependency on the core met by the core tarball`, () => {
+    expect(Number.parseInt(p.installed('vitest'), 10)).toBe(major)
+    expect(p.installed('ns-isolated')).toBe(p.installed('vitest-environment-ns-isolated'))
+  })
+
+  it('runs the suite isolated: pid 2, port 3000 twice at once, the leaked daemon reported; one normal failure', async () => {
+    const r = await run(
+      process.execPath,
+      ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=out.json'],
+      { cwd: p.dir },
+    )
+    expect(r.code, r.output).toBe(1)
+    const j = JSON.parse(p.read('out.json')) as JsonResults
+    const failed = j.testResults.flatMap((f) => f.assertionResults).filter((t) => t.status === 'failed')
+    expect(failed.map((t) => t.title)).toEqual(['deliberately fails'])
+    expect(failed[0]?.failureMessages[0]).toContain('expected 2 to be 3')
+    expect([j.numPassedTests, j.numFailedTests, j.numPendingTests]).toEqual([4, 1, 0])
+    expect(r.output).toContain('ns-isolated usage (5 sandboxed files)')
+    // (`setsid sleep N` when the report caught setsid before it became sleep)
+    expect(r.output).toMatch(
+      new RegExp(`test/leak\\.test\\.js > leaves a daemon behind: pid \\d+ \`(setsid )?sleep ${sleep}\``),
+    )
+  })
+
+  it('on an old Node, the plugin refuses when the config loads, naming the version and the fix; nothing hangs', async () => {
+    for (const old of inject('oldNodes')) {
+      const r = await run(old.path, ['node_modules/vitest/vitest.mjs', 'run'], { cwd: p.dir, hangGuard: 120_000 })
+      expect(r.signal, `${old.why}: hung\n${r.output}`).toBe(null)
+      expect(r.code, r.output).not.toBe(0)
+      // at config load: no run started
+      expect(r.output).toContain('failed to load config')
+      expect(r.output).not.toContain(' RUN ')
+      expect(r.output).toContain(`ns-isolated needs Node >= 22.12.0, and this is Node ${old.version}`)
+      expect(r.output).toContain('nvm install 22')
+    }
+  })
+})
