@@ -111,12 +111,13 @@ describe('the launchers in the core tarball', () => {
       expect(spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout).toBe(`ns-isolated-launcher ${version}\n`)
       return
     }
-    const qemu = ['qemu-aarch64-static', 'qemu-aarch64'].find(have)
-    if (!qemu) {
+    const qemus = ['qemu-aarch64-static', 'qemu-aarch64']
+    if (!qemus.some(have)) {
+      // Debian's qemu-user-static (qemu-user, where a release folds the static binaries into it)
       const problem = aptInstall(['qemu-user-static'], 'running the arm64 launcher')
-      if (problem) ctx.skip(problem)
+      if (problem && aptInstall(['qemu-user'], 'running the arm64 launcher')) ctx.skip(problem)
     }
-    const q = ['qemu-aarch64-static', 'qemu-aarch64'].find(have) as string
+    const q = qemus.find(have) as string
     const r = spawnSync(q, [path, '--version'], { encoding: 'utf8' })
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe(`ns-isolated-launcher ${version}\n`)
