@@ -28,7 +28,9 @@ type Runner = {
   onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
   onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
 }
-type VitestIndex = Hooks & { TestRunner: { prototype: Runner } }
+type RunnerClass = { prototype: Runner }
+/** Vitest's index: its hooks, and the worker's runner class (Vitest 4.1 and 5; 4.0 has it in `runners.js`). */
+type VitestIndex = Hooks & { TestRunner?: RunnerClass }
 
 const index = process.env[VITEST_INDEX_ENV]
 // Not for the processes a test starts: they inherit the environment and, through fork(), the execArgv.
@@ -41,11 +43,11 @@ for (let i = process.execArgv.indexOf(self); i !== -1; i = process.execArgv.inde
  * attempt of each test through the runner's own per-attempt methods, and at each file's start
  * through `importFile`.
  */
-function patch(vitest: VitestIndex): void {
+function patch(vitest: VitestIndex, Runner: RunnerClass): void {
   const { createTracker } = require('./track.cjs') as { createTracker(): Tracker | undefined }
   const tracker = createTracker()
   if (!tracker) return
-  const proto = vitest.TestRunner.prototype
+  const proto = Runner.prototype
   const { importFile, onBeforeTryTask, onAfterRetryTask } = proto
   // Each file's collection imports its setup files ('setup') and then the file ('collect'): the first
   // import after the previous file's 'collect' starts the next file. A setup file that throws ends its
@@ -100,19 +102,27 @@ let first = true
  * the first file is imported only after a later message ('run' or 'collect').
  */
 function patchWhenLoaded(url: string): void {
+  const off = (e: unknown) =>
+    process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${url}: ${e}\n`)
+  // Vitest 4.0 keeps the runner class in `runners.js` (as VitestTestRunner), beside its index.
+  const runners = new URL('runners.js', url)
   let vitest: VitestIndex
+  let Runner: RunnerClass | undefined
   try {
     vitest = require(fileURLToPath(url)) as VitestIndex
+    Runner =
+      vitest.TestRunner ?? (require(fileURLToPath(runners)) as { VitestTestRunner?: RunnerClass }).VitestTestRunner
   } catch {
     // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
     // Still before the first file: Vitest answers this message first and only then sends the file.
-    import(url).then(patch, (e: unknown) => {
-      process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${url}: ${e}
-`)
-    })
+    import(url).then((v: VitestIndex) => {
+      if (v.TestRunner) patch(v, v.TestRunner)
+      else off('no TestRunner')
+    }, off)
     return
   }
-  patch(vitest)
+  if (Runner) patch(vitest, Runner)
+  else off('no TestRunner')
 }
 
 // Our listener is added when Vitest adds its own, ahead of it, and not before: Node holds the pool's
