@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
-import { inject } from 'vitest'
+import { expect, inject } from 'vitest'
 import { root } from '../helpers.ts'
 
 declare module 'vitest' {
@@ -117,6 +117,53 @@ export function userProject(name: string, packageJson: Record<string, unknown> =
       (JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }
+}
+
+/** The fixture suite's results (Vitest's or Jest's --json file): 4 passed, and one normal failure, the deliberate one. */
+export function expectOneDeliberateFailure(json: string, expected: string): void {
+  const j = JSON.parse(json) as {
+    numPassedTests: number
+    numFailedTests: number
+    numPendingTests: number
+    testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[]
+  }
+  const failed = j.testResults.flatMap((f) => f.assertionResults).filter((t) => t.status === 'failed')
+  expect(failed.map((t) => t.title)).toEqual(['deliberately fails'])
+  expect(failed[0]?.failureMessages[0]).toContain(expected)
+  expect([j.numPassedTests, j.numFailedTests, j.numPendingTests]).toEqual([4, 1, 0])
+}
+
+/**
+ * The fixture suite's rendezvous (`test/meet.js`): listens on 127.0.0.1:3000 and holds the port until
+ * the other file listens on it too, as an ES module (Vitest) or CommonJS (Jest).
+ */
+export function meetSource(module: 'esm' | 'cjs'): string {
+  const [fs, net, exported, footer] =
+    module === 'esm'
+      ? [
+          "import { existsSync, mkdirSync, writeFileSync } from 'node:fs'",
+          "import { createServer } from 'node:net'",
+          'export ',
+          '',
+        ]
+      : [
+          "const { existsSync, mkdirSync, writeFileSync } = require('node:fs')",
+          "const { createServer } = require('node:net')",
+          '',
+          'module.exports = { listenAndMeet }\n',
+        ]
+  return `${fs}
+${net}
+
+${exported}async function listenAndMeet(me, other) {
+  mkdirSync('shared', { recursive: true })
+  const server = createServer()
+  await new Promise((resolve, reject) => server.once('error', reject).listen(3000, '127.0.0.1', resolve))
+  writeFileSync(\`shared/\${me}\`, 'listening')
+  while (!existsSync(\`shared/\${other}\`)) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => server.close(r))
+}
+${footer}`
 }
 
 /** A number no other sleep on this machine has, so a leaked `sleep N` is ours. */

@@ -9,22 +9,16 @@
  * way in refuses at config load; nothing hangs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { run, tarball, type UserProject, uniqueSleep, userProject } from './helpers.ts'
+import {
+  expectOneDeliberateFailure,
+  meetSource,
+  run,
+  tarball,
+  type UserProject,
+  uniqueSleep,
+  userProject,
+} from './helpers.ts'
 
-const meet = `const { existsSync, mkdirSync, writeFileSync } = require('node:fs')
-const { createServer } = require('node:net')
-
-// Listens on 127.0.0.1:3000 and holds the port until the other file listens on it too.
-async function listenAndMeet(me, other) {
-  mkdirSync('shared', { recursive: true })
-  const server = createServer()
-  await new Promise((resolve, reject) => server.once('error', reject).listen(3000, '127.0.0.1', resolve))
-  writeFileSync(\`shared/\${me}\`, 'listening')
-  while (!existsSync(\`shared/\${other}\`)) await new Promise((r) => setTimeout(r, 20))
-  await new Promise((r) => server.close(r))
-}
-module.exports = { listenAndMeet }
-`
 const port = (me: string, other: string) => `const { listenAndMeet } = require('./meet')
 
 test('port 3000 in file ${me} while file ${other} holds it too', () => listenAndMeet('${me}', '${other}'), 600000)
@@ -37,7 +31,7 @@ const files = (sleep: number): Record<string, string> => ({
   maxWorkers: 2,
 }
 `,
-  'test/meet.js': meet,
+  'test/meet.js': meetSource('cjs'),
   'test/port-a.test.js': port('a', 'b'),
   'test/port-b.test.js': port('b', 'a'),
   'test/pid.test.js': "test('own pid namespace: the test is pid 2', () => expect(process.pid).toBe(2))\n",
@@ -66,13 +60,6 @@ export default withNsIsolated({ preset: 'ts-jest', testMatch: ['**/ts/*.test.ts'
 `,
 })
 
-interface JsonResults {
-  numPassedTests: number
-  numFailedTests: number
-  numPendingTests: number
-  testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[]
-}
-
 const jest = (p: UserProject, args: string[], node = process.execPath) =>
   run(node, ['node_modules/jest/bin/jest.js', ...args], { cwd: p.dir, hangGuard: 300_000 })
 
@@ -96,11 +83,7 @@ describe.each([29, 30])('Jest %i, installed from the tarballs', (major) => {
   it('runs the suite isolated: pid 2, port 3000 twice at once, the leaked daemon reported; one normal failure', async () => {
     const r = await jest(p, ['--json', '--outputFile=out.json'])
     expect(r.code, r.output).toBe(1)
-    const j = JSON.parse(p.read('out.json')) as JsonResults
-    const failed = j.testResults.flatMap((f) => f.assertionResults).filter((t) => t.status === 'failed')
-    expect(failed.map((t) => t.title)).toEqual(['deliberately fails'])
-    expect(failed[0]?.failureMessages[0]).toContain('Expected: 3')
-    expect([j.numPassedTests, j.numFailedTests, j.numPendingTests]).toEqual([4, 1, 0])
+    expectOneDeliberateFailure(p.read('out.json'), 'Expected: 3')
     expect(r.output).toContain('ns-isolated usage')
     expect(r.output).toMatch(/test\/fails\.test\.js +│/)
     expect(r.output).toContain(`ns-isolated: 1 leaked process (killed):`)

@@ -7,7 +7,15 @@
  * Node, the plugin refuses when the config loads; nothing hangs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { run, tarball, type UserProject, uniqueSleep, userProject } from './helpers.ts'
+import {
+  expectOneDeliberateFailure,
+  meetSource,
+  run,
+  tarball,
+  type UserProject,
+  uniqueSleep,
+  userProject,
+} from './helpers.ts'
 
 const config = `import { defineConfig } from 'vitest/config'
 import nsIsolated from 'vitest-environment-ns-isolated/plugin'
@@ -17,19 +25,6 @@ export default defineConfig({
   test: { environment: 'ns-isolated', include: ['test/**/*.test.js'], maxWorkers: 2 },
 })
 `
-const meet = `import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-
-// Listens on 127.0.0.1:3000 and holds the port until the other file listens on it too.
-export async function listenAndMeet(me, other) {
-  mkdirSync('shared', { recursive: true })
-  const server = createServer()
-  await new Promise((resolve, reject) => server.once('error', reject).listen(3000, '127.0.0.1', resolve))
-  writeFileSync(\`shared/\${me}\`, 'listening')
-  while (!existsSync(\`shared/\${other}\`)) await new Promise((r) => setTimeout(r, 20))
-  await new Promise((r) => server.close(r))
-}
-`
 const port = (me: string, other: string) => `import { test } from 'vitest'
 import { listenAndMeet } from './meet.js'
 
@@ -37,7 +32,7 @@ test('port 3000 in file ${me} while file ${other} holds it too', () => listenAnd
 `
 const files = (sleep: number): Record<string, string> => ({
   'vitest.config.mjs': config,
-  'test/meet.js': meet,
+  'test/meet.js': meetSource('esm'),
   'test/port-a.test.js': port('a', 'b'),
   'test/port-b.test.js': port('b', 'a'),
   'test/pid.test.js': `import { expect, test } from 'vitest'
@@ -56,13 +51,6 @@ test('leaves a daemon behind', () => {
 test('deliberately fails', () => expect(1 + 1).toBe(3))
 `,
 })
-
-interface JsonResults {
-  numPassedTests: number
-  numFailedTests: number
-  numPendingTests: number
-  testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[]
-}
 
 // The latest of each major, and the oldest minor the peer range admits (4.0: the runner class and the
 // JUnit reporter are elsewhere there).
@@ -92,11 +80,7 @@ describe.each([
       { cwd: p.dir },
     )
     expect(r.code, r.output).toBe(1)
-    const j = JSON.parse(p.read('out.json')) as JsonResults
-    const failed = j.testResults.flatMap((f) => f.assertionResults).filter((t) => t.status === 'failed')
-    expect(failed.map((t) => t.title)).toEqual(['deliberately fails'])
-    expect(failed[0]?.failureMessages[0]).toContain('expected 2 to be 3')
-    expect([j.numPassedTests, j.numFailedTests, j.numPendingTests]).toEqual([4, 1, 0])
+    expectOneDeliberateFailure(p.read('out.json'), 'expected 2 to be 3')
     expect(r.output).toContain('ns-isolated usage (5 sandboxed files)')
     // (`setsid sleep N` when the report caught setsid before it became sleep)
     expect(r.output).toMatch(
