@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Sandbox start-up cost, as ratios against what a user would use instead,
 // measured interleaved in one run (absolute times drift on noisy machines).
-//   bench/sandbox.mjs [--rounds N] [--long N]
+//   bench/sandbox.mjs [--rounds N] [--long N] [--baseline DIR]
+// --baseline DIR: also runs the full sandbox from another built checkout
+// (e.g. a `git worktree` of the previous release), interleaved, and prints
+// what the change costs per sandbox.
 // Prints: launcher vs `unshare -pmnui --fork --mount-proc` (and bwrap where
 // installed) running /bin/true; a full sandbox (overlay root, /proc, /dev, lo)
 // running /bin/true; a Node child through the sandbox vs a plain spawn of the
@@ -13,7 +16,11 @@ import { launcherPath } from '../dist/host/launcher-binary.js'
 import { runSandbox } from '../dist/index.js'
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '60' }, long: { type: 'string', default: '1000' } },
+  options: {
+    rounds: { type: 'string', default: '60' },
+    long: { type: 'string', default: '1000' },
+    baseline: { type: 'string' },
+  },
 })
 const rounds = Number(values.rounds)
 const long = Number(values.long)
@@ -25,13 +32,17 @@ const run = (cmd, args) =>
     c.on('error', reject)
     c.on('close', (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`))))
   })
-const sandboxed = async (cmd, args) => {
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const baseline = values.baseline
+  ? (await import(`${values.baseline.replace(/\/$/, '')}/dist/index.js`)).runSandbox
+  : undefined
+const sandboxedWith = async (run, cmd, args) => {
   const t = performance.now()
-  const r = await runSandbox(cmd, args, { stdio: 'ignore' })
+  const r = await run(cmd, args, { stdio: 'ignore' })
   if (r.code !== 0) throw new Error(`sandbox exited ${r.code}`)
   return performance.now() - t
 }
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const sandboxed = (cmd, args) => sandboxedWith(runSandbox, cmd, args)
 
 const launcher = launcherPath()
 const cases = {
@@ -40,6 +51,10 @@ const cases = {
   'full sandbox true': () => sandboxed('/bin/true', []),
   'node -e 0': () => run(process.execPath, ['-e', '0']),
   'sandboxed node -e 0': () => sandboxed(process.execPath, ['-e', '0']),
+}
+if (baseline) {
+  cases['full sandbox true (baseline)'] = () => sandboxedWith(baseline, '/bin/true', [])
+  cases['sandboxed node -e 0 (baseline)'] = () => sandboxedWith(baseline, process.execPath, ['-e', '0'])
 }
 if (has('bwrap')) {
   cases['bwrap --unshare-all --die-with-parent --dev --proc --tmpfs true'] = () =>
@@ -82,6 +97,15 @@ const added = m('sandboxed node -e 0') - m('node -e 0')
 console.log(
   `sandboxed node / plain node:        ${(m('sandboxed node -e 0') / m('node -e 0')).toFixed(3)}x (+${added.toFixed(2)} ms per Node start)`,
 )
+
+if (baseline) {
+  for (const k of ['full sandbox true', 'sandboxed node -e 0']) {
+    const d = m(k) - m(`${k} (baseline)`)
+    console.log(
+      `${`${k} vs baseline:`.padEnd(36)}${d >= 0 ? '+' : ''}${d.toFixed(2)} ms per sandbox (${(m(k) / m(`${k} (baseline)`)).toFixed(3)}x)`,
+    )
+  }
+}
 
 // Flat over many consecutive sandboxes? (net namespace teardown is serialised in the kernel)
 const times = []

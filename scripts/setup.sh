@@ -35,12 +35,10 @@ if ! command -v cc >/dev/null 2>&1 || ! echo 'int main(void){return 0;}' | cc -s
   fi
 fi
 
-# 3. What the tests use from the system: python3 (the fork-bomb fixture),
-#    setpriv and unshare (util-linux: rootless tests drop to nobody; the
-#    bench compares with unshare(1)). Debian/Ubuntu have them; a slim image
-#    may not.
+# 3. What the tests use from the system: setpriv and unshare (util-linux:
+#    rootless tests drop to nobody; the bench compares with unshare(1)).
+#    Debian/Ubuntu have them; a slim image may not.
 missing=()
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
 { command -v setpriv >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1; } || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -42,6 +42,10 @@ export const ErrorCodes = {
   CAP_EXCEEDED: 'ENS_CAP_EXCEEDED',
   /** `isolate()`: the function's process ended (process.exit, a signal) before the function returned. */
   ISOLATE_EXITED: 'ENS_ISOLATE_EXITED',
+  /** The working directory is gone or unreadable (`process.cwd()` failed), and none was given. */
+  CWD_UNAVAILABLE: 'ENS_CWD_UNAVAILABLE',
+  /** The CLI's `--json-file` cannot be written. */
+  REPORT_UNWRITABLE: 'ENS_REPORT_UNWRITABLE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

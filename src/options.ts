@@ -5,6 +5,8 @@
  * gets the same precise `TypeError` wherever it was made.
  */
 import { isAbsolute, resolve } from 'node:path'
+import { ErrorCodes, NsIsolatedError } from './errors.ts'
+import { CAPABILITIES, type CapabilityName } from './host/privileges.ts'
 
 /** Network of the sandbox. */
 export type NetworkMode = 'loopback' | 'none' | 'host'
@@ -20,6 +22,9 @@ export type UnenforceablePolicy = 'error' | 'warn'
 
 /** How the sandbox sees the host's `node_modules` directories. */
 export type NodeModulesMode = 'read-only' | 'overlay'
+
+/** Who the command runs as in a rootless sandbox: you (your uid and gid), or uid 0 of its user namespace. */
+export type SandboxUser = 'self' | 'root'
 
 /** Options of one sandbox. All are optional. */
 export interface SandboxOptions {
@@ -43,7 +48,11 @@ export interface SandboxOptions {
   mode?: SandboxMode
   /** Memory cap: bytes, or a string like `'512M'`, `'2G'`. Default: none. */
   memory?: number | string
-  /** Cap on processes *and threads* (a bare Node has ~7). Default: none. */
+  /**
+   * Cap on processes *and threads* (a bare Node has ~7). Default: the
+   * smaller of 4096 and the host's `pid_max` / (2 × CPUs), enforced where a
+   * cgroup allows it (else the report's `degraded` says there is none).
+   */
   pids?: number
   /** CPU cap in cores, e.g. `1.5`. Default: none. */
   cpu?: number
@@ -60,6 +69,31 @@ export interface SandboxOptions {
    * lookup of a path costs more.
    */
   nodeModules?: NodeModulesMode
+  /**
+   * Size of the sandbox's tmpfs, which holds everything it writes outside its
+   * writable paths (the copy-on-write root's changes, /tmp, /dev/shm): bytes,
+   * or a string like `'512M'`. A full one answers `ENOSPC`. Default: the
+   * memory cap when one is set, else the host's RAM / (2 × CPUs).
+   */
+  tmpfsSize?: number | string
+  /**
+   * Rootless only: `'self'` (default) runs the command as your own uid and
+   * gid, so permission checks behave as on the host; `'root'` runs it as uid
+   * 0 of its user namespace. As root the command stays root.
+   */
+  user?: SandboxUser
+  /**
+   * Capabilities to keep on top of the default set (Docker's, without
+   * MKNOD), by name without `CAP_`, e.g. `['NET_ADMIN']`. `'SYS_ADMIN'` also
+   * lets mount calls through. See docs/security.md for what each opens.
+   */
+  capabilities?: string[]
+  /**
+   * Everything: all capabilities, no seccomp filter, no `no_new_privs`. The
+   * command can then undo the sandbox (remount, reach the host's files and
+   * cgroups). Default: false.
+   */
+  privileged?: boolean
 }
 
 /** Options after validation: every field present and normalised. */
@@ -75,6 +109,11 @@ export interface ResolvedOptions {
   unenforceable: UnenforceablePolicy
   timeout: number | undefined
   nodeModules: NodeModulesMode
+  /** undefined: the default, decided with the host's facts (see `prepareSandbox`). */
+  tmpfsSize: number | undefined
+  user: SandboxUser
+  capabilities: CapabilityName[]
+  privileged: boolean
 }
 
 /** Every key of `SandboxOptions`: front doors that take more keys of their own split them with this. */
@@ -90,6 +129,10 @@ export const SANDBOX_OPTION_KEYS = [
   'unenforceable',
   'timeout',
   'nodeModules',
+  'tmpfsSize',
+  'user',
+  'capabilities',
+  'privileged',
 ] as const satisfies readonly (keyof SandboxOptions)[]
 
 const KNOWN = new Set<string>(SANDBOX_OPTION_KEYS)
@@ -164,8 +207,11 @@ export function parseBytes(name: string, value: unknown): number | undefined {
   )
 }
 
-/** Hostname rules of RFC 1123: labels of letters, digits and '-', ≤ 63 chars each, ≤ 64 total (the kernel's limit). */
-const HOSTNAME = /^(?=.{1,64}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
+/** Labels of letters, digits and '-' (RFC 1123), at most 64 characters in all: the kernel's limit. */
+const HOSTNAME = /^(?=.{1,64}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i
+
+/** The kernel's own filesystems: a writable bind of them (or of a parent) would hand the sandbox the host. */
+const KERNEL_PATHS = ['/proc', '/sys', '/dev']
 
 /** Validates and normalises sandbox options. Throws a precise `TypeError` on the first mistake. */
 export function resolveOptions(input: SandboxOptions | undefined, extraKeys: readonly string[] = []): ResolvedOptions {
@@ -185,8 +231,18 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
   const unenforceable = parseChoice('unenforceable', o.unenforceable, ['error', 'warn'] as const, 'error')
   const nodeModules = parseChoice('nodeModules', o.nodeModules, ['read-only', 'overlay'] as const, 'read-only')
 
-  let cwd = process.cwd()
-  if (o.cwd !== undefined) {
+  let cwd: string
+  if (o.cwd === undefined) {
+    try {
+      cwd = process.cwd()
+    } catch (e) {
+      throw new NsIsolatedError(
+        ErrorCodes.CWD_UNAVAILABLE,
+        `ns-isolated: the working directory is gone (${(e as NodeJS.ErrnoException).code}): cd into a directory that exists, or pass the \`cwd\` option.`,
+        { cause: e, syscallCode: (e as NodeJS.ErrnoException).code },
+      )
+    }
+  } else {
     if (typeof o.cwd !== 'string' || o.cwd === '') {
       throw new TypeError(`ns-isolated: option \`cwd\` must be a non-empty path; got ${describeValue(o.cwd)}.`)
     }
@@ -222,6 +278,15 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
           "ns-isolated: option `writable` cannot contain '/': that would pass the whole host through. Name the directories that must persist.",
         )
       }
+      const kernel = KERNEL_PATHS.find((k) => abs === k || abs.startsWith(`${k}/`))
+      if (kernel !== undefined) {
+        throw Object.assign(
+          new TypeError(
+            `ns-isolated: option \`writable\` cannot contain '${abs}': ${kernel} is the kernel's own filesystem, and a writable bind of the host's would hand the sandbox the host (its processes, devices and settings). The sandbox has a ${kernel} of its own; to keep a file a test writes, write it under the project or a directory you list in \`writable\` instead.`,
+          ),
+          { code: 'ENS_WRITABLE_KERNEL_FS' },
+        )
+      }
       if (!writable.includes(abs)) writable.push(abs)
     }
   }
@@ -243,6 +308,25 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
     cpu = o.cpu
   }
   const timeout = parseTimeout(o.timeout)
+  const user = parseChoice('user', o.user, ['self', 'root'] as const, 'self')
+  const privileged = parseFlag('privileged', o.privileged, false)
+  const capabilities: CapabilityName[] = []
+  if (o.capabilities !== undefined) {
+    if (!Array.isArray(o.capabilities)) {
+      throw new TypeError(
+        `ns-isolated: option \`capabilities\` must be an array of capability names like 'NET_ADMIN'; got ${describeValue(o.capabilities)}.`,
+      )
+    }
+    for (const [i, c] of o.capabilities.entries()) {
+      const name = typeof c === 'string' ? c.toUpperCase().replace(/^CAP_/, '') : c
+      if (typeof name !== 'string' || !Object.hasOwn(CAPABILITIES, name)) {
+        throw new TypeError(
+          `ns-isolated: option \`capabilities[${i}]\` must be a Linux capability name such as 'NET_ADMIN' or 'SYS_ADMIN' (see capabilities(7)); got ${describeValue(c)}.`,
+        )
+      }
+      if (!capabilities.includes(name as CapabilityName)) capabilities.push(name as CapabilityName)
+    }
+  }
   return {
     network,
     hostname,
@@ -255,5 +339,9 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
     unenforceable,
     timeout,
     nodeModules,
+    tmpfsSize: parseBytes('tmpfsSize', o.tmpfsSize),
+    user,
+    capabilities,
+    privileged,
   }
 }

@@ -38,9 +38,13 @@ export interface FinalStatusLine {
   signal: number | null
   leaked: Array<{ pid: number; cmd: string }>
   leaksUnknown?: boolean
+  /** More processes were left than PID 1 lists (256); all were killed. */
+  leaksTruncated?: boolean
   writes: Array<{ path: string; kind: 'file' | 'deleted' | 'symlink' | 'other' }>
   writesTruncated: boolean
   writesUnknown: boolean
+  /** The sandbox's tmpfs as it ended (absent when PID 1 could not tell). */
+  tmpfs?: { sizeBytes: number; usedBytes: number }
   /** getrusage(RUSAGE_CHILDREN) of PID 1 after it reaped the whole tree. */
   rusage: { utimeUs: number; stimeUs: number; maxrssKb: number }
 }

@@ -9,6 +9,16 @@ import { join, resolve } from 'node:path'
 import { expect } from 'vitest'
 
 export const root = resolve(import.meta.dirname, '..')
+
+/**
+ * This host's cgroup2 at /sys/fs/cgroup has nsdelegate (every systemd v2
+ * host): a sandbox then gets a cgroup namespace of its own, and nested
+ * sandboxes get cgroups under it. Elsewhere (v1, hybrid) a sandbox sees the
+ * host's cgroupfs read-only, and nested sandboxes run under the outer's.
+ */
+export const delegableCgroups = readFileSync('/proc/self/mountinfo', 'utf8')
+  .split('\n')
+  .some((l) => / \/sys\/fs\/cgroup /.test(l) && / - cgroup2 \S+ \S*nsdelegate/.test(l))
 export const dist = (p: string) => join(root, 'dist', p)
 export const node = process.execPath
 

@@ -71,13 +71,14 @@ export function drainSync(driver: CgroupDriver, timeoutMs = REMOVE_TIMEOUT_MS): 
   return true
 }
 
-export function makeHandle(driver: CgroupDriver, warnings: string[]): SandboxCgroup {
+export function makeHandle(driver: CgroupDriver, warnings: string[], delegable = false): SandboxCgroup {
   let closing: Promise<CgroupUsage> | undefined
   return {
     layout: driver.layout,
     procsFiles: driver.procsFiles,
     enforced: driver.enforced,
     warnings,
+    delegable,
     read: () => driver.read(),
     killAll: () => killAll(driver, warnings),
     close() {
@@ -104,6 +105,7 @@ export function makeDetachedHandle(layout: CgroupLayout, warnings: string[]): Sa
     procsFiles: [],
     enforced: { ...NO_CAPS },
     warnings,
+    delegable: false,
     read: unknownUsage,
     killAll: async () => {},
     close: async () => unknownUsage(),

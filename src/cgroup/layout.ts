@@ -41,6 +41,12 @@ export interface CgroupMounts {
   unifiedMountRoot: string
   /** The cgroup filesystem is mounted read-only (Docker without privileges). */
   readOnly: boolean
+  /**
+   * The cgroup2 mount has `nsdelegate` (systemd sets it): a cgroup namespace
+   * is a delegation boundary, so a sandbox in its own cgroup namespace can
+   * neither write its own caps nor move out.
+   */
+  nsdelegate: boolean
 }
 
 interface MountLine {
@@ -88,6 +94,7 @@ function fromMountinfo(root: string, lines: MountLine[]): CgroupMounts | undefin
       unified: root,
       unifiedMountRoot: top.mountRoot,
       readOnly: top.options.includes('ro'),
+      nsdelegate: top.superOptions.includes('nsdelegate'),
     }
   }
   const v1 = new Map<string, string>()
@@ -101,7 +108,8 @@ function fromMountinfo(root: string, lines: MountLine[]): CgroupMounts | undefin
       unified = l
     }
   }
-  if (v1.size === 0) return { layout: 'none', root, v1, unified: undefined, unifiedMountRoot: '/', readOnly }
+  if (v1.size === 0)
+    return { layout: 'none', root, v1, unified: undefined, unifiedMountRoot: '/', readOnly, nsdelegate: false }
   return {
     layout: unified ? 'hybrid' : 'v1',
     root,
@@ -109,6 +117,7 @@ function fromMountinfo(root: string, lines: MountLine[]): CgroupMounts | undefin
     unified: unified?.path,
     unifiedMountRoot: unified?.mountRoot ?? '/',
     readOnly,
+    nsdelegate: unified?.superOptions.includes('nsdelegate') ?? false,
   }
 }
 
@@ -121,6 +130,7 @@ function fromFiles(root: string, io: CgroupIo): CgroupMounts {
     unified: undefined,
     unifiedMountRoot: '/',
     readOnly: false,
+    nsdelegate: false,
   }
   if (io.exists(join(root, 'cgroup.controllers'))) return { ...none, layout: 'v2', unified: root }
   let dirs: string[]
@@ -160,7 +170,15 @@ export function readCgroupMounts(root: string = DEFAULT_ROOT, mountinfo?: string
   if (mounted !== undefined) return mounted
   // Nothing mounted at the real root means no cgroups; any other root is a tree to probe.
   if (root === DEFAULT_ROOT)
-    return { layout: 'none', root, v1: new Map(), unified: undefined, unifiedMountRoot: '/', readOnly: false }
+    return {
+      layout: 'none',
+      root,
+      v1: new Map(),
+      unified: undefined,
+      unifiedMountRoot: '/',
+      readOnly: false,
+      nsdelegate: false,
+    }
   return fromFiles(root, io)
 }
 

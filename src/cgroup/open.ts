@@ -3,6 +3,7 @@
  * do into errors, warnings or a `null` as the caller's policy says.
  */
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
+import { INSIDE_ENV } from '../protocol.ts'
 import type { Cap, OpenResult, Problem } from './driver.ts'
 import { drainSync, makeDetachedHandle, makeHandle } from './handle.ts'
 import { type CgroupIo, realIo } from './io.ts'
@@ -59,6 +60,9 @@ export function fixFor(layout: CgroupLayout, problems: Problem[], rootless: bool
   if (process.platform !== 'linux')
     return 'cgroups exist only on Linux: run the tests in a Linux VM or container, or drop the caps'
   if (problems.some((p) => p.kind === 'readonly')) {
+    if (process.env[INSIDE_ENV] !== undefined) {
+      return `this runs inside an ns-isolated sandbox, which sees the host's cgroups read-only (cgroup ${layout}; only v2 with nsdelegate gives a sandbox a cgroup namespace to nest in): a nested sandbox runs under the outer sandbox's cgroup and caps, so set the caps on the outer sandbox`
+    }
     return `the cgroup filesystem is read-only (a container): in Docker run with --privileged, or with --cgroupns=private and /sys/fs/cgroup mounted read-write; or drop the caps`
   }
   if (layout === 'none') return `mount a cgroup filesystem (mount -t cgroup2 none /sys/fs/cgroup), or drop the caps`
@@ -83,9 +87,18 @@ export function openSandboxCgroupWith(
   const mounts = mountsOf(root, internals)
   const asked = CAPS.filter((c) => limits[c] !== undefined)
   const { driver, problems } = openDriver(mounts, sandboxCgroupName(name), limits, internals)
-  const unenforced = asked.filter((c) => driver?.enforced[c] !== true)
+  const optional = new Set(options.optional ?? [])
+  const unenforced = asked.filter((c) => driver?.enforced[c] !== true && !optional.has(c))
   const reasonOf = (cap: Cap): string =>
     (problems.find((p) => p.cap === cap) ?? problems.find((p) => p.cap === null))?.reason ?? 'not enforced'
+  // A default cap the host cannot enforce is said, loudly, but never fails a sandbox.
+  const defaultsMissing = asked
+    .filter((c) => driver?.enforced[c] !== true && optional.has(c))
+    .map(
+      (c) =>
+        `no ${c} cap (${reasonOf(c)})${c === 'pids' ? ': a fork bomb here could exhaust the host’s process table' : ''}`,
+    )
+  const delegable = mounts.layout === 'v2' && mounts.nsdelegate
 
   if (unenforced.length > 0) {
     const fix = fixFor(mounts.layout, problems, options.rootless)
@@ -105,11 +118,14 @@ export function openSandboxCgroupWith(
     const warnings = [
       ...(driver?.warnings ?? []),
       `running without the ${unenforced.join(', ')} cap${unenforced.length > 1 ? 's' : ''} (${why}). To enforce: ${fix}.`,
+      ...defaultsMissing,
     ]
-    return driver === undefined ? makeDetachedHandle(mounts.layout, warnings) : makeHandle(driver, warnings)
+    return driver === undefined ? makeDetachedHandle(mounts.layout, warnings) : makeHandle(driver, warnings, delegable)
   }
-  if (driver === undefined) return null
-  const warnings = [...driver.warnings]
+  if (driver === undefined) {
+    return defaultsMissing.length > 0 ? makeDetachedHandle(mounts.layout, defaultsMissing) : null
+  }
+  const warnings = [...driver.warnings, ...defaultsMissing]
   for (const p of problems) if (p.cap === null) warnings.push(`figures incomplete: ${p.reason}`)
-  return makeHandle(driver, warnings)
+  return makeHandle(driver, warnings, delegable)
 }

@@ -50,7 +50,12 @@ export function ownerOf(name: string): { pid: number; pidNs: string } | undefine
 
 /** The `ns-isolated` parent directories of every hierarchy we use. */
 export function parentDirs(mounts: CgroupMounts, io: CgroupIo = realIo): string[] {
-  if (mounts.layout === 'v2') return [join(ownCgroupDir(mounts), PARENT)]
+  if (mounts.layout === 'v2') {
+    // Under our own cgroup, and under the root's, where a runner in a cgroup
+    // shared with processes not its own puts them (see v2.ts).
+    const top = mounts.unified ?? mounts.root
+    return [...new Set([join(ownCgroupDir(mounts), PARENT), join(top, PARENT)])]
+  }
   const self = readSelfCgroup(io)
   const dirs = new Set<string>()
   for (const [controller, mount] of mounts.v1) dirs.add(join(sandboxBase(mount, controller, self), PARENT))

@@ -64,6 +64,11 @@ export interface SandboxCgroup {
   readonly enforced: EnforcedCaps
   /** What could not be done and why (only with `unenforceable: 'warn'`, or figures this host cannot give). */
   readonly warnings: string[]
+  /**
+   * cgroup v2 with nsdelegate: the sandbox can have a cgroup namespace rooted
+   * at its cgroup, where the kernel keeps its caps out of its reach.
+   */
+  readonly delegable: boolean
   /** Figures now (the sandbox may still run): for per-test deltas. */
   read(): CgroupUsage
   /** Kill every process still in it: cgroup.kill where it exists, else v1 freeze / SIGKILL each / thaw. Resolves once it is empty. */
@@ -80,6 +85,8 @@ export interface OpenOptions {
   unenforceable: 'error' | 'warn'
   /** Where cgroupfs is mounted. Default `'/sys/fs/cgroup'`; tests pass a fake tree. */
   root?: string
+  /** Caps set by default rather than asked for: where they cannot be enforced, a warning, never an error. */
+  optional?: Array<keyof EnforcedCaps>
 }
 
 /** What `ns-isolated doctor` says about cgroups on this host. */

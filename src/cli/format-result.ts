@@ -26,8 +26,19 @@ export function formatRunReport(r: SandboxResult): string {
   if (u.oomKills > 0 && !r.caps.hit.some((h) => h.cap === 'memory')) lines.push(`  OOM kills: ${u.oomKills}`)
   if (!r.leaksKnown) lines.push('  leaked processes: unknown (the sandbox was killed from outside)')
   else if (r.leaked.length) {
-    lines.push(`  leaked ${r.leaked.length} process${r.leaked.length === 1 ? '' : 'es'} (killed):`)
-    for (const l of r.leaked) lines.push(`    pid ${l.pid}: ${l.command}`)
+    const n = `${r.leaked.length}${r.leaksTruncated ? '+' : ''}`
+    lines.push(`  leaked ${n} process${r.leaked.length === 1 ? '' : 'es'} (all killed):`)
+    for (const l of r.leaked.slice(0, 20)) lines.push(`    pid ${l.pid}: ${l.command}`)
+    if (r.leaked.length > 20 || r.leaksTruncated) {
+      lines.push(`    … and ${r.leaksTruncated ? 'more' : r.leaked.length - 20} (--json lists ${r.leaked.length})`)
+    }
+  }
+  if (!r.writesKnown && r.leaksKnown) lines.push('  writes: unknown (PID 1 could not list them)')
+  if (r.tmpfs) {
+    const full = r.caps.hit.some((h) => h.cap === 'tmpfs')
+    if (!full && r.tmpfs.usedBytes > r.tmpfs.sizeBytes / 2) {
+      lines.push(`  tmpfs: ${formatBytes(r.tmpfs.usedBytes)} of ${formatBytes(r.tmpfs.sizeBytes)} used`)
+    }
   }
   if (r.writes.length) {
     lines.push(

@@ -3,13 +3,14 @@
  * The `ns-isolated` command: `run` a command in a sandbox, `doctor` the host,
  * `demo` what isolation looks like.
  */
-import { writeFileSync } from 'node:fs'
+import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import Table from 'cli-table3'
 import { Command, type CommanderError, Option } from 'commander'
-import { NsIsolatedError } from '../errors.ts'
+import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import { assertNodeSupported } from '../host/node-version.ts'
-import { runSandbox } from '../host/spawn.ts'
+import type { SandboxResult } from '../host/prepare.ts'
+import { spawnSandbox } from '../host/spawn.ts'
 import { packageVersion } from '../launcher/build.ts'
 import type { SandboxOptions } from '../options.ts'
 import { buildLauncher } from './build-launcher.ts'
@@ -31,6 +32,15 @@ function fatal(e: unknown): never {
     process.exit(2)
   }
   throw e
+}
+
+function jsonFileError(path: string, e: unknown): NsIsolatedError {
+  const code = (e as NodeJS.ErrnoException).code ?? String(e)
+  return new NsIsolatedError(
+    ErrorCodes.REPORT_UNWRITABLE,
+    `ns-isolated: cannot write the --json-file ${path} (${code}): name a file in a directory you can write.`,
+    { syscallCode: code, cause: e, details: { path } },
+  )
 }
 
 const program = new Command('ns-isolated')
@@ -78,6 +88,16 @@ program
   .option('--json', 'print the result as JSON on stderr instead of the short report')
   .option('--json-file <path>', 'also write the result as JSON to this file')
   .option('-q, --quiet', 'no report unless something leaked')
+  .option(
+    '--tmpfs-size <size>',
+    'bound of what the sandbox writes outside its writable paths, e.g. 512M (default: the memory cap, else RAM / (2 × CPUs))',
+  )
+  .option('--user <who>', "rootless: self (default: your uid and gid) or root (uid 0 of the sandbox's user namespace)")
+  .option('--cap-add <name>', 'keep a capability on top of the default set, e.g. NET_ADMIN (repeatable)', collect, [])
+  .option(
+    '--privileged',
+    'all capabilities, no seccomp filter: the command can undo the sandbox (see docs/security.md)',
+  )
   .passThroughOptions()
   .action(async (command: string[], opts: Record<string, unknown>) => {
     const [cmd, ...args] = command
@@ -85,6 +105,10 @@ program
       network: opts.network as SandboxOptions['network'],
       writable: opts.writable as string[],
     }
+    if (opts.tmpfsSize !== undefined) options.tmpfsSize = opts.tmpfsSize as string
+    if (opts.user !== undefined) options.user = opts.user as SandboxOptions['user']
+    if ((opts.capAdd as string[]).length) options.capabilities = opts.capAdd as string[]
+    if (opts.privileged) options.privileged = true
     if (opts.hostname !== undefined) options.hostname = opts.hostname as string
     if (opts.memory !== undefined) options.memory = opts.memory as string
     if (opts.pids !== undefined) options.pids = opts.pids as number
@@ -93,20 +117,49 @@ program
     if (opts.mode !== undefined) options.mode = opts.mode as SandboxOptions['mode']
     if (opts.nodeModules !== undefined) options.nodeModules = opts.nodeModules as SandboxOptions['nodeModules']
     if (opts.allowUncapped) options.unenforceable = 'warn'
-    let result: Awaited<ReturnType<typeof runSandbox>>
+    const jsonFile = opts.jsonFile as string | undefined
+    if (jsonFile !== undefined) {
+      // Found out now, not after a long run whose result would then be lost.
+      try {
+        closeSync(openSync(jsonFile, 'a'))
+      } catch (e) {
+        fatal(jsonFileError(jsonFile, e))
+      }
+    }
+    let result: SandboxResult
     try {
-      result = await runSandbox(cmd as string, args, options)
+      const sandbox = spawnSandbox(cmd as string, args, options)
+      // Ending the CLI ends the command the way it asked: the signal goes to
+      // it (PID 1 relays it), and we wait for its report and its status.
+      // (Ctrl-C at a terminal already reaches the command: the kernel signals the whole foreground group.)
+      const relay = (signal: NodeJS.Signals) => {
+        if (signal !== 'SIGINT' || !process.stdin.isTTY) sandbox.kill(signal)
+      }
+      const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
+      for (const signal of signals) process.on(signal, relay)
+      try {
+        result = await sandbox.result
+      } finally {
+        for (const signal of signals) process.off(signal, relay)
+      }
     } catch (e) {
       if (NsIsolatedError.is(e) && e.details.result) {
-        process.stderr.write(formatRunReport(e.details.result as typeof result))
+        process.stderr.write(formatRunReport(e.details.result as SandboxResult))
       }
       fatal(e)
     }
-    if (opts.jsonFile) writeFileSync(opts.jsonFile as string, `${JSON.stringify(result, null, 2)}\n`)
     if (opts.json) process.stderr.write(`${JSON.stringify(result)}\n`)
     else if (!opts.quiet || result.leaked.length) process.stderr.write(formatRunReport(result))
-    if (result.signal) process.exit(128 + (constants.signals[result.signal] ?? 0))
-    process.exit(result.code ?? 1)
+    const status = result.signal ? 128 + (constants.signals[result.signal] ?? 0) : (result.code ?? 1)
+    if (jsonFile !== undefined) {
+      try {
+        writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`)
+      } catch (e) {
+        const err = jsonFileError(jsonFile, e)
+        process.stderr.write(`${err.message}\n  [${err.code}]\n`)
+      }
+    }
+    process.exit(status)
   })
 
 program

@@ -6,10 +6,9 @@
  * Why: every sandbox gets a new overlay, and an overlay builds its own
  * dentry and inode for every path the first time it is looked up, on top of
  * the host's. A test worker looks up thousands of paths in `node_modules`
- * (resolution, package.json reads, loading), each one cold in every sandbox:
- * a fresh Jest worker used 11–19 ms of CPU more through the overlay than
- * through a bind of the same directories (40 files, two runs of 5 and 7
- * interleaved rounds; docs/jest.md). A bind shares the host's dentries, warm.
+ * (resolution, package.json reads, loading), each one cold in every sandbox,
+ * which shows in every worker's CPU (docs/performance.md). A bind shares the
+ * host's dentries, warm.
  *
  * Which: `node_modules` in `cwd` and each directory above it (Node's own
  * lookup path), and for the links at their top level (workspaces, `npm
@@ -26,7 +25,7 @@ function realDir(p: string): string | undefined {
   try {
     // The native realpath(3): one system call. The JS realpathSync lstat()s every component of
     // every path, and a node_modules of links (pnpm, workspaces, this repository's benches) holds
-    // hundreds of them: the walk took 18 ms with it and 8 ms with this for the bench's 330 links.
+    // hundreds of them.
     const real = realpathSync.native(p)
     return statSync(real).isDirectory() ? real : undefined
   } catch {

@@ -5,10 +5,12 @@
  * this: `spawnSandbox` (CLI, `isolate`) and the Vitest and Jest workers, which
  * put the launcher in front of node through `child_process.fork`'s `execPath`.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs'
-import { constants } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs'
+import { availableParallelism, constants, totalmem } from 'node:os'
+import { dirname } from 'node:path'
 import {
   type CgroupUsage,
+  detectCgroupLayout,
   type EnforcedCaps,
   openSandboxCgroup,
   type SandboxCgroup,
@@ -29,9 +31,11 @@ import type { CapHit } from '../report/schema.ts'
 import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
+import { isUnder } from './mountinfo.ts'
 import { nodeModulesDirs } from './node-modules.ts'
 import { assertNodeSupported } from './node-version.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
+import { CAPABILITIES, lockdownFor } from './privileges.ts'
 import { implicitKeep } from './tmp-keep.ts'
 
 export type Strategy = 'root' | 'rootless'
@@ -61,10 +65,16 @@ export interface SandboxResult {
   leaked: LeakedProcess[]
   /** False when the sandbox ended before PID 1 could look (killed from outside). */
   leaksKnown: boolean
+  /** True when more than 256 processes were left: `leaked` lists the first ones (all were killed). */
+  leaksTruncated: boolean
   /** What the command wrote outside /tmp and the writable paths (files, symlinks, deletions; not directories). */
   writes: WrittenPath[]
   /** True when there were more than 2,000 writes; the list holds the first ones. */
   writesTruncated: boolean
+  /** False when PID 1 could not list the writes (killed from outside, or its manifest unreadable). */
+  writesKnown: boolean
+  /** The sandbox's tmpfs (everything it wrote outside its writable paths), as it ended; null when unknown. */
+  tmpfs: { sizeBytes: number; usedBytes: number } | null
   hostname: string
   network: NetworkMode
   strategy: Strategy
@@ -80,6 +90,7 @@ export interface SandboxResult {
 
 /** Caps of one sandbox. */
 export interface SandboxCaps {
+  /** The caps in force: those asked for, and the pids cap by default. */
   limits: { memory: number | undefined; pids: number | undefined; cpu: number | undefined }
   enforced: EnforcedCaps
   /** The caps the sandbox hit (memory: an OOM kill; pids: the peak reached the cap). */
@@ -133,14 +144,17 @@ function runningNode(): string[] {
 }
 
 /** The caps a sandbox ran into, from its final figures. */
-export function capsHit(limits: SandboxCaps['limits'], usage: CgroupUsage): CapHit[] {
+export function capsHit(
+  limits: SandboxCaps['limits'],
+  usage: CgroupUsage,
+  tmpfs: SandboxResult['tmpfs'] = null,
+): CapHit[] {
   const hit: CapHit[] = []
   if (limits.memory !== undefined && usage.oomKills > 0) {
-    const mib = limits.memory / 2 ** 20
     hit.push({
       cap: 'memory',
       limit: limits.memory,
-      detail: `exceeded memory cap ${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB: ${usage.oomKills} process${usage.oomKills === 1 ? '' : 'es'} OOM-killed`,
+      detail: `exceeded memory cap ${mib(limits.memory)} MiB: ${usage.oomKills} process${usage.oomKills === 1 ? '' : 'es'} OOM-killed`,
     })
   }
   if (limits.pids !== undefined && usage.pidsPeak !== null && usage.pidsPeak >= limits.pids) {
@@ -150,12 +164,128 @@ export function capsHit(limits: SandboxCaps['limits'], usage: CgroupUsage): CapH
       detail: `reached pids cap ${limits.pids}: further fork/clone calls failed (EAGAIN)`,
     })
   }
+  // Full to the last few blocks: a write failed with ENOSPC (or would have).
+  if (tmpfs && tmpfs.sizeBytes > 0 && tmpfs.sizeBytes - tmpfs.usedBytes < Math.max(65536, tmpfs.sizeBytes / 1000)) {
+    hit.push({
+      cap: 'tmpfs',
+      limit: tmpfs.sizeBytes,
+      detail: `filled its tmpfs (${mib(tmpfs.sizeBytes)} MiB for the copy-on-write root's changes, /tmp and /dev/shm): writes failed with ENOSPC`,
+    })
+  }
   return hit
 }
 
+function mib(bytes: number): string {
+  const m = bytes / 2 ** 20
+  return Number.isInteger(m) ? String(m) : m.toFixed(1)
+}
+
+/** CAP_SYS_ADMIN in this process's effective set: what the root strategy's namespaces need. */
+function hasSysAdmin(): boolean {
+  try {
+    const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+    return eff !== undefined && ((BigInt(`0x${eff}`) >> BigInt(CAPABILITIES.SYS_ADMIN)) & 1n) === 1n
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `'auto'`: root when running as root with CAP_SYS_ADMIN, else a user
+ * namespace (an ordinary user, or root inside a sandbox, which has dropped
+ * CAP_SYS_ADMIN: nested sandboxes are built rootless).
+ */
 export function chooseStrategy(mode: ResolvedOptions['mode'], uid = process.getuid?.() ?? -1): Strategy {
   if (mode === 'root' || mode === 'rootless') return mode
-  return uid === 0 ? 'root' : 'rootless'
+  return uid === 0 && hasSysAdmin() ? 'root' : 'rootless'
+}
+
+let hostDefaults: { pids: number; tmpfsBytes: number } | undefined
+
+/** The bounds a sandbox gets unless told otherwise: small enough that every core's sandbox at once leaves the host room. */
+export function defaultBounds(): { pids: number; tmpfsBytes: number } {
+  if (hostDefaults === undefined) {
+    const cpus = Math.max(1, availableParallelism())
+    let pidMax = 32_768
+    try {
+      pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) || pidMax
+    } catch {}
+    hostDefaults = {
+      pids: Math.max(256, Math.min(4096, Math.floor(pidMax / (2 * cpus)))),
+      tmpfsBytes: Math.max(64, Math.floor(totalmem() / (2 * cpus) / 2 ** 20)) * 2 ** 20, // whole MiB: tmpfs rounds to pages
+    }
+  }
+  return hostDefaults
+}
+
+/** The kernel caps one environment string at 128 KiB: a long plan goes in parts, cut at lines (launcher.c, take_plan). */
+export function planEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {}
+  const limit = 120 * 1024
+  let part = 0
+  let chunk = ''
+  let bytes = 0
+  const flush = () => {
+    env[part === 0 ? PLAN_ENV : `${PLAN_ENV}_${part}`] = chunk
+    part++
+    chunk = ''
+    bytes = 0
+  }
+  for (const line of text.split(/(?<=\n)/)) {
+    const size = Buffer.byteLength(line)
+    if (bytes + size > limit && chunk) flush()
+    chunk += line
+    bytes += size
+  }
+  if (chunk || part === 0) flush()
+  return env
+}
+
+/** Writable paths of this process's live sandboxes: a directory made for one that failed stays while another uses it. */
+const writableInUse = new Map<string, number>()
+
+function useWritable(paths: string[], delta: 1 | -1): void {
+  for (const p of paths) {
+    const n = (writableInUse.get(p) ?? 0) + delta
+    if (n > 0) writableInUse.set(p, n)
+    else writableInUse.delete(p)
+  }
+}
+
+/** Creates the missing writable paths as directories; returns the topmost ones it created, to remove if the sandbox fails. */
+function createWritable(paths: string[]): string[] {
+  const made: string[] = []
+  for (const w of paths) {
+    if (existsSync(w)) continue
+    let top = w
+    while (!existsSync(dirname(top))) top = dirname(top)
+    mkdirSync(w, { recursive: true })
+    made.push(top)
+  }
+  return made
+}
+
+/** Removes what `createWritable` made, where it is still empty and no live sandbox of ours uses it: a failed sandbox leaves the host as it found it. */
+function removeCreated(made: string[]): void {
+  for (const top of made) {
+    if ([...writableInUse.keys()].some((p) => isUnder(p, top))) continue
+    const walk = (dir: string): void => {
+      try {
+        rmdirSync(dir)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') return
+        // only the chain of directories we made: one child each
+        try {
+          const [only, ...rest] = readdirSync(dir)
+          if (only !== undefined && rest.length === 0) {
+            walk(`${dir}/${only}`)
+            rmdirSync(dir)
+          }
+        } catch {}
+      }
+    }
+    walk(top)
+  }
 }
 
 function signalName(n: number | null): NodeJS.Signals | null {
@@ -175,8 +305,55 @@ export function prepareSandbox(
   const resolved = resolveOptions(options)
   const file = launcherPath()
   const strategy = chooseStrategy(resolved.mode)
-  // Writable paths must exist on the host to be bound; a missing one is created as a directory.
-  for (const w of resolved.writable) if (!existsSync(w)) mkdirSync(w, { recursive: true })
+  // Writable paths must exist on the host to be bound; a missing one is
+  // created as a directory, and removed again if the sandbox fails.
+  const made = createWritable(resolved.writable)
+  let released = false
+  /** This sandbox is done with its writable paths; `failed`: remove what was made for it. */
+  const release = (failed: boolean) => {
+    if (released) return
+    released = true
+    useWritable(resolved.writable, -1)
+    if (failed) removeCreated(made)
+  }
+  useWritable(resolved.writable, 1)
+  try {
+    return prepare(resolved, file, strategy, channel, extra, release)
+  } catch (e) {
+    release(true)
+    throw e
+  }
+}
+
+function prepare(
+  resolved: ResolvedOptions,
+  file: string,
+  strategy: Strategy,
+  channel: StatusChannel,
+  extra: { keep?: string[]; extraLauncherArgs?: string[] },
+  release: (failed: boolean) => void,
+): SandboxLaunch {
+  // A crashed runner may have left cgroups behind: sweep them once per process.
+  if (!swept) {
+    swept = true
+    try {
+      sweepStaleCgroups()
+    } catch {
+      // figures and caps below say what is wrong, if anything
+    }
+  }
+  const bounds = defaultBounds()
+  const limits = { memory: resolved.memory, pids: resolved.pids ?? bounds.pids, cpu: resolved.cpu }
+  const cgroup = openSandboxCgroup(resolved.hostname, limits, {
+    rootless: strategy === 'rootless',
+    unenforceable: resolved.unenforceable,
+    optional: resolved.pids === undefined ? ['pids'] : [],
+  })
+  const layout = cgroup?.layout ?? detectCgroupLayout()
+  // v2 with nsdelegate: a cgroup namespace of its own, which the kernel guards.
+  const ownCgroupfs = cgroup?.delegable === true && cgroup.procsFiles.length > 0
+  const uid = process.getuid?.() ?? 0
+  const gid = process.getgid?.() ?? 0
   const plan: FsPlanInput = {
     strategy,
     hostname: resolved.hostname,
@@ -187,22 +364,22 @@ export function prepareSandbox(
     cwd: resolved.cwd,
     binaries: runningNode(),
     readOnly: resolved.nodeModules === 'read-only' ? nodeModulesDirs(resolved.cwd) : [],
+    tmpfsBytes: resolved.tmpfsSize ?? resolved.memory ?? bounds.tmpfsBytes,
+    cgroupfs: ownCgroupfs ? 'own' : layout === 'none' ? 'none' : 'host',
+    lockdown: lockdownFor({
+      privileged: resolved.privileged,
+      capabilities: resolved.capabilities,
+      user: strategy === 'rootless' ? (resolved.user === 'self' ? { uid, gid } : { uid: 0, gid: 0 }) : undefined,
+      capsInOwnCgroup: !ownCgroupfs,
+    }),
   }
-  const fsPlan = buildPlan(plan)
-  // A crashed runner may have left cgroups behind: sweep them once per process.
-  if (!swept) {
-    swept = true
-    try {
-      sweepStaleCgroups()
-    } catch {
-      // figures and caps below say what is wrong, if anything
-    }
+  let fsPlan: ReturnType<typeof buildPlan>
+  try {
+    fsPlan = buildPlan(plan)
+  } catch (e) {
+    if (cgroup) void cgroup.close()
+    throw e
   }
-  const limits = { memory: resolved.memory, pids: resolved.pids, cpu: resolved.cpu }
-  const cgroup = openSandboxCgroup(resolved.hostname, limits, {
-    rootless: strategy === 'rootless',
-    unenforceable: resolved.unenforceable,
-  })
   let disposed: Promise<void> | undefined
   const dispose = () => {
     disposed ??= cgroup ? cgroup.close().then(() => undefined) : Promise.resolve()
@@ -212,6 +389,7 @@ export function prepareSandbox(
   for (const f of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', f)
   if (strategy === 'rootless') args.push('--userns')
   if (resolved.network === 'host') args.push('--no-net')
+  if (ownCgroupfs) args.push('--cgroupns')
   if (channel.statusFile !== undefined) args.push('--status-file', channel.statusFile)
   else if (channel.statusFd !== undefined) args.push('--status-fd', String(channel.statusFd))
   args.push(...(extra.extraLauncherArgs ?? []), '--')
@@ -223,8 +401,9 @@ export function prepareSandbox(
     void dispose()
     const lines = parseStatus(statusText)
     const launcherError = lines.find((l): l is LauncherErrorLine => 'error' in l)
-    if (launcherError) throw explainLauncherError(launcherError, readHostFacts())
     const setupError = lines.find((l): l is SetupFailureLine => 'setupError' in l)
+    release(launcherError !== undefined || setupError !== undefined)
+    if (launcherError) throw explainLauncherError(launcherError, readHostFacts())
     if (setupError) throw explainSetupError(setupError, readHostFacts(), strategy === 'rootless')
     const done = lines.find((l): l is SetupDoneLine => 'setup' in l)
     const final = lines.find((l): l is FinalStatusLine => 'leaked' in l)
@@ -234,14 +413,21 @@ export function prepareSandbox(
     if (!cgUsage && !final) {
       usage.cpuUserMs = usage.cpuSystemMs = usage.memoryPeakBytes = null
     }
+    const tmpfs = final?.tmpfs ?? null
+    const enforced = cgroup?.enforced ?? { memory: false, pids: false, cpu: false }
+    // The default pids cap is in force only where the kernel enforces it.
+    const inForce = { ...limits, pids: resolved.pids ?? (enforced.pids ? limits.pids : undefined) }
     return {
       code: final ? final.code : exit.code,
       signal: final ? signalName(final.signal) : exit.signal,
       wallMs,
       leaked: (final?.leaked ?? []).map((l) => ({ pid: l.pid, command: l.cmd })),
       leaksKnown: final !== undefined && !final.leaksUnknown,
+      leaksTruncated: final?.leaksTruncated ?? false,
       writes,
       writesTruncated: final?.writesTruncated ?? false,
+      writesKnown: final !== undefined && !final.writesUnknown,
+      tmpfs,
       hostname: plan.hostname,
       network: plan.network,
       strategy,
@@ -254,18 +440,14 @@ export function prepareSandbox(
           }
         : null,
       usage,
-      caps: {
-        limits,
-        enforced: cgroup?.enforced ?? { memory: false, pids: false, cpu: false },
-        hit: capsHit(limits, usage),
-      },
+      caps: { limits: inForce, enforced, hit: capsHit(inForce, usage, tmpfs) },
     }
   }
 
   return {
     file,
     args,
-    env: { [PLAN_ENV]: fsPlan.text, [INSIDE_ENV]: plan.hostname },
+    env: { ...planEnv(fsPlan.text), [INSIDE_ENV]: plan.hostname },
     options: resolved,
     plan,
     strategy,
@@ -273,7 +455,10 @@ export function prepareSandbox(
     get disposed() {
       return dispose()
     },
-    abandon: dispose,
+    abandon: () => {
+      release(true)
+      return dispose()
+    },
     finish,
   }
 }

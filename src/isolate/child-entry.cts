@@ -5,8 +5,8 @@
  * nothing but built-ins so a cold start costs little more than Node's own.
  */
 // CommonJS with plain require()s on purpose: an ES module entry (and every
-// module it imports) costs ~3 ms more to start, measured against a bare
-// fork; `v8` is loaded by the advanced-serialization IPC channel anyway.
+// module it imports) is slower to start; `v8` is loaded by the
+// advanced-serialization IPC channel anyway.
 // What only the error paths need is imported when they happen.
 import type { ChildMessage, IsolateTarget, RunMessage } from './protocol.ts'
 

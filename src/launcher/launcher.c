@@ -41,7 +41,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mount.h>
@@ -58,12 +65,14 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_LAUNCHER 125 /* the launcher itself failed; see status JSON */
 #define MAX_CGROUPS 16
 #define MAX_LEAKS 256
 #define MAX_WRITES 2000
+#define MAX_KEEP_FDS 16
 #define MANIFEST "/dev/.ns-isolated/manifest"
 #define STAGING "/dev/.ns-isolated/"
 /* --reuse: the host's tree, kept read-only under a cover for the resets. */
@@ -136,38 +145,87 @@ static int write_file(const char *path, const char *text) {
 /* What is still alive once the worker is gone. Only meaningful when /proc is
  * the sandbox's own (the worker-side setup mounts it); otherwise we would
  * list the host's processes, so we check that we are pid 1 in it. */
-static int list_leaks(FILE *f) {
+static int leaks_truncated;
+
+struct leak {
+  long pid;
+  char state; /* from /proc/<pid>/stat: R and D are on their way somewhere (an exec, say) */
+  char cmd[4096];
+};
+static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
+
+/* One pass over /proc: every process but us, with its command line (its
+ * comm for a zombie). -1 when /proc is not the sandbox's own. */
+static int read_leaks(struct leak *out) {
   char self[32] = {0};
   if (readlink("/proc/self", self, sizeof self - 1) < 0 || strcmp(self, "1") != 0) return -1;
   DIR *d = opendir("/proc");
   if (!d) return -1;
   struct dirent *e;
   int count = 0;
-  while ((e = readdir(d)) && count < MAX_LEAKS) {
+  leaks_truncated = 0;
+  while ((e = readdir(d))) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 1) continue;
-    char path[64], buf[4096];
+    if (count >= MAX_LEAKS) { leaks_truncated = 1; break; }
+    char path[64], *buf = out[count].cmd;
     snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
     if (fd >= 0) close(fd);
     if (n <= 0) { /* zombie or kernel-less: fall back to comm */
       snprintf(path, sizeof path, "/proc/%ld/comm", pid);
       fd = open(path, O_RDONLY | O_CLOEXEC);
-      n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+      n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
       if (fd >= 0) close(fd);
       if (n < 0) continue; /* already gone */
       if (n > 0 && buf[n - 1] == '\n') n--;
     }
     while (n > 0 && buf[n - 1] == '\0') n--;
     for (ssize_t i = 0; i < n; i++) if (buf[i] == '\0') buf[i] = ' ';
-    fprintf(f, "%s{\"pid\":%ld,\"cmd\":", count ? "," : "", pid);
-    json_str(f, buf, (size_t)n);
-    fputc('}', f);
-    count++;
+    buf[n] = 0;
+    char stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t sn = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+    if (fd >= 0) close(fd);
+    char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
+    out[count].state = paren && paren[1] ? paren[2] : 'Z';
+    out[count++].pid = pid;
   }
   closedir(d);
+  return count;
+}
+
+/* What is still alive once the worker is gone, by the command it runs. A
+ * leak is often caught between fork and exec (a shell's `setsid sleep &`:
+ * still "sh", then "setsid", then "sleep"), so the list is read again until
+ * two readings agree and nothing in it is running (R) or in the kernel (D):
+ * a few ms, at most ~50 (a process that spins stays R). The final command
+ * is named. */
+static int list_leaks(FILE *f) {
+  struct leak *now = leaks_a, *next = leaks_b;
+  int count = read_leaks(now);
+  for (int round = 0; count > 0 && round < 25; round++) {
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int again = read_leaks(next);
+    int same = again == count;
+    for (int i = 0; same && i < count; i++)
+      same = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0 && next[i].state != 'R' &&
+             next[i].state != 'D';
+    struct leak *t = now;
+    now = next;
+    next = t;
+    count = again;
+    if (same) break;
+  }
+  for (int i = 0; i < count; i++) {
+    fprintf(f, "%s{\"pid\":%ld,\"cmd\":", i ? "," : "", now[i].pid);
+    json_str(f, now[i].cmd, strlen(now[i].cmd));
+    fputc('}', f);
+  }
   return count;
 }
 
@@ -219,6 +277,17 @@ static int list_writes(FILE *f) {
   return walk_count;
 }
 
+/* kill(-1) from PID 1 reaches every process of the namespace, but not one
+ * forked while it ran (a fork bomb outruns a single pass): again, until no
+ * process is left to signal, reaping as they die. */
+static void kill_everything(void) {
+  while (kill(-1, SIGKILL) == 0) {
+    if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) break;
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+  }
+  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
+}
+
 static void report(int wstatus) {
   FILE *f = status_out;
   fputs("{\"v\":1,", f);
@@ -228,10 +297,9 @@ static void report(int wstatus) {
   int leaks = list_leaks(f);
   fputs("],", f);
   if (leaks < 0) fputs("\"leaksUnknown\":true,", f);
-  /* Everything left is killed before its writes are listed, so the list is
-   * final. kill(-1) from PID 1 reaches every process of the namespace. */
-  kill(-1, SIGKILL);
-  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
+  if (leaks_truncated) fputs("\"leaksTruncated\":true,", f);
+  /* Everything left is killed before its writes are listed, so the list is final. */
+  kill_everything();
   fputs("\"writes\":[", f);
   int writes = list_writes(f);
   /* Every process of the sandbox was reaped by us or by a reaped ancestor, so
@@ -240,6 +308,12 @@ static void report(int wstatus) {
   getrusage(RUSAGE_CHILDREN, &ru);
   fprintf(f, "],\"writesTruncated\":%s,\"writesUnknown\":%s,", walk_truncated ? "true" : "false",
           writes < 0 ? "true" : "false");
+  /* The sandbox's one bounded tmpfs (root's upper layers, /tmp, /dev, /dev/shm): how full it ended. */
+  struct statvfs sv;
+  if (statvfs(STAGING, &sv) == 0)
+    fprintf(f, "\"tmpfs\":{\"sizeBytes\":%llu,\"usedBytes\":%llu},",
+            (unsigned long long)sv.f_blocks * sv.f_frsize,
+            (unsigned long long)(sv.f_blocks - sv.f_bfree) * sv.f_frsize);
   fprintf(f, "\"rusage\":{\"utimeUs\":%lld,\"stimeUs\":%lld,\"maxrssKb\":%ld}}\n",
           (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
           (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss);
@@ -257,17 +331,28 @@ static void report(int wstatus) {
  *   D path mode               mkdir -p
  *   M src target type flags data    mount, must work ("-" = NULL)
  *   m src target type flags data    mount, may fail
- *   O lower target index path userxattr   overlay lower at target (upper/work in
- *                             STAGING_HOST/upper|work/index); if refused: a read-only
- *                             bind, noted as degraded
- *   R target                  remount a bind read-only (keeping locked flags), may fail
+ *   B src target flags        bind a path of the HOST's tree (in a reset: the held one), must work
+ *   b src target flags        the same, may fail (a device the host lacks)
+ *   O lower target index path userxattr [mode]   overlay lower at target (upper/work in
+ *                             STAGING_HOST/upper|work/index; mode: its root's); if refused:
+ *                             a read-only bind, noted as degraded
+ *   R target                  make a mount and everything below it read-only, must work
  *   L target linkpath         symlink
  *   T path                    create an empty file
  *   F src dst                 copy a file (failure noted as degraded)
  *   N text                    a degraded note decided by the host
  *   H hostname                sethostname
  *   U                         bring lo up
+ *   Q                         open the sandbox's resolver (127.0.0.11:53), served by PID 1
+ *   W path text               write a file
  *   P newroot cwd             write the manifest, pivot_root, detach the old root, chdir
+ *  then, in the new root, what the command may do (skipped in a reset):
+ *   I uid gid                 enter a user namespace of our own as uid/gid (rootless: run
+ *                             as the caller, with no privilege over the sandbox's mounts)
+ *   C capmask                 keep only these capabilities, bounding set included (hex)
+ *   S flags [nsmask]          no_new_privs and the seccomp filter; flags: 'n' mount calls
+ *                             go to PID 1 (nested sandboxes), 'm' mount calls are allowed
+ *                             (CAP_SYS_ADMIN was asked for); nsmask: clone/unshare flags refused
  */
 #define STAGING_HOST "/tmp"
 #define MAX_FIELDS 8
@@ -284,10 +369,23 @@ static int resetting;    /* the reset child's plan: lowers from held_root */
 static int reset_staged; /* resetting: the new staging tmpfs covers /tmp; undone on failure */
 static int held_root = -1;
 static int ipc_removed;
-static char notes[16384];
+/* The degraded notes (a JSON array's items) and the overlays' manifest: both
+ * grow with the host (one line per overlay), so they are sized as they go. */
+static char *notes;
 static size_t notes_len;
-static char manifest[16384];
+static char *manifest;
 static size_t manifest_len;
+
+static void setup_fail(const char *code, const char *op, int err, const char *path);
+
+static void append(char **buf, size_t *len, const char *text, size_t n) {
+  char *grown = realloc(*buf, *len + n + 1);
+  if (!grown) setup_fail("ENS_LAUNCHER_FAILED", "out of memory", ENOMEM, "");
+  memcpy(grown + *len, text, n);
+  *len += n;
+  grown[*len] = 0;
+  *buf = grown;
+}
 
 static void note(const char *fmt, ...) {
   char text[1024];
@@ -295,13 +393,15 @@ static void note(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  FILE *f = fmemopen(notes + notes_len, sizeof notes - notes_len, "w");
-  if (!f) return;
+  char *json = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&json, &n);
+  if (!f) setup_fail("ENS_LAUNCHER_FAILED", "out of memory", ENOMEM, "");
   if (notes_len) fputc(',', f);
   json_str(f, text, strlen(text));
-  fflush(f);
-  notes_len += (size_t)ftell(f);
   fclose(f);
+  append(&notes, &notes_len, json, n);
+  free(json);
 }
 
 static void setup_fail(const char *code, const char *op, int err, const char *path) {
@@ -378,6 +478,25 @@ static int remount_ro(const char *target) {
   return mount(NULL, target, NULL, flags, NULL);
 }
 
+/* A mount and every mount below it read-only. mount_setattr (Linux 5.12)
+ * does the subtree in one call; before it, each mount is remounted. */
+static int make_readonly(const char *target) {
+  struct nsi_mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &ro, sizeof ro) == 0) return 0;
+  if (errno != ENOSYS) return -1;
+  if (remount_ro(target) < 0) return -1;
+  FILE *m = fopen("/proc/self/mountinfo", "re");
+  if (!m) return -1;
+  char line[PATH_MAX * 2], point[PATH_MAX];
+  size_t len = strlen(target);
+  int rc = 0;
+  while (fgets(line, sizeof line, m))
+    if (sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1 && strncmp(point, target, len) == 0 && point[len] == '/')
+      if (remount_ro(point) < 0) rc = -1; /* (mountinfo escapes spaces; such paths fail closed) */
+  fclose(m);
+  return rc;
+}
+
 static void overlay_opt(char *out, size_t size, const char *key, const char *path) {
   size_t n = strlen(out);
   n += (size_t)snprintf(out + n, size - n, "%s%s=", n ? "," : "", key);
@@ -413,6 +532,396 @@ static void copy_file(const char *src, const char *dst) {
   if (in < 0 || out < 0 || n < 0) note("%s: not carried over (%s)", dst, strerror(err));
 }
 
+/* ---------- worker: what the command may do ----------------------------- */
+/*
+ * After the setup, before exec: the command gets no more privilege than
+ * Docker's default profile gives a container (docs/security.md). The host
+ * decides the capability set and the filter's variant; this file builds them.
+ *
+ * The seccomp filter refuses what lets a process reach past its namespaces
+ * (modules, kexec, keyrings, open_by_handle_at, bpf, perf, the clock, swap,
+ * quotas, reboot, setns) for the native and the 32-bit entry points, and
+ * answers clone3 and io_uring with ENOSYS, so callers fall back to calls it
+ * can inspect. Mount calls go to PID 1 (SC_MOUNT): it lets them through only
+ * for a user namespace the command made itself, which is how a nested
+ * sandbox is built and all such a namespace can reach (the kernel checks
+ * privilege there, and the mounts it copied are locked).
+ */
+enum { SC_EPERM, SC_ENOSYS, SC_MOUNT, SC_NSFLAGS };
+struct sc_rule { int nr; int act; };
+
+/* Calls some arches never had: -1 is skipped. */
+#ifndef __NR_iopl
+#define __NR_iopl -1
+#endif
+#ifndef __NR_ioperm
+#define __NR_ioperm -1
+#endif
+#ifndef __NR_uselib
+#define __NR_uselib -1
+#endif
+#ifndef __NR_ustat
+#define __NR_ustat -1
+#endif
+#ifndef __NR_sysfs
+#define __NR_sysfs -1
+#endif
+#ifndef __NR__sysctl
+#define __NR__sysctl -1
+#endif
+#ifndef __NR_nfsservctl
+#define __NR_nfsservctl -1
+#endif
+#ifndef __NR_create_module
+#define __NR_create_module -1
+#endif
+#ifndef __NR_get_kernel_syms
+#define __NR_get_kernel_syms -1
+#endif
+#ifndef __NR_query_module
+#define __NR_query_module -1
+#endif
+static const struct sc_rule native_rules[] = {
+    {__NR_keyctl, SC_EPERM}, {__NR_add_key, SC_EPERM}, {__NR_request_key, SC_EPERM},
+    {__NR_open_by_handle_at, SC_EPERM}, {__NR_init_module, SC_EPERM}, {__NR_finit_module, SC_EPERM},
+    {__NR_delete_module, SC_EPERM}, {__NR_kexec_load, SC_EPERM}, {__NR_kexec_file_load, SC_EPERM},
+    {__NR_bpf, SC_EPERM}, {__NR_perf_event_open, SC_EPERM}, {__NR_swapon, SC_EPERM},
+    {__NR_swapoff, SC_EPERM}, {__NR_settimeofday, SC_EPERM}, {__NR_clock_settime, SC_EPERM},
+    {__NR_clock_adjtime, SC_EPERM}, {__NR_adjtimex, SC_EPERM}, {__NR_acct, SC_EPERM},
+    {__NR_quotactl, SC_EPERM}, {__NR_quotactl_fd, SC_EPERM}, {__NR_reboot, SC_EPERM},
+    {__NR_syslog, SC_EPERM}, {__NR_lookup_dcookie, SC_EPERM}, {__NR_userfaultfd, SC_EPERM},
+    {__NR_vhangup, SC_EPERM}, {__NR_setns, SC_EPERM}, {__NR_iopl, SC_EPERM},
+    {__NR_ioperm, SC_EPERM}, {__NR_uselib, SC_EPERM}, {__NR_ustat, SC_EPERM},
+    {__NR_sysfs, SC_EPERM}, {__NR__sysctl, SC_EPERM}, {__NR_nfsservctl, SC_EPERM},
+    {__NR_create_module, SC_EPERM}, {__NR_get_kernel_syms, SC_EPERM}, {__NR_query_module, SC_EPERM},
+    {__NR_mount, SC_MOUNT}, {__NR_umount2, SC_MOUNT}, {__NR_pivot_root, SC_MOUNT},
+    {__NR_move_mount, SC_MOUNT}, {__NR_fsopen, SC_MOUNT}, {__NR_fsmount, SC_MOUNT},
+    {__NR_fsconfig, SC_MOUNT}, {__NR_fspick, SC_MOUNT}, {__NR_open_tree, SC_MOUNT},
+    {__NR_mount_setattr, SC_MOUNT},
+    {467, SC_MOUNT}, /* open_tree_attr (Linux 6.15), the same number on every arch */
+    {__NR_io_uring_setup, SC_ENOSYS}, {__NR_io_uring_enter, SC_ENOSYS}, {__NR_io_uring_register, SC_ENOSYS},
+    {__NR_clone3, SC_ENOSYS},
+    {__NR_unshare, SC_NSFLAGS}, {__NR_clone, SC_NSFLAGS},
+};
+#if defined(__x86_64__)
+/* i386 (int 0x80 on x86_64), from asm/unistd_32.h. */
+static const struct sc_rule compat_rules[] = {
+    {21, SC_MOUNT} /* mount */,
+    {22, SC_MOUNT} /* umount */,
+    {25, SC_EPERM} /* stime */,
+    {51, SC_EPERM} /* acct */,
+    {52, SC_MOUNT} /* umount2 */,
+    {62, SC_EPERM} /* ustat */,
+    {79, SC_EPERM} /* settimeofday */,
+    {86, SC_EPERM} /* uselib */,
+    {87, SC_EPERM} /* swapon */,
+    {88, SC_EPERM} /* reboot */,
+    {101, SC_EPERM} /* ioperm */,
+    {103, SC_EPERM} /* syslog */,
+    {110, SC_EPERM} /* iopl */,
+    {111, SC_EPERM} /* vhangup */,
+    {113, SC_EPERM} /* vm86old */,
+    {115, SC_EPERM} /* swapoff */,
+    {120, SC_NSFLAGS} /* clone */,
+    {124, SC_EPERM} /* adjtimex */,
+    {127, SC_EPERM} /* create_module */,
+    {128, SC_EPERM} /* init_module */,
+    {129, SC_EPERM} /* delete_module */,
+    {130, SC_EPERM} /* get_kernel_syms */,
+    {131, SC_EPERM} /* quotactl */,
+    {135, SC_EPERM} /* sysfs */,
+    {149, SC_EPERM} /* _sysctl */,
+    {166, SC_EPERM} /* vm86 */,
+    {167, SC_EPERM} /* query_module */,
+    {169, SC_EPERM} /* nfsservctl */,
+    {217, SC_MOUNT} /* pivot_root */,
+    {253, SC_EPERM} /* lookup_dcookie */,
+    {264, SC_EPERM} /* clock_settime */,
+    {283, SC_EPERM} /* kexec_load */,
+    {286, SC_EPERM} /* add_key */,
+    {287, SC_EPERM} /* request_key */,
+    {288, SC_EPERM} /* keyctl */,
+    {310, SC_NSFLAGS} /* unshare */,
+    {336, SC_EPERM} /* perf_event_open */,
+    {342, SC_EPERM} /* open_by_handle_at */,
+    {343, SC_EPERM} /* clock_adjtime */,
+    {346, SC_EPERM} /* setns */,
+    {350, SC_EPERM} /* finit_module */,
+    {357, SC_EPERM} /* bpf */,
+    {374, SC_EPERM} /* userfaultfd */,
+    {404, SC_EPERM} /* clock_settime64 */,
+    {405, SC_EPERM} /* clock_adjtime64 */,
+    {425, SC_ENOSYS} /* io_uring_setup */,
+    {426, SC_ENOSYS} /* io_uring_enter */,
+    {427, SC_ENOSYS} /* io_uring_register */,
+    {428, SC_MOUNT} /* open_tree */,
+    {429, SC_MOUNT} /* move_mount */,
+    {430, SC_MOUNT} /* fsopen */,
+    {431, SC_MOUNT} /* fsconfig */,
+    {432, SC_MOUNT} /* fsmount */,
+    {433, SC_MOUNT} /* fspick */,
+    {435, SC_ENOSYS} /* clone3 */,
+    {442, SC_MOUNT} /* mount_setattr */,
+    {443, SC_EPERM} /* quotactl_fd */,
+    {467, SC_MOUNT} /* open_tree_attr */};
+#elif defined(__aarch64__)
+/* 32-bit ARM (EABI) on arm64, from arch/arm/tools/syscall.tbl. */
+static const struct sc_rule compat_rules[] = {
+    {21, SC_MOUNT} /* mount */,
+    {51, SC_EPERM} /* acct */,
+    {52, SC_MOUNT} /* umount2 */,
+    {62, SC_EPERM} /* ustat */,
+    {79, SC_EPERM} /* settimeofday */,
+    {86, SC_EPERM} /* uselib */,
+    {87, SC_EPERM} /* swapon */,
+    {88, SC_EPERM} /* reboot */,
+    {103, SC_EPERM} /* syslog */,
+    {111, SC_EPERM} /* vhangup */,
+    {115, SC_EPERM} /* swapoff */,
+    {120, SC_NSFLAGS} /* clone */,
+    {124, SC_EPERM} /* adjtimex */,
+    {128, SC_EPERM} /* init_module */,
+    {129, SC_EPERM} /* delete_module */,
+    {131, SC_EPERM} /* quotactl */,
+    {135, SC_EPERM} /* sysfs */,
+    {169, SC_EPERM} /* nfsservctl */,
+    {218, SC_MOUNT} /* pivot_root */,
+    {249, SC_EPERM} /* lookup_dcookie */,
+    {262, SC_EPERM} /* clock_settime */,
+    {271, SC_EPERM} /* pciconfig_iobase */,
+    {272, SC_EPERM} /* pciconfig_read */,
+    {273, SC_EPERM} /* pciconfig_write */,
+    {309, SC_EPERM} /* add_key */,
+    {310, SC_EPERM} /* request_key */,
+    {311, SC_EPERM} /* keyctl */,
+    {337, SC_NSFLAGS} /* unshare */,
+    {347, SC_EPERM} /* kexec_load */,
+    {364, SC_EPERM} /* perf_event_open */,
+    {371, SC_EPERM} /* open_by_handle_at */,
+    {372, SC_EPERM} /* clock_adjtime */,
+    {375, SC_EPERM} /* setns */,
+    {379, SC_EPERM} /* finit_module */,
+    {386, SC_EPERM} /* bpf */,
+    {388, SC_EPERM} /* userfaultfd */,
+    {401, SC_EPERM} /* kexec_file_load */,
+    {404, SC_EPERM} /* clock_settime64 */,
+    {405, SC_EPERM} /* clock_adjtime64 */,
+    {425, SC_ENOSYS} /* io_uring_setup */,
+    {426, SC_ENOSYS} /* io_uring_enter */,
+    {427, SC_ENOSYS} /* io_uring_register */,
+    {428, SC_MOUNT} /* open_tree */,
+    {429, SC_MOUNT} /* move_mount */,
+    {430, SC_MOUNT} /* fsopen */,
+    {431, SC_MOUNT} /* fsconfig */,
+    {432, SC_MOUNT} /* fsmount */,
+    {433, SC_MOUNT} /* fspick */,
+    {435, SC_ENOSYS} /* clone3 */,
+    {442, SC_MOUNT} /* mount_setattr */,
+    {443, SC_EPERM} /* quotactl_fd */,
+    {467, SC_MOUNT} /* open_tree_attr */};
+#endif
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define COMPAT_ARCH AUDIT_ARCH_I386
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#define COMPAT_ARCH AUDIT_ARCH_ARM
+#else
+#error "ns-isolated-launcher: seccomp tables exist for x86_64 and aarch64 only"
+#endif
+
+#define SC_MAX 512
+struct sc_prog {
+  struct sock_filter ins[SC_MAX];
+  unsigned short len;
+  uint32_t mount_ret;  /* what SC_MOUNT returns */
+  uint32_t ns_refused; /* clone/unshare flags refused (CLONE_NEWCGROUP where it would reach our caps) */
+};
+
+static void sc_emit(struct sc_prog *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k) {
+  if (p->len >= SC_MAX) setup_fail("ENS_LAUNCHER_FAILED", "seccomp filter too long", E2BIG, "");
+  p->ins[p->len++] = (struct sock_filter)BPF_JUMP(code, k, jt, jf);
+}
+
+static unsigned sc_action_len(const struct sc_prog *p, int act) {
+  return act == SC_NSFLAGS && p->ns_refused ? 4 : 1;
+}
+
+static void sc_action(struct sc_prog *p, int act) {
+  switch (act) {
+  case SC_EPERM: sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | EPERM); break;
+  case SC_ENOSYS: sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS); break;
+  case SC_MOUNT: sc_emit(p, BPF_RET | BPF_K, 0, 0, p->mount_ret); break;
+  default:
+    if (!p->ns_refused) { sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW); break; }
+    /* The flags are the first argument of clone and unshare on every arch here. */
+    sc_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[0]));
+    sc_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, p->ns_refused);
+    sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | EPERM);
+    sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+  }
+}
+
+/* A binary search over the sorted numbers (a few comparisons a call, not
+ * one per rule): small ranges are linear, larger ones split on JGE. */
+static unsigned sc_tree_len(const struct sc_prog *p, const struct sc_rule *r, size_t n) {
+  if (n <= 4) {
+    unsigned len = 1;
+    for (size_t i = 0; i < n; i++) len += 1 + sc_action_len(p, r[i].act);
+    return len;
+  }
+  return 1 + sc_tree_len(p, r, n / 2) + sc_tree_len(p, r + n / 2, n - n / 2);
+}
+
+static void sc_tree(struct sc_prog *p, const struct sc_rule *r, size_t n) {
+  if (n <= 4) {
+    for (size_t i = 0; i < n; i++) {
+      sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)sc_action_len(p, r[i].act), (uint32_t)r[i].nr);
+      sc_action(p, r[i].act);
+    }
+    sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    return;
+  }
+  unsigned left = sc_tree_len(p, r, n / 2);
+  if (left > 255) setup_fail("ENS_LAUNCHER_FAILED", "seccomp filter too wide", E2BIG, "");
+  sc_emit(p, BPF_JMP | BPF_JGE | BPF_K, (uint8_t)left, 0, (uint32_t)r[n / 2].nr);
+  sc_tree(p, r, n / 2);
+  sc_tree(p, r + n / 2, n - n / 2);
+}
+
+static int sc_cmp(const void *a, const void *b) {
+  int x = ((const struct sc_rule *)a)->nr, y = ((const struct sc_rule *)b)->nr;
+  return (x > y) - (x < y);
+}
+
+/* One arch's rules, sorted, without the calls that arch lacks. */
+static void sc_arch(struct sc_prog *p, const struct sc_rule *rules, size_t count, int x32) {
+  struct sc_rule sorted[128];
+  size_t n = 0;
+  for (size_t i = 0; i < count && n < 128; i++)
+    if (rules[i].nr >= 0) sorted[n++] = rules[i];
+  qsort(sorted, n, sizeof sorted[0], sc_cmp);
+  sc_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+  if (x32) { /* x32 calls (nr | 0x40000000): nobody's tests need them */
+    sc_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, 0x40000000);
+    sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
+  }
+  sc_tree(p, sorted, n);
+}
+
+static void sc_build(struct sc_prog *p) {
+  p->len = 0;
+  sc_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+  sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, NATIVE_ARCH);
+  sc_emit(p, BPF_JMP | BPF_JA, 0, 0, 3); /* to the native block */
+  sc_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, COMPAT_ARCH);
+  sc_emit(p, BPF_JMP | BPF_JA, 0, 0, 0); /* to the compat block: k set below */
+  sc_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS); /* an arch we have no table for */
+  sc_arch(p, native_rules, sizeof native_rules / sizeof native_rules[0], NATIVE_ARCH == AUDIT_ARCH_X86_64);
+  p->ins[4].k = p->len - 5u;
+  sc_arch(p, compat_rules, sizeof compat_rules / sizeof compat_rules[0], 0);
+}
+
+/* Where the worker hands PID 1 what PID 1 serves once the command runs (the
+ * seccomp listener, the resolver's socket): a socketpair made before the
+ * worker is forked. One message each: a tag, a number, the fd. */
+static int notify_sock = -1;
+
+static void hand_to_init(char tag, uint64_t value, int fd) {
+  struct { char tag; uint64_t value; } body = {tag, value};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = &body, .iov_len = sizeof body};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (notify_sock < 0 || sendmsg(notify_sock, &msg, 0) < 0) setup_fail("ENS_LAUNCHER_FAILED", "hand to PID 1", errno, "");
+  close(fd);
+}
+
+/* S: no_new_privs, then the filter. With 'n', mount calls wait for PID 1's
+ * verdict; a sandbox inside a sandbox finds a listener above it already
+ * (EBUSY: one per chain), and refuses mount calls itself instead. */
+static void lock_syscalls(const char *flags, const char *nsmask) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) setup_fail("ENS_LAUNCHER_FAILED", "no_new_privs", errno, "");
+  static struct sc_prog prog;
+  int notify = strchr(flags, 'n') != NULL;
+  prog.ns_refused = nsmask ? (uint32_t)strtoul(nsmask, NULL, 16) : 0;
+  prog.mount_ret = strchr(flags, 'm') ? SECCOMP_RET_ALLOW : notify ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ERRNO | EPERM;
+  sc_build(&prog);
+  struct sock_fprog fprog = {.len = prog.len, .filter = prog.ins};
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &fprog);
+  if (fd < 0 && notify && errno == EBUSY) {
+    prog.mount_ret = SECCOMP_RET_ERRNO | EPERM;
+    sc_build(&prog);
+    notify = 0;
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
+  }
+  if (fd < 0) setup_fail("ENS_LAUNCHER_FAILED", "seccomp filter", errno, "");
+  if (!notify) return;
+  /* Hand the listener to PID 1, with the user namespace the command runs in
+   * (mount calls from it are refused: only namespaces it makes are its own). */
+  struct stat st;
+  hand_to_init('L', stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0, (int)fd);
+}
+
+/* Q: the sandbox's resolver, at 127.0.0.11:53 as Docker's embedded DNS:
+ * PID 1 answers every query NXDOMAIN, so a name /etc/hosts does not know
+ * fails at once (ENOTFOUND), and no lookup leaves the sandbox. Bound here,
+ * before the command runs, so nothing else can take the address first. */
+static void open_resolver(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(0x7f00000b)};
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) setup_fail("ENS_NETWORK_FAILED", "resolver", errno, "127.0.0.11:53");
+  hand_to_init('D', 0, fd);
+}
+
+/* C: the capabilities the command keeps, from the bounding set down (so an
+ * exec cannot bring more back), ambient ones cleared. */
+static void keep_caps(const char *hexmask) {
+  uint64_t keep = strtoull(hexmask, NULL, 16);
+  int last = 63;
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f) {
+    if (fscanf(f, "%d", &last) != 1) last = 63;
+    fclose(f);
+  }
+  for (int cap = 0; cap <= last && cap < 64; cap++)
+    if (!(keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      setup_fail("ENS_LAUNCHER_FAILED", "drop capability", errno, "");
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) < 0) setup_fail("ENS_LAUNCHER_FAILED", "capget", errno, "");
+  for (int i = 0; i < 2; i++) {
+    uint32_t k = (uint32_t)(keep >> (32 * i));
+    d[i].effective &= k;
+    d[i].permitted &= k;
+    d[i].inheritable &= k;
+  }
+  if (syscall(SYS_capset, &h, d) < 0) setup_fail("ENS_LAUNCHER_FAILED", "capset", errno, "");
+}
+
+/* I: a user namespace of the command's own, where it is uid/gid; the
+ * sandbox's mounts, hostname and network stay owned by the one above, so
+ * even as uid 0 here it cannot change them. One line each, mapping our ids
+ * above: what an unprivileged process may write. */
+static void enter_userns(const char *uid, const char *gid) {
+  uid_t above_uid = getuid();
+  gid_t above_gid = getgid();
+  if (unshare(CLONE_NEWUSER) < 0) setup_fail("ENS_USERNS_DENIED", "unshare user namespace", errno, "");
+  char map[64];
+  if (write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+    setup_fail("ENS_USERNS_DENIED", "setgroups deny", errno, "/proc/self/setgroups");
+  snprintf(map, sizeof map, "%s %u 1\n", uid, above_uid);
+  if (write_file("/proc/self/uid_map", map) < 0) setup_fail("ENS_USERNS_DENIED", "uid_map", errno, map);
+  snprintf(map, sizeof map, "%s %u 1\n", gid, above_gid);
+  if (write_file("/proc/self/gid_map", map) < 0) setup_fail("ENS_USERNS_DENIED", "gid_map", errno, map);
+}
+
 static void unescape_field(char *s) {
   char *w = s;
   for (char *r = s; *r; r++) {
@@ -425,6 +934,7 @@ static void unescape_field(char *s) {
 }
 
 static void apply_plan(char *plan) {
+  mode_t umask_was = umask(0); /* the modes the plan names are the modes made */
   char *save = NULL;
   char b1[PATH_MAX + 64], b2[PATH_MAX + 64];
   for (char *line = strtok_r(plan, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -465,25 +975,57 @@ static void apply_plan(char *plan) {
       snprintf(upper, sizeof upper, STAGING_HOST "/upper/%s", f[3]);
       snprintf(work, sizeof work, STAGING_HOST "/work/%s", f[3]);
       if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0) setup_fail("ENS_MOUNT_FAILED", "mkdir", errno, upper);
+      /* The overlay's root takes the upper dir's owner and mode: where the host
+       * decided another mode (rootless: a directory not the caller's), set it. */
+      if (n > 6 && chmod(upper, (mode_t)strtol(f[6], NULL, 8)) < 0) setup_fail("ENS_MOUNT_FAILED", "chmod", errno, upper);
       const char *lower = lowerpath(f[1], b1, sizeof b1);
       opts[0] = 0;
       overlay_opt(opts, sizeof opts, "lowerdir", lower);
       overlay_opt(opts, sizeof opts, "upperdir", upper);
       overlay_opt(opts, sizeof opts, "workdir", work);
       if (f[5][0] == '1') strcat(opts, ",userxattr");
-      if (mount("overlay", f[2], "overlay", 0, opts) == 0) {
-        manifest_len += (size_t)snprintf(manifest + manifest_len, sizeof manifest - manifest_len, "upper/%s\t%s\n", f[3], f[4]);
+      if (mount("overlay", f[2], "overlay", MS_NODEV, opts) == 0) {
+        char entry[PATH_MAX + 80];
+        int len = snprintf(entry, sizeof entry, "upper/%s\t%s\n", f[3], f[4]);
+        if (len < 0 || (size_t)len >= sizeof entry) setup_fail("ENS_MOUNT_FAILED", "manifest", ENAMETOOLONG, f[4]);
+        append(&manifest, &manifest_len, entry, (size_t)len);
         break;
       }
       int err = errno;
       if (mount(lower, f[2], NULL, MS_BIND | MS_REC, NULL) < 0) setup_fail("ENS_MOUNT_FAILED", "bind", errno, f[4]);
-      remount_ro(f[2]);
+      if (make_readonly(f[2]) < 0) setup_fail("ENS_MOUNT_FAILED", "make read-only", errno, f[4]);
       note("%s: read-only (overlay refused: %s)", f[4], strerror(err));
       break;
     }
+    case 'B':
+    case 'b':
+      NEED(4);
+      if (mount(lowerpath(f[1], b1, sizeof b1), f[2], NULL, strtoul(f[3], NULL, 0), NULL) < 0) {
+        if (op == 'B') setup_fail("ENS_MOUNT_FAILED", "bind", errno, f[2]);
+      } else if (resetting) {
+        /* A bind from the held tree is read-only as the tree is: writable as
+         * the host's path is (an 'R' after it makes it read-only again). */
+        struct nsi_mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+        if (syscall(SYS_mount_setattr, AT_FDCWD, f[2], 0, &rw, sizeof rw) < 0 &&
+            (errno != ENOSYS || mount(NULL, f[2], NULL, MS_BIND | MS_REMOUNT, NULL) < 0))
+          setup_fail("ENS_MOUNT_FAILED", "make writable", errno, f[2]);
+      }
+      break;
     case 'R':
       NEED(2);
-      remount_ro(f[1]);
+      if (make_readonly(f[1]) < 0) setup_fail("ENS_MOUNT_FAILED", "make read-only", errno, f[1]);
+      break;
+    case 'I':
+      NEED(3);
+      if (!resetting) enter_userns(f[1], f[2]);
+      break;
+    case 'C':
+      NEED(2);
+      if (!resetting) keep_caps(f[1]);
+      break;
+    case 'S':
+      NEED(2);
+      if (!resetting) lock_syscalls(f[1], n > 2 ? f[2] : NULL);
       break;
     case 'L':
       NEED(3);
@@ -515,11 +1057,22 @@ static void apply_plan(char *plan) {
     case 'U':
       lo_up();
       break;
+    case 'Q':
+      if (!resetting) open_resolver(); /* a reset keeps the network, and its resolver */
+      break;
+    case 'W': {
+      NEED(3);
+      int fd = open(f[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      size_t len = strlen(f[2]);
+      if (fd < 0 || write(fd, f[2], len) != (ssize_t)len) setup_fail("ENS_MOUNT_FAILED", "write", errno, f[1]);
+      close(fd);
+      break;
+    }
     case 'P': {
       NEED(3);
       snprintf(b2, sizeof b2, STAGING_HOST "/manifest");
       int fd = open(b2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0 || write(fd, manifest, manifest_len) != (ssize_t)manifest_len)
+      if (fd < 0 || (manifest_len && write(fd, manifest, manifest_len) != (ssize_t)manifest_len))
         setup_fail("ENS_MOUNT_FAILED", "write manifest", errno, b2);
       close(fd);
       if (chdir(f[1]) < 0) setup_fail("ENS_MOUNT_FAILED", "chdir", errno, f[1]);
@@ -562,13 +1115,17 @@ static void apply_plan(char *plan) {
       setup_fail("ENS_LAUNCHER_FAILED", "plan", EINVAL, line);
     }
   }
+  umask(umask_was);
   if (status_fd >= 0) {
-    char line[sizeof notes + 64];
-    int len = resetting
-                  ? snprintf(line, sizeof line, "{\"v\":1,\"reset\":{\"degraded\":[%.*s],\"ipcRemoved\":%d}}\n",
-                             (int)notes_len, notes, ipc_removed)
-                  : snprintf(line, sizeof line, "{\"v\":1,\"setup\":{\"degraded\":[%.*s]}}\n", (int)notes_len, notes);
-    if (write(status_fd, line, (size_t)len) < 0) {}
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (!f) return;
+    if (resetting) fprintf(f, "{\"v\":1,\"reset\":{\"degraded\":[%s],\"ipcRemoved\":%d}}\n", notes ? notes : "", ipc_removed);
+    else fprintf(f, "{\"v\":1,\"setup\":{\"degraded\":[%s]}}\n", notes ? notes : "");
+    fclose(f);
+    if (write(status_fd, line, len) < 0) {}
+    free(line);
   }
 }
 
@@ -633,6 +1190,126 @@ static int forwarded(int sig) {
          sig == SIGUSR2 || sig == SIGWINCH;
 }
 
+/* The seccomp listener (see lock_syscalls): a mount call waits here for a
+ * verdict. It goes through (the kernel then checks privilege as usual) only
+ * from a user namespace that is neither ours nor the command's own: one the
+ * command made, i.e. a nested sandbox's. A process cannot change user
+ * namespace while one of its threads waits in a call, and the notification
+ * is checked to be still pending after /proc was read, so the pid is the
+ * caller's. */
+static uint64_t own_userns, command_userns;
+
+static void answer_mount_call(int nfd) {
+  struct seccomp_notif req;
+  struct seccomp_notif_resp resp;
+  memset(&req, 0, sizeof req);
+  if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return;
+  memset(&resp, 0, sizeof resp);
+  resp.id = req.id;
+  resp.error = -EPERM;
+  char path[64];
+  struct stat st;
+  snprintf(path, sizeof path, "/proc/%u/ns/user", req.pid);
+  if (stat(path, &st) == 0 && (uint64_t)st.st_ino != own_userns && (uint64_t)st.st_ino != command_userns &&
+      ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0) {
+    resp.error = 0;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  }
+  ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+/* What the worker handed us before its exec: the seccomp listener ('L', with
+ * the command's user namespace), the resolver's socket ('D'). */
+static void take_handed(int sock, int *listener, int *resolver) {
+  for (;;) {
+    struct { char tag; uint64_t value; } body;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &body, .iov_len = sizeof body};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != (ssize_t)sizeof body) return;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) continue;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    if (body.tag == 'L') {
+      struct stat st;
+      own_userns = stat("/proc/self/ns/user", &st) == 0 ? (uint64_t)st.st_ino : 0;
+      command_userns = body.value;
+      *listener = fd;
+    } else if (body.tag == 'D') *resolver = fd;
+    else close(fd);
+  }
+}
+
+/* One query in, one NXDOMAIN out: the question echoed, no answer. */
+static void answer_dns(int fd) {
+  unsigned char q[512];
+  struct sockaddr_storage from;
+  socklen_t len = sizeof from;
+  ssize_t n = recvfrom(fd, q, sizeof q, 0, (struct sockaddr *)&from, &len);
+  if (n < 12) return;
+  int opcode = (q[2] >> 3) & 0xf;
+  q[2] = (unsigned char)(0x80 | (q[2] & 0x79)); /* QR, the opcode and RD kept, AA and TC cleared */
+  q[3] = (unsigned char)(0x80 | (opcode == 0 ? 3 : 4)); /* RA; NXDOMAIN, or NOTIMP for what is not a query */
+  memset(q + 6, 0, 6); /* no answer, authority or additional records */
+  /* The question section runs to the end of the query, but an EDNS record (additional) is dropped. */
+  size_t end = 12;
+  if (q[4] == 0 && q[5] == 1) {
+    while (end < (size_t)n && q[end]) {
+      if (q[end] & 0xc0) return; /* a pointer has no place in a question */
+      end += (size_t)q[end] + 1;
+    }
+    end += 5;
+    if (end > (size_t)n) return;
+  } else {
+    q[4] = q[5] = 0;
+  }
+  sendto(fd, q, end, 0, (struct sockaddr *)&from, len);
+}
+
+/* A reset is asked for by the worker alone: the socket reaches whatever the
+ * worker spawns (Node cannot mark it close-on-exec), so the kernel-checked
+ * sender pid (SO_PASSCRED) decides. 1: a request from the worker, 0: none,
+ * -1: the socket is done. */
+static int reset_asked(int ctl, pid_t worker) {
+  char ask;
+  char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec iov = {.iov_base = &ask, .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t got = recvmsg(ctl, &msg, 0);
+  if (got < 0) return errno == EINTR ? 0 : -1;
+  if (got == 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_CREDENTIALS) return 0;
+  struct ucred cred;
+  memcpy(&cred, CMSG_DATA(c), sizeof cred);
+  if (cred.pid == worker) return 1;
+  if (status_out) { /* said, so a leaked process's attempt is on record */
+    fprintf(status_out, "{\"v\":1,\"resetRefused\":{\"pid\":%d}}\n", (int)cred.pid);
+    fflush(status_out);
+  }
+  return 0;
+}
+
+/* The plan, from NS_ISOLATED_PLAN and its continuations NS_ISOLATED_PLAN_1,
+ * _2, ...: the kernel caps one environment string at 128 KiB, which a host
+ * with a few hundred mounts exceeds. `drop`: gone from the environment the
+ * command inherits. */
+static char *take_plan(int drop) {
+  char *plan = NULL;
+  size_t len = 0;
+  for (int i = 0;; i++) {
+    char name[40];
+    if (i) snprintf(name, sizeof name, "NS_ISOLATED_PLAN_%d", i);
+    else snprintf(name, sizeof name, "NS_ISOLATED_PLAN");
+    const char *part = getenv(name);
+    if (!part) break;
+    append(&plan, &len, part, strlen(part));
+    if (drop) unsetenv(name);
+  }
+  return plan;
+}
+
 /* PID 1 of the sandbox. Signals were blocked by the outer process before the
  * fork, so none is lost between here and sigwaitinfo. */
 static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
@@ -642,6 +1319,9 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   struct pollfd p = {.fd = outer_sock, .events = POLLIN};
   if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN))) _exit(EXIT_LAUNCHER);
+  /* Keeps our privileges and what we hold (the host's tree in reuse mode)
+   * out of reach of the command's processes: no ptrace, no /proc/1/fd. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   /* Reuse: hold the host's tree (still our root) and the plan, and give
    * the worker a socket to ask for resets on. */
@@ -651,9 +1331,13 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     held_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (held_root < 0) fail("open /", errno, NULL);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) fail("socketpair", errno, NULL);
-    const char *plan = getenv("NS_ISOLATED_PLAN");
-    if (plan) plan_copy = strdup(plan);
+    int on = 1;
+    if (setsockopt(ctl[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) fail("reset socket", errno, NULL);
+    plan_copy = take_plan(0);
   }
+  /* Where the worker hands us its seccomp listener and the resolver's socket. */
+  int ns[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ns) < 0) fail("socketpair", errno, NULL);
 
   /* A close-on-exec pipe tells us whether exec succeeded: EOF means yes. */
   int execp[2];
@@ -665,6 +1349,10 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(execp[0]);
+    close(ns[0]);
+    notify_sock = ns[1];
+    /* Not inherited from us: its /proc files must stay its own (uid_map, setgroups). */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     if (reuse) {
       char num[16];
       close(ctl[0]);
@@ -673,18 +1361,15 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
       snprintf(num, sizeof num, "%d", ctl[1]);
       setenv("NS_ISOLATED_RESET_FD", num, 1);
     }
-    const char *plan = getenv("NS_ISOLATED_PLAN");
-    if (plan) {
-      char *copy = strdup(plan);
-      unsetenv("NS_ISOLATED_PLAN");
-      apply_plan(copy);
-    }
+    char *plan = take_plan(1);
+    if (plan) apply_plan(plan);
     execvp(argv[0], argv);
     int err = errno;
     if (write(execp[1], &err, sizeof err) < 0) {}
     _exit(127);
   }
   close(execp[1]);
+  close(ns[1]);
   if (ctl[1] >= 0) close(ctl[1]);
   int exec_err = 0;
   ssize_t got;
@@ -694,19 +1379,27 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     waitpid(worker, NULL, 0);
     fail("exec", exec_err, argv[0]);
   }
+  int listener = -1, resolver = -1;
+  take_handed(ns[0], &listener, &resolver);
+  close(ns[0]);
 
-  /* The signals (blocked since before the fork) and the reset socket. */
+  /* The signals (blocked since before the fork), the reset socket, the listener, the resolver. */
   int sfd = signalfd(-1, waited, SFD_CLOEXEC);
   if (sfd < 0) fail("signalfd", errno, NULL);
-  struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ctl[0], .events = POLLIN}};
+  struct pollfd pf[4] = {{.fd = sfd, .events = POLLIN},
+                         {.fd = ctl[0], .events = POLLIN},
+                         {.fd = listener, .events = POLLIN},
+                         {.fd = resolver, .events = POLLIN}};
   int wstatus = 0;
   for (;;) {
-    if (poll(pf, 2, -1) < 0) continue;
+    if (poll(pf, 4, -1) < 0) continue;
+    if (pf[2].revents & POLLIN) answer_mount_call(listener);
+    else if (pf[2].revents) pf[2].fd = -1; /* no filtered process left */
+    if (pf[3].revents & POLLIN) answer_dns(resolver);
     if (pf[1].revents) {
-      char ask;
-      ssize_t got = read(ctl[0], &ask, 1);
-      if (got == 1) reset_sandbox(ctl[0], plan_copy);
-      else if (got == 0 || errno != EINTR) pf[1].fd = -1; /* the worker closed it: no more resets */
+      int asked = reset_asked(ctl[0], worker);
+      if (asked > 0) reset_sandbox(ctl[0], plan_copy);
+      else if (asked < 0) pf[1].fd = -1; /* the worker closed it: no more resets */
     }
     struct signalfd_siginfo si;
     if (!(pf[0].revents & POLLIN) || read(sfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
@@ -725,10 +1418,7 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     }
   }
   if (status_out) report(wstatus);
-  else {
-    kill(-1, SIGKILL);
-    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
-  }
+  else kill_everything();
   /* Tell the outer process how the worker ended, so it can end the same way. */
   if (write(outer_sock, &wstatus, sizeof wstatus) < 0) {}
   _exit(0);
@@ -760,9 +1450,42 @@ static pid_t fork_into(int cgroup_fd) {
   return -1;
 }
 
+/* Every inherited fd but stdio and `keep` becomes close-on-exec: the
+ * worker's exec drops them, so the command's tree gets only what the runner
+ * meant it to have (the launcher's own processes never exec). */
+static void cloexec_all_but(int *keep, int nkeep) {
+  for (int i = 0; i < nkeep; i++) /* sort, for the ranges between them */
+    for (int j = i + 1; j < nkeep; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+  unsigned from = 3;
+  int ok = 1;
+  for (int i = 0; i <= nkeep && ok; i++) {
+    unsigned to = i < nkeep ? (unsigned)keep[i] : ~0U;
+    if (i < nkeep && keep[i] < 3) continue;
+    if (to > from && syscall(SYS_close_range, from, to - 1, CLOSE_RANGE_CLOEXEC) < 0) ok = 0;
+    if (i < nkeep) from = to + 1;
+  }
+  if (ok) return;
+  DIR *d = opendir("/proc/self/fd"); /* before Linux 5.11 */
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    int fd = atoi(e->d_name), kept = fd < 3 || fd == dirfd(d);
+    for (int i = 0; i < nkeep; i++) kept |= keep[i] == fd;
+    if (!kept) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (d) closedir(d);
+}
+
 static void usage(void) {
   fputs("usage: ns-isolated-launcher [--parent-pid PID] [--cgroup-procs FILE]... [--userns]\n"
-        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
+        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--keep-fd N]...\n"
+        "         [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
         "This is ns-isolated's native helper; run sandboxes with `ns-isolated run`.\n",
         stderr);
   exit(2);
@@ -777,6 +1500,7 @@ int main(int argc, char **argv) {
   long parent_pid = 0;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups = 0, userns = 0, newnet = 1, cgroupns = 0, no_clone3 = 0, i;
+  int keep[MAX_KEEP_FDS + 1], nkeep = 0;
   const char *status_file = NULL;
 
   for (i = 1; i < argc; i++) {
@@ -790,6 +1514,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--cgroupns")) cgroupns = 1;
     else if (!strcmp(a, "--no-clone3")) no_clone3 = 1; /* tests: take the fallback join */
     else if (!strcmp(a, "--reuse")) reuse = 1;
+    else if (!strcmp(a, "--keep-fd") && i + 1 < argc && nkeep < MAX_KEEP_FDS) keep[nkeep++] = atoi(argv[++i]);
     else if (!strcmp(a, "--status-fd") && i + 1 < argc) status_fd = atoi(argv[++i]);
     else if (!strcmp(a, "--status-file") && i + 1 < argc) status_file = argv[++i];
     else usage();
@@ -806,6 +1531,9 @@ int main(int argc, char **argv) {
     if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) fail("status fd", errno, NULL);
   }
   if (status_fd >= 0) status_out = fdopen(status_fd, "w");
+  const char *channel = getenv("NODE_CHANNEL_FD"); /* a Node runner's IPC channel to its worker */
+  if (channel && *channel) keep[nkeep++] = atoi(channel);
+  cloexec_all_but(keep, nkeep);
 
   /* 1. Die with the runner, even when it is SIGKILLed. The parent may have
    *    died before the prctl: then we were reparented, so re-check. */

@@ -55,8 +55,9 @@ export interface LeakReport {
 
 /** A cap the sandbox ran into. */
 export interface CapHit {
-  cap: 'memory' | 'pids' | 'cpu'
-  /** The cap's value: bytes, tasks, or cores. */
+  /** `tmpfs`: the sandbox's bounded tmpfs (what it wrote outside its writable paths) filled up. */
+  cap: 'memory' | 'pids' | 'cpu' | 'tmpfs'
+  /** The cap's value: bytes (memory, tmpfs), tasks, or cores. */
   limit: number
   /** What happened, e.g. `2 OOM kills`, `fork refused 14 times`, `throttled 40% of periods`. */
   detail: string

@@ -1,11 +1,13 @@
 /**
- * A fake cgroup2 filesystem in a temp directory, behaving like the kernel
- * where our logic depends on it: mkdir populates the interface files of the
- * controllers the parent enables; writing a pid to cgroup.procs moves it;
- * subtree_control refuses (EBUSY) on a non-root cgroup with processes, and
- * cgroup.procs refuses on one that enables controllers for children;
- * cgroup.kill empties a subtree; files that do not exist cannot be written.
- * Every write is logged, so tests can check the order.
+ * A fake cgroup2 filesystem in a temp directory, for what a real kernel
+ * cannot show cheaply (v2-fake.test.ts; the real v2 paths are proven in a
+ * VM, test/v2). It behaves like the kernel where our logic depends on it:
+ * mkdir populates the interface files of the controllers the parent
+ * enables; writing a pid to cgroup.procs moves it; subtree_control refuses
+ * (EBUSY) on a cgroup with processes (its root is a cgroup-namespace root,
+ * under the rule too), and cgroup.procs refuses on one that enables
+ * controllers for children; cgroup.kill empties a subtree; files that do
+ * not exist cannot be written. Every write is logged, so tests can count them.
  */
 import {
   accessSync,
@@ -30,14 +32,10 @@ export interface FakeOptions {
   controllers?: string[]
   /** Pids in the root's cgroup.procs. Default [1]. */
   rootProcs?: number[]
-  /** The root behaves as a cgroup-namespace root (has cgroup.type, subject to the rule). Default true. */
-  namespaceRoot?: boolean
   /** cgroup.kill exists (5.14+). Default true. */
   kill?: boolean
   /** memory.swap.max exists. Default true. */
   swap?: boolean
-  pid?: number
-  uid?: number
 }
 
 function errno(code: string, path: string): Error {
@@ -51,20 +49,18 @@ export class FakeCgroupfs implements CgroupIo {
   readonly log: { op: 'write' | 'mkdir' | 'rmdir'; path: string; data?: string }[] = []
   private readonly options: FakeOptions
 
-  /** `attach`: use a tree another process made (no files written). */
-  constructor(options: FakeOptions = {}, root = mkdtempSync(join(tmpdir(), 'fake-cgroupfs-')), attach = false) {
+  constructor(options: FakeOptions = {}, root = mkdtempSync(join(tmpdir(), 'fake-cgroupfs-'))) {
     this.options = options
     this.root = root
-    this.pid = options.pid ?? process.pid
-    this.uid = options.uid ?? process.geteuid?.() ?? 0
-    if (attach) return
+    this.pid = process.pid
+    this.uid = process.geteuid?.() ?? 0
     chmodSync(root, 0o755)
     const f = (name: string, text: string) => writeFileSync(join(root, name), text)
     f('cgroup.controllers', `${(options.controllers ?? ['cpu', 'memory', 'pids']).join(' ')}\n`)
     f('cgroup.subtree_control', '')
     f('cgroup.procs', (options.rootProcs ?? [1]).map((p) => `${p}\n`).join(''))
     f('cpu.stat', 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n')
-    if (options.namespaceRoot !== false) f('cgroup.type', 'domain\n')
+    f('cgroup.type', 'domain\n') // a cgroup-namespace root: subject to the no-internal-processes rule
   }
 
   /** A path below the root given relative to it. */
@@ -74,12 +70,6 @@ export class FakeCgroupfs implements CgroupIo {
 
   dispose(): void {
     rmSync(this.root, { recursive: true, force: true })
-  }
-
-  /** Creates a cgroup directory (the kernel's way), outside the log: for test setup. */
-  makeCgroup(path: string, procs: number[] = []): void {
-    this.populate(path)
-    writeFileSync(join(path, 'cgroup.procs'), procs.map((p) => `${p}\n`).join(''))
   }
 
   private populate(path: string): void {
@@ -154,10 +144,6 @@ export class FakeCgroupfs implements CgroupIo {
     return out
   }
 
-  private isTrueRoot(dir: string): boolean {
-    return dir === this.root && this.options.namespaceRoot === false
-  }
-
   read(path: string): string {
     if (path.endsWith('/cgroup.procs')) {
       readFileSync(path) // ENOENT as the kernel would
@@ -176,7 +162,7 @@ export class FakeCgroupfs implements CgroupIo {
     const file = relative(dir, path)
     if (file === 'cgroup.procs') {
       const pid = Number(data.trim())
-      if (this.tokens(join(dir, 'cgroup.subtree_control')).size > 0 && !this.isTrueRoot(dir)) throw errno('EBUSY', path)
+      if (this.tokens(join(dir, 'cgroup.subtree_control')).size > 0) throw errno('EBUSY', path)
       for (const d of this.cgroupDirs())
         this.setProcs(
           d,
@@ -192,7 +178,7 @@ export class FakeCgroupfs implements CgroupIo {
         if (t.startsWith('+')) enabled.add(c)
         else enabled.delete(c)
       }
-      if (this.procs(dir).length > 0 && !this.isTrueRoot(dir)) throw errno('EBUSY', path)
+      if (this.procs(dir).length > 0) throw errno('EBUSY', path)
       writeFileSync(path, `${[...enabled].join(' ')}\n`)
     } else if (file === 'cgroup.kill') {
       for (const d of this.cgroupDirs(dir)) this.setProcs(d, [])

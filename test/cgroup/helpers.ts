@@ -1,7 +1,7 @@
 /** Running a real child inside a sandbox cgroup, the way the launcher will: write own pid, then exec. */
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { type Dirent, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import type { SandboxCgroup } from '../../src/cgroup/index.ts'
 
 export const NODE = process.execPath
@@ -39,17 +39,73 @@ export function startIn(cg: Pick<SandboxCgroup, 'procsFiles'>, workload: string)
   return { child, exited }
 }
 
-/** Directories of this process's sandbox cgroups still present in the real tree. */
-export function leftoverCgroups(pid = process.pid): string[] {
+/** Every cgroup directory below /sys/fs/cgroup, any layout (on a v1 or hybrid host, in every hierarchy). */
+export function cgroupDirs(top = '/sys/fs/cgroup'): string[] {
   const out: string[] = []
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    const parent = join('/sys/fs/cgroup', h, 'ns-isolated')
-    if (!existsSync(parent)) continue
-    for (const d of readdirSync(parent, { withFileTypes: true })) {
-      if (d.isDirectory() && d.name.startsWith(`${pid}-`)) out.push(join(parent, d.name))
+  const walk = (dir: string) => {
+    let entries: Dirent[]
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return // removed while we looked
+    }
+    for (const d of entries) {
+      if (!d.isDirectory()) continue
+      out.push(join(dir, d.name))
+      walk(join(dir, d.name))
     }
   }
-  return out
+  walk(top)
+  return out.sort()
+}
+
+/**
+ * This process's sandbox cgroups still present, wherever they are: every
+ * directory named like one of its sandboxes (`<pid>-<pidns>-<n>-…`), any
+ * layout, any place in the tree.
+ */
+export function leftoverCgroups(pid = process.pid): string[] {
+  const mine = new RegExp(`^${pid}-\\d+-\\d+-`)
+  return cgroupDirs().filter((d) => mine.test(basename(d)))
+}
+
+/**
+ * The cgroup directory that holds a cap: the nearest directory, from where
+ * a procs file is up to the mount, whose `file` (`cpu.max`, `memory.max`,
+ * `cpu.cfs_quota_us`, …) is not unlimited. Undefined when none is.
+ */
+export function cappedDir(procsFile: string, file: string): string | undefined {
+  for (let dir = dirname(procsFile); dir.startsWith('/sys/fs/cgroup/'); dir = dirname(dir)) {
+    if (!existsSync(join(dir, file))) continue
+    const value = readFileSync(join(dir, file), 'utf8').trim()
+    if (value !== '' && !value.startsWith('max') && value !== '-1' && value !== '9223372036854771712') return dir
+  }
+  return undefined
+}
+
+/**
+ * CPU bandwidth counters of the cgroup that holds a sandbox's CPU cap
+ * (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`): CFS periods with runnable
+ * tasks, how many were throttled, and how long.
+ */
+export function cpuThrottling(cg: Pick<SandboxCgroup, 'procsFiles'>): {
+  periods: number
+  throttled: number
+  throttledMs: number
+} {
+  for (const f of cg.procsFiles) {
+    const dir = cappedDir(f, 'cpu.max') ?? cappedDir(f, 'cpu.cfs_quota_us')
+    if (dir === undefined) continue
+    const stat = readFileSync(join(dir, 'cpu.stat'), 'utf8')
+    const n = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(stat)?.[1] ?? Number.NaN)
+    const v2 = /^throttled_usec /m.test(stat)
+    return {
+      periods: n('nr_periods'),
+      throttled: n('nr_throttled'),
+      throttledMs: v2 ? n('throttled_usec') / 1000 : n('throttled_time') / 1e6,
+    }
+  }
+  throw new Error(`no CPU cap above ${cg.procsFiles.join(', ')}`)
 }
 
 /** Opens handles through `track` and closes all of them after each test. */

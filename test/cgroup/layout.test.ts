@@ -1,9 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { detectCgroupLayout } from '../../src/cgroup/index.ts'
 import { readCgroupMounts, sandboxBase } from '../../src/cgroup/layout.ts'
+
+/** statfs(2) f_type of cgroup2 and of a cgroup v1 hierarchy. */
+const CGROUP2_MAGIC = 0x63677270
+const CGROUP_MAGIC = 0x27e0eb
 
 const V1 = `22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw
 31 22 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -24,11 +28,28 @@ const NONE = `22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw
 `
 
 describe('detectCgroupLayout', () => {
-  it("says 'hybrid' on this machine's real tree", () => {
-    expect(detectCgroupLayout()).toBe('hybrid')
+  it('says what statfs says of the real tree (hybrid on this host, v2 in the VM)', () => {
+    const type = (p: string) => {
+      try {
+        return statfsSync(p).type
+      } catch {
+        return 0
+      }
+    }
     const m = readCgroupMounts()
-    expect(m.v1.get('memory')).toBe('/sys/fs/cgroup/memory')
-    expect(m.unified).toBe('/sys/fs/cgroup/unified')
+    if (type('/sys/fs/cgroup') === CGROUP2_MAGIC) {
+      expect(m.layout).toBe('v2')
+      expect(m.unified).toBe('/sys/fs/cgroup')
+      expect(m.v1.size).toBe(0)
+      return
+    }
+    const dirs = readdirSync('/sys/fs/cgroup').map((d) => join('/sys/fs/cgroup', d))
+    const v1 = dirs.filter((d) => type(d) === CGROUP_MAGIC)
+    const unified = dirs.find((d) => type(d) === CGROUP2_MAGIC)
+    expect(m.layout).toBe(v1.length === 0 ? 'none' : unified ? 'hybrid' : 'v1')
+    expect(m.unified).toBe(unified)
+    const memory = v1.find((d) => basename(d).split(',').includes('memory'))
+    expect(m.v1.get('memory')).toBe(memory)
   })
 
   it('reads v1, hybrid, v2 and none from mountinfo texts', () => {

@@ -1,13 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
+import { removeEmptyParents } from '../../src/cgroup/driver.ts'
 import { makeHandle } from '../../src/cgroup/handle.ts'
-import { openSandboxCgroup, sweepStaleCgroups } from '../../src/cgroup/index.ts'
+import { openSandboxCgroup, type SandboxCgroup, sweepStaleCgroups } from '../../src/cgroup/index.ts'
 import { realIo } from '../../src/cgroup/io.ts'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
 import { pidNamespaceId, sandboxCgroupName } from '../../src/cgroup/sweep.ts'
 import { openV1 } from '../../src/cgroup/v1.ts'
-import { leftoverCgroups, startIn, tracker } from './helpers.ts'
+import { waitFor } from '../helpers.ts'
+import { cgroupDirs, leftoverCgroups, startIn, tracker } from './helpers.ts'
 
 const t = tracker()
 const strays: string[] = []
@@ -36,12 +38,11 @@ it('killAll kills every process, orphans included; close is idempotent and remov
   if (!cg) throw new Error('no cgroup')
   // Orphans: the backgrounded sleeps outlive the sh that started them.
   const { exited } = startIn(cg, `sh -c 'for i in 1 2 3 4 5 6 7 8; do (sleep 60 &) ; done; exec sleep 60'`)
-  await new Promise((r) => setTimeout(r, 200))
-  expect(
+  const inside = () =>
     readFileSync(cg.procsFiles[0] as string, 'utf8')
       .split('\n')
-      .filter(Boolean).length,
-  ).toBeGreaterThanOrEqual(9)
+      .filter(Boolean).length
+  expect(await waitFor(() => inside() >= 9, 30_000)).toBe(true)
   await cg.killAll()
   for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
   await exited
@@ -51,25 +52,36 @@ it('killAll kills every process, orphans included; close is idempotent and remov
   for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
 })
 
-it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside), not a live one's", {
+/** The directories that hold this process's sandbox cgroups, one per hierarchy: found from a live one. */
+function sandboxParents(cg: SandboxCgroup): string[] {
+  const mine = new RegExp(`^${process.pid}-\\d+-\\d+-`)
+  return cg.procsFiles.map((f) => {
+    let dir = dirname(f)
+    while (!mine.test(basename(dir))) dir = dirname(dir)
+    return dirname(dir)
+  })
+}
+
+it("sweepStaleCgroups removes a dead runner's cgroups next to ours (and kills what is inside), not a live one's", {
   tags: ['root'],
 }, async () => {
+  const live = t.track(openSandboxCgroup('live', {}, OPTS))
+  if (!live) throw new Error('no cgroup')
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
   const dead = `${pidMax + 7}-${pidNamespaceId()}-0-beef-stale` // a pid above pid_max is never alive
-  const dirs = ['memory', 'pids', 'cpuacct', 'unified'].map((h) => join('/sys/fs/cgroup', h, 'ns-isolated', dead))
+  // Where a runner like us would have left them: beside our own sandboxes.
+  const dirs = sandboxParents(live).map((p) => join(p, dead))
   for (const d of dirs) {
-    mkdirSync(join(d, '..'), { recursive: true })
     mkdirSync(d)
     strays.push(d)
   }
   mkdirSync(join(dirs[0] as string, 'nested')) // a sandbox may have made child cgroups
   // Something still running in the stale cgroup.
   const { exited } = startIn({ procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) }, 'sleep 60')
-  const live = t.track(openSandboxCgroup('live', {}, OPTS))
   // Every sandbox start sweeps, so a test file running in parallel may sweep
   // this stale cgroup before we do: either way what is inside must end up
   // killed and the directories gone.
-  const procs = join(dirs[1] as string, 'cgroup.procs')
+  const procs = join(dirs.at(-1) as string, 'cgroup.procs')
   let joined = false
   for (let i = 0; i < 100 && !joined && existsSync(procs); i++) {
     joined = existsSync(procs) && readFileSync(procs, 'utf8') !== ''
@@ -80,42 +92,80 @@ it("sweepStaleCgroups removes a dead runner's cgroups (and kills what is inside)
   if (joined) expect(end.signal).toBe('SIGKILL')
   else expect(end.code).toBe(97) // swept before it could even join
   for (const d of dirs) expect(existsSync(d)).toBe(false)
-  for (const f of live?.procsFiles ?? []) expect(existsSync(f)).toBe(true)
+  for (const f of live.procsFiles) expect(existsSync(f)).toBe(true)
   expect(sweepStaleCgroups()).toBe(0)
+})
+
+it("leaves the sandboxes of another PID namespace's runner alone (its pid means nothing here)", {
+  tags: ['root'],
+}, async () => {
+  const live = t.track(openSandboxCgroup('live', {}, OPTS))
+  if (!live) throw new Error('no cgroup')
+  const foreign = sandboxParents(live).map((p) => join(p, '4194399-1-0-abcd-foreign')) // no PID namespace has inode 1
+  for (const d of foreign) mkdirSync(d)
+  sweepStaleCgroups()
+  for (const d of foreign) expect(existsSync(d)).toBe(true)
+  for (const d of foreign) rmdirSync(d)
 })
 
 it('recreates the shared ns-isolated parent when someone removed it', { tags: ['root'] }, async () => {
   const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
-  await a?.close()
-  // Another runner (or an admin) removed the shared parent in one hierarchy.
+  if (!a) throw new Error('no cgroup')
+  const parents = sandboxParents(a)
+  await a.close()
+  // Another runner (or an admin) removed the shared parent.
   try {
-    rmdirSync('/sys/fs/cgroup/pids/ns-isolated')
+    rmdirSync(parents.at(-1) as string)
   } catch {} // EBUSY while another runner has sandboxes there: fine, nothing to prove then
   const b = t.track(openSandboxCgroup('b', { pids: 10 }, OPTS))
   expect(b?.enforced.pids).toBe(true)
 })
 
-it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', {
-  tags: ['root'],
-}, async () => {
-  // This host is hybrid; hide its cgroup2 to take the v1-only path.
-  const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
-  const { driver, problems } = openV1(mounts, sandboxCgroupName('v1only'), { memory: 256 * 2 ** 20, pids: 64 }, realIo)
-  expect(problems).toEqual([])
-  if (!driver) throw new Error('no cgroup')
-  const cg = t.track(makeHandle(driver, []))
-  expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
-  expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
-  const { exited } = startIn(
-    cg,
-    `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
-  )
-  await new Promise((r) => setTimeout(r, 400))
-  await cg.killAll()
-  for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
-  await exited
-  const usage = await cg.close()
-  expect(usage.cpuUserMs).toBeGreaterThan(0)
-  expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
-  for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+it('the last runner out removes the empty shared parent; one still in use stays', { tags: ['root'] }, async () => {
+  const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
+  const b = openSandboxCgroup('b', { pids: 10 }, OPTS)
+  if (!a || !b) throw new Error('no cgroup')
+  const parents = sandboxParents(b)
+  await a.close()
+  removeEmptyParents()
+  for (const p of parents) expect(existsSync(p)).toBe(true) // b is still there: EBUSY
+  await b.close()
+  // Gone, unless another runner's sandboxes are in it (another test file's):
+  // the kernel refused then, so try again once theirs may be gone.
+  const settled = () => {
+    removeEmptyParents()
+    return parents.every((p) => !existsSync(p) || cgroupDirs(p).length > 0)
+  }
+  expect(await waitFor(settled, 10_000)).toBe(true)
 })
+
+// A hybrid host with its cgroup2 hidden takes the v1-only path; a pure-v2 host has no v1.
+it.runIf(readCgroupMounts().v1.size > 0)(
+  'plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real',
+  async () => {
+    const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
+    const { driver, problems } = openV1(
+      mounts,
+      sandboxCgroupName('v1only'),
+      { memory: 256 * 2 ** 20, pids: 64 },
+      realIo,
+    )
+    expect(problems).toEqual([])
+    if (!driver) throw new Error('no cgroup')
+    const cg = t.track(makeHandle(driver, []))
+    expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
+    expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
+    const { exited } = startIn(
+      cg,
+      `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
+    )
+    await new Promise((r) => setTimeout(r, 400))
+    await cg.killAll()
+    for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
+    await exited
+    const usage = await cg.close()
+    expect(usage.cpuUserMs).toBeGreaterThan(0)
+    expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
+    for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+  },
+)

@@ -1,6 +1,6 @@
 // The `ns-isolated` command, run as a user runs it.
-import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { dist, tempDir, uniqueSleep } from '../helpers.ts'
@@ -13,6 +13,92 @@ const cli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
   })
 
 describe('ns-isolated run', () => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
+    'relays %s to the command, waits for it, prints the report and exits with its status',
+    async (signal) => {
+      const child = spawn(
+        process.execPath,
+        [
+          dist('cli/main.js'),
+          'run',
+          '--',
+          'sh',
+          '-c',
+          `trap 'echo trapped; exit 7' ${signal.slice(3)}; sleep ${uniqueSleep()} & echo ready; wait`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+      let out = ''
+      let err = ''
+      child.stderr.on('data', (d) => {
+        err += d
+      })
+      await new Promise<void>((ready) =>
+        child.stdout.on('data', (d) => {
+          out += d
+          if (out.includes('ready')) ready()
+        }),
+      )
+      child.kill(signal)
+      const code = await new Promise((r) => child.once('exit', r))
+      expect(out).toBe('ready\ntrapped\n')
+      expect(code).toBe(7)
+      expect(err).toMatch(/ns-isolated: exit 7 in .*\n[\s\S]*leaked 1 process/)
+    },
+  )
+
+  it('names a leak by the command it runs once its exec is done (a shell backgrounding setsid sleep), 20 of 20 times', () => {
+    const sleep = uniqueSleep()
+    const names = Array.from({ length: 20 }, () => {
+      const r = cli([
+        'run',
+        '--json',
+        '--',
+        'sh',
+        '-c',
+        `setsid sleep ${sleep} </dev/null >/dev/null 2>&1 & echo started`,
+      ])
+      return (JSON.parse(r.stderr) as { leaked: { command: string }[] }).leaked.map((l) => l.command).join(' | ')
+    })
+    expect(names).toEqual(Array(20).fill(`sleep ${sleep}`))
+  })
+
+  it('--json-file that cannot be written fails before the command runs, with a code', () => {
+    const dir = tempDir()
+    const mark = join(dir.path, 'ran')
+    const r = cli(['run', '--json-file', join(dir.path, 'no/such/dir/r.json'), '--', 'sh', '-c', `touch ${mark}`])
+    dir.cleanup()
+    expect(r.status).toBe(125)
+    expect(r.stderr).toMatch(/cannot write the --json-file .*\(ENOENT\)/)
+    expect(r.stderr).toContain('[ENS_REPORT_UNWRITABLE]')
+  })
+
+  it('a working directory that is gone gives a code, not a stack trace', () => {
+    const dir = tempDir()
+    const gone = join(dir.path, 'gone')
+    mkdirSync(gone)
+    const r = spawnSync(
+      'sh',
+      ['-c', `cd ${gone} && rmdir ${gone} && exec "$0" "$1" run -- true`, process.execPath, dist('cli/main.js')],
+      {
+        encoding: 'utf8',
+      },
+    )
+    dir.cleanup()
+    expect(r.status).toBe(125)
+    expect(r.stderr).toContain('[ENS_CWD_UNAVAILABLE]')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('--hostname takes the kernel’s 64 characters, and no more', () => {
+    const long = 'a'.repeat(64)
+    const r = cli(['run', '-q', '--hostname', long, '--', 'hostname'])
+    expect(r.stdout).toBe(`${long}\n`)
+    const over = cli(['run', '-q', '--hostname', `${long}b`, '--', 'hostname'])
+    expect(over.status).toBe(2)
+    expect(over.stderr).toMatch(/option `hostname` must be a valid hostname/)
+  })
+
   it('passes stdio through, exits with the command’s code, reports leaks and writes on stderr', () => {
     const mark = `/etc/nsiso-cli-${process.pid}`
     const r = cli([
@@ -27,7 +113,7 @@ describe('ns-isolated run', () => {
     expect(r.status).toBe(7)
     expect(r.stdout).toBe('cli-box\n')
     expect(r.stderr).toMatch(/exit 7 in .* \(host cli-box, network loopback/)
-    expect(r.stderr).toMatch(/leaked 1 process \(killed\):\n\s+pid \d+: sleep 1000\./)
+    expect(r.stderr).toMatch(/leaked 1 process \(all killed\):\n\s+pid \d+: sleep 1000\./)
     expect(r.stderr).toContain(mark)
     expect(existsSync(mark)).toBe(false)
   })

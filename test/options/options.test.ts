@@ -12,6 +12,10 @@ describe('resolveOptions', () => {
       unenforceable: 'error',
       cwd: process.cwd(),
       nodeModules: 'read-only',
+      tmpfsSize: undefined,
+      user: 'self',
+      capabilities: [],
+      privileged: false,
     })
     expect(o.hostname).toMatch(/^ns-isolated-[0-9a-f]{6}$/)
     expect(resolveOptions({}).hostname).not.toBe(o.hostname)
@@ -34,6 +38,11 @@ describe('resolveOptions', () => {
     [{ unenforceable: 'ignore' }, /`unenforceable` must be one of 'error', 'warn'/],
     [{ nodeModules: 'writable' }, /`nodeModules` must be one of 'read-only', 'overlay'; got 'writable'/],
     [{ memroy: '1G' }, /unknown option `memroy`. Known options: .*memory/],
+    [{ tmpfsSize: '1 bucket' }, /`tmpfsSize` must be a positive byte count/],
+    [{ user: 'admin' }, /`user` must be one of 'self', 'root'/],
+    [{ capabilities: 'NET_ADMIN' }, /`capabilities` must be an array of capability names/],
+    [{ capabilities: ['CAP_BOGUS'] }, /`capabilities\[0\]` must be a Linux capability name/],
+    [{ privileged: 'yes' }, /`privileged` must be true or false/],
   ])('rejects %o', (input, message) => {
     expect(() => resolveOptions(input as never)).toThrow(TypeError)
     expect(() => resolveOptions(input as never)).toThrow(message)
@@ -47,6 +56,28 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ cwd: '/srv/app', writable: ['snap', '/abs', 'snap'] }).writable).toEqual([
       '/srv/app/snap',
       '/abs',
+    ])
+  })
+
+  it.each([['/proc'], ['/proc/1/root'], ['/sys'], ['/sys/fs/cgroup'], ['/dev'], ['/dev/shm'], ['/dev/../proc']])(
+    'refuses the kernel’s own filesystems in writable (%s), with a code naming the fix',
+    (path) => {
+      let error: (TypeError & { code?: string }) | undefined
+      try {
+        resolveOptions({ writable: ['/srv/ok', path] })
+      } catch (e) {
+        error = e as TypeError & { code?: string }
+      }
+      expect(error).toBeInstanceOf(TypeError)
+      expect(error?.code).toBe('ENS_WRITABLE_KERNEL_FS')
+      expect(error?.message).toMatch(/is the kernel's own filesystem.*has a \/(proc|sys|dev) of its own/)
+    },
+  )
+
+  it('takes capability names with or without CAP_, in any case', () => {
+    expect(resolveOptions({ capabilities: ['net_admin', 'CAP_SYS_PTRACE', 'NET_ADMIN'] }).capabilities).toEqual([
+      'NET_ADMIN',
+      'SYS_PTRACE',
     ])
   })
 

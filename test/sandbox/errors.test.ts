@@ -109,21 +109,26 @@ describe('error codes', () => {
     expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
   })
 
-  it('ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN (what an unprivileged container looks like)', {
+  it("ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN in mode 'root'; mode 'auto' takes a user namespace instead", {
     tags: ['root'],
   }, () => {
     const { json, stderr } = runScript(
       `
       import { runSandbox } from '@dist/index.js'
-      try { await runSandbox('/bin/true'); console.log(JSON.stringify('no error')) }
-      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }
+      const out = {}
+      try { await runSandbox('/bin/true', [], { mode: 'root' }); out.root = 'no error' }
+      catch (e) { out.root = { code: e.code, message: e.message } }
+      const auto = await runSandbox('/bin/true')
+      out.auto = { code: auto.code, strategy: auto.strategy }
+      console.log(JSON.stringify(out))
       `,
       { prefix: ['setpriv', '--inh-caps=-all', '--bounding-set=-sys_admin'] },
     )
-    const r = json as { code: string; message: string }
+    const r = json as { root: { code: string; message: string }; auto: { code: number; strategy: string } }
     expect(r, stderr).toBeDefined()
-    expect(r.code).toBe(ErrorCodes.NAMESPACE_DENIED)
-    expect(r.message).toMatch(/CAP_SYS_ADMIN/)
+    expect(r.root.code).toBe(ErrorCodes.NAMESPACE_DENIED)
+    expect(r.root.message).toMatch(/CAP_SYS_ADMIN/)
+    expect(r.auto).toEqual({ code: 0, strategy: 'rootless' })
   })
 
   it('ENS_USERNS_DISABLED when user namespaces are switched off (user.max_user_namespaces=0 in a namespace of our own)', {

@@ -127,14 +127,14 @@ console.log(JSON.stringify({ code: r.code, writeCode: w.code }))
 })
 
 describe('filesystem (unprivileged user)', () => {
-  it('writes to /etc and /usr vanish, a writable dir keeps its write', () => {
+  it("as uid 0 of its namespace (user: 'root'), writes to /etc and /usr vanish, a writable dir keeps its write", () => {
     const dir = tempDir()
     cleanups.push(dir.cleanup)
     const mark = `nsiso-rl-${process.pid}-${Date.now()}`
     const { json, stderr } = runScript(
       `
       import { runSandbox } from '@dist/index.js'
-      const r = await runSandbox('/bin/sh', ['-c', 'echo 1 > /etc/${mark} && echo 2 > /usr/${mark} && echo kept > ${dir.path}/out/k'], { writable: ['${dir.path}/out'], stdio: 'inherit' })
+      const r = await runSandbox('/bin/sh', ['-c', 'echo 1 > /etc/${mark} && echo 2 > /usr/${mark} && echo kept > ${dir.path}/out/k'], { writable: ['${dir.path}/out'], stdio: 'inherit', user: 'root' })
       console.log(JSON.stringify(r))
       `,
       { asNobody: true },

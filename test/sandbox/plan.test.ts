@@ -47,6 +47,7 @@ const host: HostView = {
           ? [dirent('docker', 'dir'), dirent('apt', 'dir')]
           : [],
   readlink: () => 'usr/bin',
+  readText: () => '127.0.0.1 localhost\n',
 }
 
 const ops = (text: string) =>
@@ -54,7 +55,16 @@ const ops = (text: string) =>
     .trim()
     .split('\n')
     .map((l) => l.split('\t'))
-const base = { hostname: 'h', network: 'loopback' as const, writable: [], keep: [], cwd: '/srv' }
+const base = {
+  hostname: 'h',
+  network: 'loopback' as const,
+  writable: [],
+  keep: [],
+  cwd: '/srv',
+  tmpfsBytes: 1 << 30,
+  cgroupfs: 'host' as const,
+  lockdown: null,
+}
 
 describe('buildPlan', () => {
   it('as root: one overlay of /, one per data submount, bind-mounted files copied, pseudo filesystems skipped', () => {
@@ -63,7 +73,7 @@ describe('buildPlan', () => {
     const overlays = o.filter((f) => f[0] === 'O').map((f) => f[4])
     expect(overlays).toEqual(['/', '/run', '/mnt/with space', '/var/lib/docker', '/run/user/1000'])
     expect(o).toContainEqual(['F', '/etc/hosts', '/tmp/root/etc/hosts'])
-    expect(p.created).toEqual(['/etc/hosts'])
+    expect(p.created).toEqual(['/etc/hosts', '/etc/resolv.conf']) // copied, then ours bound over them
     expect(p.text).not.toContain('netns')
     expect(o.at(-1)).toEqual(['P', '/tmp/root', '/srv'])
     expect(o).toContainEqual(['U'])
@@ -88,8 +98,14 @@ describe('buildPlan', () => {
     expect(o).toContainEqual(['D', '/tmp/root/etc', '755'])
     expect(o).toContainEqual(['F', '/etc/hosts', '/tmp/root/etc/hosts'])
     expect(o).toContainEqual(['L', 'usr/bin', '/tmp/root/bin'])
-    // /proc and /sys as real root only are made read-only; not rootless
-    expect(o.some((f) => f[0] === 'm' && f[2]?.endsWith('/proc/sys'))).toBe(false)
+    // /proc's knobs are made read-only as real root only; not rootless (the kernel checks them against the host's root)
+    expect(o.some((f) => f[0] === 'M' && f[2]?.endsWith('/proc/sys'))).toBe(false)
+    const root = ops(buildPlan({ ...base, strategy: 'root' }, host).text)
+    expect(root).toContainEqual(['M', '/tmp/root/proc/sys', '/tmp/root/proc/sys', '-', String(0x1000), '-'])
+    expect(root[root.findIndex((f) => f[0] === 'M' && f[2] === '/tmp/root/proc/sys') + 1]).toEqual([
+      'R',
+      '/tmp/root/proc/sys',
+    ])
   })
 
   it('carries a working directory under /tmp copy-on-write, and binds writable paths last', () => {
@@ -101,10 +117,10 @@ describe('buildPlan', () => {
     )
     const keep = o.find((f) => f[0] === 'O' && f[4] === '/tmp/proj')
     expect(keep?.[1]).toBe('@tmp/proj')
-    const binds = o.filter((f) => f[0] === 'M' && f[4] === String(0x1000 | 0x4000)).map((f) => f[1])
-    expect(binds).toEqual(['@tmp/proj/__snapshots__', '/srv/cache'])
+    const binds = o.filter((f) => f[0] === 'B' && f[3] === String(0x1000 | 0x4000)).map((f) => f[1])
+    expect(binds).toEqual(['/sys/fs/cgroup', '@tmp/proj/__snapshots__', '/srv/cache'])
     const iBind = o.findIndex((f) => f[1] === '/srv/cache')
-    const iTmp = o.findIndex((f) => f[0] === 'M' && f[1] === 'ns-isolated-tmp')
+    const iTmp = o.findIndex((f) => f[0] === 'M' && f[1] === '/tmp/tmp' && f[2] === '/tmp/root/tmp')
     expect(iBind).toBeGreaterThan(iTmp)
   })
 
@@ -115,7 +131,9 @@ describe('buildPlan', () => {
 
   it("network 'host' binds the host's /sys and does not bring lo up", () => {
     const o = ops(buildPlan({ ...base, strategy: 'root', network: 'host' }, host).text)
-    expect(o).toContainEqual(['M', '/sys', '/tmp/root/sys', '-', String(0x1000 | 0x4000), '-'])
+    const i = o.findIndex((f) => f[0] === 'B' && f[1] === '/sys')
+    expect(o[i]).toEqual(['B', '/sys', '/tmp/root/sys', String(0x1000 | 0x4000)])
+    expect(o[i + 1]).toEqual(['R', '/tmp/root/sys']) // read-only, cgroupfs included
     expect(o).not.toContainEqual(['U'])
   })
 
@@ -133,9 +151,9 @@ describe('buildPlan', () => {
           withNode,
         ).text,
       )
-      const bound = o.filter((f) => f[0] === 'M' && f[1]?.endsWith('/bin/node')).map((f) => f[1])
+      const bound = o.filter((f) => f[0] === 'B' && f[1]?.endsWith('/bin/node')).map((f) => f[1])
       expect(bound).toEqual(['/opt/node/bin/node'])
-      const iBind = o.findIndex((f) => f[0] === 'M' && f[1] === '/opt/node/bin/node')
+      const iBind = o.findIndex((f) => f[0] === 'B' && f[1] === '/opt/node/bin/node')
       // the mount point made only where missing (the launcher's 'T' leaves an existing file alone: no copy-up)
       expect(o[iBind - 1]).toEqual(['T', '/tmp/root/opt/node/bin/node'])
       expect(o[iBind + 1]).toEqual(['R', '/tmp/root/opt/node/bin/node'])
@@ -145,7 +163,7 @@ describe('buildPlan', () => {
     const kept = ops(
       buildPlan({ ...base, strategy: 'root', keep: ['/tmp/n'], binaries: ['/tmp/n/bin/node'] }, withNode).text,
     )
-    expect(kept).toContainEqual(['M', '@tmp/n/bin/node', '/tmp/root/tmp/n/bin/node', '-', String(0x1000), '-'])
+    expect(kept).toContainEqual(['B', '@tmp/n/bin/node', '/tmp/root/tmp/n/bin/node', String(0x1000)])
     expect(kept.findIndex((f) => f[1] === '@tmp/n/bin/node')).toBeGreaterThan(
       kept.findIndex((f) => f[0] === 'O' && f[4] === '/tmp/n'),
     )
@@ -168,12 +186,13 @@ describe('buildPlan', () => {
                   ? [dirent('hosts', 'file')]
                   : [],
       readlink: () => '../lib/npm-cli.js',
+      readText: () => '',
     }
     const o = ops(buildPlan({ ...base, strategy: 'rootless', binaries: ['/opt/node/bin/node'] }, nested).text)
     const node = o.filter((f) => f.slice(1).some((x) => x.endsWith('/opt/node/bin/node')))
     expect(node).toEqual([
       ['T', '/tmp/root/opt/node/bin/node'],
-      ['M', '/opt/node/bin/node', '/tmp/root/opt/node/bin/node', '-', String(0x1000), '-'],
+      ['B', '/opt/node/bin/node', '/tmp/root/opt/node/bin/node', String(0x1000)],
       ['R', '/tmp/root/opt/node/bin/node'],
     ])
     // A file that is a submount (Docker's /etc/hosts) is copied once, not once per pass.
@@ -198,7 +217,7 @@ describe('buildPlan', () => {
         host,
       ).text,
     )
-    const ro = o.filter((f) => f[0] === 'M' && f[4] === String(0x1000 | 0x4000) && f[1]?.endsWith('node_modules'))
+    const ro = o.filter((f) => f[0] === 'B' && f[3] === String(0x1000 | 0x4000) && f[1]?.endsWith('node_modules'))
     // under /tmp only when a kept path brought it in; none inside a writable path
     expect(ro.map((f) => f[1])).toEqual(['@tmp/proj/node_modules', '/srv/app/node_modules'])
     for (const f of ro) expect(o[o.indexOf(f) + 1]).toEqual(['R', f[2]])
@@ -219,6 +238,6 @@ describe('buildPlan', () => {
         withNode,
       ).text,
     )
-    expect(n.filter((f) => f[0] === 'M' && f[1]?.endsWith('/bin/node')).map((f) => f[1])).toEqual(['/usr/bin/node'])
+    expect(n.filter((f) => f[0] === 'B' && f[1]?.endsWith('/bin/node')).map((f) => f[1])).toEqual(['/usr/bin/node'])
   })
 })

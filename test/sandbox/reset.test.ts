@@ -61,7 +61,8 @@ function run(asNobody: boolean) {
     import { spawnSync } from 'node:child_process'
     import { readFileSync } from 'node:fs'
     const statusFile = ${JSON.stringify(join(dir.path, 'status'))}
-    const launch = prepareSandbox({ cwd: ${JSON.stringify(dir.path)} }, { statusFile }, { extraLauncherArgs: ['--reuse'] })
+    // privileged: the script changes the hostname and breaks the reset on purpose (umount), which a test may not do
+    const launch = prepareSandbox({ cwd: ${JSON.stringify(dir.path)}, privileged: true }, { statusFile }, { extraLauncherArgs: ['--reuse'] })
     const started = performance.now()
     const r = spawnSync(launch.file, [...launch.args, '/bin/bash', '-c', ${JSON.stringify(SCRIPT)}], {
       cwd: ${JSON.stringify(dir.path)},

@@ -44,7 +44,10 @@ describe('resolvePluginOptions', () => {
     [{ report: { jsn: 'x' } }, 'unknown option `report.jsn`'],
     [{ memory: 'lots' }, "option `memory` must be a positive byte count or a size like '512M' or '2G'; got 'lots'"],
     [{ network: 'wifi' }, "option `network` must be one of 'loopback', 'none', 'host'; got 'wifi'"],
-    [{ leak: 'fail' }, 'unknown option `leak`. Known options: compileCache, cpu, cwd, fallback, hostname, leaks'],
+    [
+      { leak: 'fail' },
+      'unknown option `leak`. Known options: capabilities, compileCache, cpu, cwd, fallback, hostname, leaks',
+    ],
     ['512M', "options must be an object; got '512M'"],
   ])('%j is rejected', (input, message) => {
     expect(() => resolvePluginOptions(input)).toThrow(TypeError)

@@ -50,6 +50,10 @@ export const SANDBOX_KEYS = [
   'unenforceable',
   'timeout',
   'nodeModules',
+  'tmpfsSize',
+  'user',
+  'capabilities',
+  'privileged',
 ] as const
 /** Our own keys. */
 export const JEST_KEYS = ['leaks', 'isolation', 'report', 'compileCache'] as const

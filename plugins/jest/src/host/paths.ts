@@ -56,6 +56,8 @@ export class HostPaths {
       for (const p of userWritable)
         if (typeof p === 'string' && p) writable.add(isAbsolute(p) ? p : resolve(config.rootDir, p))
     }
+    // Made here, as Jest would: it is the run's, shared by all its sandboxes (not one sandbox's to remove).
+    mkdirSync(config.cacheDirectory, { recursive: true })
     writable.add(config.cacheDirectory)
     for (const testPath of testPaths) {
       const dir = dirname(r.resolveSnapshotPath(testPath))

@@ -145,9 +145,9 @@ export class SandboxWorker {
       // at once (SIGTERM, relayed by the launcher to the worker), as stock
       // Jest ends a worker it restarts after a file (workerIdleMemoryLimit).
       // A graceful end let the idle worker finish V8's incremental marking
-      // first: ~12 ms of CPU per file, against ~1 ms for stock's (a GC probe
-      // in every worker, 40 files). Its figures and the file's result are in
-      // by then; stdout and stderr are pipes, written synchronously.
+      // first, CPU stock's restarted workers do not spend. Its figures and
+      // the file's result are in by then; stdout and stderr are pipes,
+      // written synchronously.
       workerGracefulExitTimeout: o.reuse ? o.globalConfig.workerGracefulExitTimeout : 0,
     }) as TestWorkerFarm
     this.#worker.getStdout()?.pipe(process.stdout)
@@ -179,11 +179,11 @@ export class SandboxWorker {
     }
     // Fresh: the sandbox has served its file. SIGTERM now, as stock Jest
     // kills a worker it restarts the moment the result is in: the idle
-    // worker otherwise lived on until end() ran, 30–80 ms later on a busy
-    // runner (the next file's sandbox is forked first), and spent that
-    // time in V8's incremental marking. end() then finds it gone. Not after
-    // a failed call: jest-worker fails a call when its child has died, and
-    // word of the exit may still be queued behind this continuation.
+    // worker otherwise lived on until end() ran, after the next file's
+    // sandbox was forked, and spent that time in V8's incremental marking.
+    // end() then finds it gone. Not after a failed call: jest-worker fails a
+    // call when its child has died, and word of the exit may still be queued
+    // behind this continuation.
     if (out.error === undefined && this.#child && !this.#child.exited()) {
       try {
         process.kill(this.#child.pid, 'SIGTERM')

@@ -88,7 +88,7 @@ const TRANSFORM_DIR = `${sep}@jest${sep}transform${sep}`
  * Patches the write-file-atomic of every @jest/transform this worker loads
  * (jest-runner's and jest-runtime's), at the moment @jest/transform requires
  * it: nothing is resolved or loaded ahead (resolving Jest's packages up front
- * cost every fresh worker ~20 ms, four times the sandbox itself).
+ * cost every fresh worker more than the sandbox itself).
  */
 export function patchJestCacheWrites(): void {
   const load = Module._load

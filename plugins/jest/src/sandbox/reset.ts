@@ -204,7 +204,7 @@ interface RootReset {
   error?: string
 }
 
-/** Asks PID 1 for a new root and waits (synchronously: ~2-4 ms) for its one-line answer. */
+/** Asks PID 1 for a new root and waits synchronously (a reset takes a few ms) for its one-line answer. */
 export function resetRoot(fd: number = RESET_FD): RootReset {
   if (!Number.isInteger(fd) || fd < 0)
     return { ipcRemoved: 0, error: 'the launcher offers no reset (started without --reuse)' }

@@ -157,8 +157,8 @@ export class SandboxedForksWorker implements PoolWorker {
     const spec: WorkerSpec = { ...fields, project, key: specKey(fields) }
     const { spares } = this.ctx.state
     // A spare boots on a core the run leaves idle: with a worker on every core it only competes with
-    // them (measured here: 2 workers on 2 cores, 6–10% slower with spares). A worker with an inspector
-    // would open it (or, with --inspect-brk, stop) before any file is its own.
+    // them, and runs were slower with spares. A worker with an inspector would open it (or, with
+    // --inspect-brk, stop) before any file is its own.
     const idleCore = (project.config.maxWorkers ?? Number.POSITIVE_INFINITY) < availableParallelism()
     const prewarm = this.ctx.plugin.prewarm && idleCore && !inspector?.enabled && !hasInspectFlag(spec.execArgv)
 
@@ -340,9 +340,9 @@ export class SandboxedForksWorker implements PoolWorker {
  * the isolation already happened when the pool started it, and what the
  * `ns-isolated` environment package would add inside is only its refusal to
  * run outside a sandbox. Loading a non-built-in environment costs every file
- * a module runner, an RPC resolve and fetches (5–10 ms measured here, as much
- * as the sandbox itself). A run without the plugin still loads the package,
- * which refuses and names the fix.
+ * a module runner, an RPC resolve and fetches (about as much as the sandbox
+ * itself). A run without the plugin still loads the package, which refuses
+ * and names the fix.
  */
 function builtinEnvironment(message: WorkerRequest): WorkerRequest {
   if (message.type !== 'start' && message.type !== 'run' && message.type !== 'collect') return message

@@ -4,10 +4,10 @@
  * worker runs, ahead of the project's setup files and hooks.
  *
  * Why not a setup file: Vitest loads every setup file through its module
- * runner, an RPC to the main process per file (even an empty setup file cost
- * each test file ~7 ms measured here, see docs/vitest.md), and a setup file
- * runs in every file of the project, sandboxed or not. Here nothing goes
- * through the module runner and files that are not sandboxed carry nothing.
+ * runner, an RPC to the main process per file (even an empty setup file
+ * costs every test file time), and a setup file runs in every file of the
+ * project, sandboxed or not. Here nothing goes through the module runner and
+ * files that are not sandboxed carry nothing.
  *
  * How: the tracker wraps three methods of Vitest's `TestRunner` (the runner
  * of every worker, and the base class of custom runners). `importFile`,
@@ -66,7 +66,7 @@ function patch(vitest: VitestIndex, Runner: RunnerClass): void {
   // The runner calls these for every attempt of a test (retries, repeats): the first before its
   // beforeEach hooks, the second after its afterEach hooks and onTestFinished callbacks; what the
   // second throws fails the test. Methods, not hooks registered with beforeEach/afterEach: Vitest's
-  // hook machinery cost each worker ~2 ms of CPU (a CPU profile of 120 workers against stock's).
+  // hook machinery costs every worker CPU, and its hooks ran before onTestFinished cleanups.
   proto.onBeforeTryTask = function (test, options) {
     tracker.beforeTry(test)
     return onBeforeTryTask?.call(this, test, options)
@@ -97,9 +97,8 @@ let first = true
  * Patches the worker's TestRunner when Vitest's first message arrives, not here: by then the worker's
  * own entry has loaded every module of Vitest's index (its forks entry imports them all), and a
  * synchronous require of the loaded ES module costs nothing, where an import here, ahead of the entry,
- * cost each worker 1–3 ms of CPU (a process.cpuUsage() probe in every worker, 240–320 workers per
- * variant). Our listener runs first, so the patch is in place before Vitest handles the message, and
- * the first file is imported only after a later message ('run' or 'collect').
+ * costs each worker CPU. Our listener runs first, so the patch is in place before Vitest handles the
+ * message, and the first file is imported only after a later message ('run' or 'collect').
  */
 function patchWhenLoaded(url: string): void {
   const off = (e: unknown) =>
