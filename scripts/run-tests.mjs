@@ -15,12 +15,14 @@
 // (`npm run test:v2`): the cgroup v2 suite alone; arguments after it go to its
 // Vitest.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'ns-isolated-results-'))
+// Readable by all: the compat stage's node_modules are in it, and its rootless tests run as nobody.
+chmodSync(dir, 0o755)
 const vitest = join(root, 'node_modules/.bin/vitest')
 const skipsReporter = join(root, 'scripts/lib/skips-reporter.mjs')
 const stages = []

@@ -140,32 +140,27 @@ it('the last runner out removes the empty shared parent; one still in use stays'
 })
 
 // A hybrid host with its cgroup2 hidden takes the v1-only path; a pure-v2 host has no v1.
-it.runIf(readCgroupMounts().v1.size > 0)(
-  'plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real',
-  async () => {
-    const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
-    const { driver, problems } = openV1(
-      mounts,
-      sandboxCgroupName('v1only'),
-      { memory: 256 * 2 ** 20, pids: 64 },
-      realIo,
-    )
-    expect(problems).toEqual([])
-    if (!driver) throw new Error('no cgroup')
-    const cg = t.track(makeHandle(driver, []))
-    expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
-    expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
-    const { exited } = startIn(
-      cg,
-      `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
-    )
-    await new Promise((r) => setTimeout(r, 400))
-    await cg.killAll()
-    for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
-    await exited
-    const usage = await cg.close()
-    expect(usage.cpuUserMs).toBeGreaterThan(0)
-    expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
-    for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
-  },
-)
+it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', {
+  tags: ['root'],
+}, async (ctx) => {
+  if (readCgroupMounts().v1.size === 0) ctx.skip('no cgroup v1 hierarchy on this host (pure cgroup v2)')
+  const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
+  const { driver, problems } = openV1(mounts, sandboxCgroupName('v1only'), { memory: 256 * 2 ** 20, pids: 64 }, realIo)
+  expect(problems).toEqual([])
+  if (!driver) throw new Error('no cgroup')
+  const cg = t.track(makeHandle(driver, []))
+  expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
+  expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
+  const { exited } = startIn(
+    cg,
+    `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
+  )
+  await new Promise((r) => setTimeout(r, 400))
+  await cg.killAll()
+  for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
+  await exited
+  const usage = await cg.close()
+  expect(usage.cpuUserMs).toBeGreaterThan(0)
+  expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
+  for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+})
