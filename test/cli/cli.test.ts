@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { dist, tempDir, uniqueSleep } from '../helpers.ts'
+import { dist, isRoot, tempDir, uniqueSleep } from '../helpers.ts'
 
 const cli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
   spawnSync(process.execPath, [dist('cli/main.js'), ...args], {
@@ -191,7 +191,11 @@ describe('ns-isolated doctor', () => {
     expect(r.stdout).toMatch(/cgroups/)
     expect(r.status, r.stdout).toBe(0)
     const j = JSON.parse(cli(['doctor', '--json']).stdout)
-    expect(j.find((c: { name: string }) => c.name.startsWith('sandbox')).status).toBe('ok')
+    const sandbox = j.find((c: { name: string }) => c.name.startsWith('sandbox'))
+    // Rootless without a cgroup of its own (v1, or v2 not delegated), the default pids cap cannot be
+    // set: the sandbox works, weakened, and doctor says so.
+    if (isRoot) expect(sandbox.status).toBe('ok')
+    else expect(sandbox.status === 'ok' || /weakened: no pids cap/.test(sandbox.detail), sandbox.detail).toBe(true)
   })
 
   it('exits 1 and names the fix when the launcher is missing', () => {
