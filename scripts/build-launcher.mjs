@@ -1,45 +1,47 @@
 #!/usr/bin/env node
-// Compiles the native launcher with the system C compiler into
-// prebuilds/linux-<arch>/ns-isolated-launcher. Runs at `npm run build`, never
-// at `npm install`: the published package carries these binaries prebuilt.
-//   node scripts/build-launcher.mjs            this machine's arch (CC or cc)
-//   node scripts/build-launcher.mjs --all      also cross-build the other arch
-//                                              (before publishing; Debian: gcc-aarch64-linux-gnu
-//                                              libc6-dev-arm64-cross / gcc-x86-64-linux-gnu)
-import { spawnSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+// Compiles the native launcher into prebuilds/linux-<arch>/ns-isolated-launcher
+// (src/launcher/build.ts does the compiling; `ns-isolated build-launcher` uses
+// the same code on a user's machine). Runs at `npm run build`, never at
+// `npm install`: the published package carries these binaries prebuilt.
+//   node scripts/build-launcher.mjs          this machine's arch (CC or cc)
+//   node scripts/build-launcher.mjs --all    both published arches, static only
+//                                            (release builds: scripts/pack.mjs);
+//                                            installs Debian's cross compiler
+//                                            when root with apt-get
+import { compileLauncher, prebuiltLauncher } from '../src/launcher/build.ts'
+import { aptInstall, have } from './lib/apt.mjs'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const source = join(root, 'src/launcher/launcher.c')
-const CROSS = { x64: 'x86_64-linux-gnu-gcc', arm64: 'aarch64-linux-gnu-gcc' }
+/** The published arches, with Debian's cross compiler for each. */
+const ARCHES = {
+  x64: { cc: 'x86_64-linux-gnu-gcc', packages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross'] },
+  arm64: { cc: 'aarch64-linux-gnu-gcc', packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'] },
+}
+const all = process.argv.includes('--all')
 
-function build(arch, cc) {
-  const out = join(root, 'prebuilds', `linux-${arch}`, 'ns-isolated-launcher')
-  mkdirSync(dirname(out), { recursive: true })
-  const base = ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-o', out, source]
-  // Static, so the binary runs on any distribution (glibc or musl) of its arch.
-  let r = spawnSync(cc, ['-static', ...base], { stdio: ['ignore', 'inherit', 'pipe'] })
-  if (r.error) {
-    console.error(
-      `build-launcher: cannot run the C compiler '${cc}' (${r.error.code}). Install one (Debian/Ubuntu: apt-get install gcc libc6-dev; Alpine: apk add build-base) or set CC.`,
-    )
+function build(arch, cc, staticOnly) {
+  const r = compileLauncher({ cc, out: prebuiltLauncher(arch), staticOnly })
+  if (!r.ok) {
+    console.error(`build-launcher: linux-${arch}: ${r.error}`)
     return false
   }
-  if (r.status !== 0) {
-    console.error(
-      `build-launcher: static link failed (no static libc?), building a dynamic binary instead:\n${r.stderr}`,
-    )
-    r = spawnSync(cc, base, { stdio: 'inherit' })
-    if (r.status !== 0) return false
-  }
-  console.log(`build-launcher: ${out}`)
+  if (r.warning) console.error(`build-launcher: linux-${arch}: ${r.warning}`)
+  console.log(`build-launcher: ${r.out}${r.static ? '' : ' (dynamic)'}`)
   return true
 }
 
-let ok = build(process.arch, process.env.CC || 'cc')
-if (process.argv.includes('--all')) {
-  for (const [arch, cc] of Object.entries(CROSS)) if (arch !== process.arch) ok = build(arch, cc) && ok
+let ok = build(process.arch, process.env.CC || 'cc', all)
+if (all) {
+  for (const [arch, { cc, packages }] of Object.entries(ARCHES)) {
+    if (arch === process.arch) continue
+    if (!have(cc)) {
+      const problem = aptInstall(packages, `the linux-${arch} launcher (cross compiler ${cc})`)
+      if (problem) {
+        console.error(`build-launcher: ${problem}`)
+        ok = false
+        continue
+      }
+    }
+    ok = build(arch, cc, true) && ok
+  }
 }
 process.exit(ok ? 0 : 1)

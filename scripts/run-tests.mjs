@@ -1,37 +1,79 @@
 #!/usr/bin/env node
-// `npm test`: our test suite (vitest), then the example projects under
-// examples/ as a user would run them, then the cgroup v2 suite in a VM with a
-// real pure-v2 kernel (test/v2; skipped, the reason named, where the VM
-// cannot run), then one closing line: `tests: N passed, N failed, N skipped`.
-// `--v2` (`npm run test:v2`): the cgroup v2 suite alone; arguments after it go
-// to its Vitest.
+// `npm test`, in stages, each counted:
+//   suite        our tests (vitest, test/**)
+//   examples     examples/vitest and examples/jest, as a user runs them
+//   install      the release tarballs (scripts/pack.mjs) installed from the
+//                registry into new projects, with Vitest 4 and 5, Jest 29 and 30
+//                (vitest.install.config.ts)
+//   compat       the Vitest and Jest e2e tests again, their fixture projects on
+//                the previous majors (Vitest 4, Jest 29) installed from the tarballs
+//   cgroup v2    test/v2 in a VM with a real pure-v2 kernel (skipped, the
+//                reason named, where the VM cannot run)
+// then every skipped test with its reason, one line per stage, and the closing
+// line `tests: N passed, N failed, N skipped`. With arguments
+// (`npm test -- test/cli`), only the suite runs, with them. `--v2`
+// (`npm run test:v2`): the cgroup v2 suite alone; arguments after it go to its
+// Vitest.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'ns-isolated-results-'))
-const totals = { passed: 0, failed: 0, skipped: 0 }
-let ok = true
+// Readable by all: the compat stage's node_modules are in it, and its rootless tests run as nobody.
+chmodSync(dir, 0o755)
+const vitest = join(root, 'node_modules/.bin/vitest')
+const skipsReporter = join(root, 'scripts/lib/skips-reporter.mjs')
+const stages = []
+const skipped = []
+const v2Only = process.argv[2] === '--v2'
+const args = process.argv.slice(v2Only ? 3 : 2)
+const onlySuite = !v2Only && args.length > 0
 
-function count(file, kind) {
+/** Counts one stage from its JSON results (Vitest's or Jest's --json); a stage without results failed. */
+function count(name, file, exit) {
+  const stage = { name, passed: 0, failed: 0, skipped: 0, note: '' }
+  stages.push(stage)
   if (!existsSync(file)) {
-    totals.failed += 1 // a runner that wrote no results failed to run at all
+    stage.failed = 1
+    stage.note = ` (no results: the runner exited ${exit.status ?? exit.signal}; counted as 1 failure)`
     return
   }
   const j = JSON.parse(readFileSync(file, 'utf8'))
-  totals.passed += j.numPassedTests
-  totals.failed += j.numFailedTests
-  totals.skipped += j.numPendingTests + (j.numTodoTests ?? 0)
+  stage.passed = j.numPassedTests
+  stage.failed = j.numFailedTests
+  stage.skipped = j.numPendingTests + (j.numTodoTests ?? 0)
   // A test file that failed to load counts as a failure even with no test in it.
-  totals.failed += j.testResults.filter((f) => f.status === 'failed' && (f.assertionResults?.length ?? 0) === 0).length
-  if (kind) console.log(`${kind}: ${j.numPassedTests} passed, ${j.numFailedTests} failed`)
+  const broken = j.testResults.filter((f) => f.status === 'failed' && (f.assertionResults?.length ?? 0) === 0).length
+  stage.failed += broken
+  if (exit.status !== 0 && stage.failed === 0) {
+    stage.failed = 1
+    stage.note = ` (the runner exited ${exit.status ?? exit.signal} with no failed test: counted as 1 failure)`
+  }
+  return j
 }
 
-function run(cmd, args, cwd, env = process.env) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd, env })
-  if (r.status !== 0) ok = false
+function runVitest(name, args, { cwd = root, env = {}, command = [vitest, 'run'] } = {}) {
+  const slug = name.replace(/[^a-z0-9]+/gi, '-')
+  const json = join(dir, `${slug}.json`)
+  const skips = join(dir, `${slug}-skips.json`)
+  console.log(`\n=== ${name}`)
+  const [cmd, ...pre] = command
+  const exit = spawnSync(
+    cmd,
+    [
+      ...pre,
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${json}`,
+      `--reporter=${skipsReporter}`,
+      ...args,
+    ],
+    { stdio: 'inherit', cwd, env: { ...process.env, NS_ISOLATED_SKIPS_FILE: skips, ...env } },
+  )
+  count(name, json, exit)
+  if (existsSync(skips)) for (const s of JSON.parse(readFileSync(skips, 'utf8'))) skipped.push({ stage: name, ...s })
 }
 
 /** Why the v2 VM cannot run here, or undefined. */
@@ -42,8 +84,9 @@ function v2Unavailable() {
   return check.stdout.trim() || check.stderr.trim() || `scripts/v2vm/assets.sh check exited ${check.status}`
 }
 
-/** The cgroup v2 suite inside the VM; where it cannot run, its tests count as skipped. */
-function v2Suite(args) {
+/** The cgroup v2 suite inside the VM; where it cannot run, its tests count as skipped, with the reason. */
+function v2Suite(v2Args) {
+  const name = 'cgroup v2 (VM)'
   const why = v2Unavailable()
   if (why) {
     // Counted from the sources: its tests skip themselves off a pure-v2 host, and `vitest list` omits skipped ones.
@@ -51,72 +94,105 @@ function v2Suite(args) {
     const tests = readdirSync(dirV2)
       .filter((f) => f.endsWith('.test.ts'))
       .reduce((n, f) => n + (readFileSync(join(dirV2, f), 'utf8').match(/^\s*it\(/gm)?.length ?? 0), 0)
-    totals.skipped += tests
-    console.log(`\n=== cgroup v2 (VM): ${tests} tests skipped: ${why}`)
+    stages.push({ name, passed: 0, failed: 0, skipped: tests, note: '' })
+    skipped.push({ stage: name, file: 'test/v2', name: `${tests} tests`, reason: why })
+    console.log(`\n=== ${name}: ${tests} tests skipped: ${why}`)
     return
   }
-  console.log('\n=== cgroup v2 (VM with a pure cgroup v2 kernel: scripts/v2vm/run.sh)')
-  const out = join(dir, 'v2.json')
   const started = Date.now()
-  run(
-    'bash',
-    [
+  runVitest(name, ['--config', 'test/v2/vitest.config.ts', ...v2Args], {
+    command: [
+      'bash',
       join(root, 'scripts/v2vm/run.sh'),
       '--share',
       dir,
       process.execPath,
       join(root, 'node_modules/vitest/vitest.mjs'),
       'run',
-      '--config',
-      'test/v2/vitest.config.ts',
-      '--reporter=default',
-      '--reporter=json',
-      `--outputFile.json=${out}`,
-      ...args,
     ],
-    root,
-    { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` },
-  )
+    env: { PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` },
+  })
   const s = Math.round((Date.now() - started) / 1000)
-  count(out, `cgroup v2 (VM, ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s)`)
+  stages.at(-1).note += ` (${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s)`
 }
 
-const v2Only = process.argv[2] === '--v2'
-const args = process.argv.slice(v2Only ? 3 : 2)
-if (!v2Only) {
-  const suite = join(dir, 'suite.json')
-  run('vitest', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${suite}`, ...args], root)
-  count(suite)
-}
+if (!v2Only) runVitest('suite', args)
 
-if (!v2Only && args.length === 0) {
-  const vitestExample = join(root, 'examples/vitest')
-  if (existsSync(join(vitestExample, 'package.json'))) {
-    const out = join(dir, 'example-vitest.json')
-    console.log('\n=== examples/vitest')
-    run(
-      join(root, 'node_modules/.bin/vitest'),
-      ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`],
-      vitestExample,
+if (!v2Only && !onlySuite) {
+  runVitest('examples/vitest', [], { cwd: join(root, 'examples/vitest') })
+
+  console.log('\n=== examples/jest')
+  const jestJson = join(dir, 'example-jest.json')
+  const jestExit = spawnSync(join(root, 'node_modules/.bin/jest'), ['--json', `--outputFile=${jestJson}`], {
+    stdio: 'inherit',
+    cwd: join(root, 'examples/jest'),
+  })
+  const jest = count('examples/jest', jestJson, jestExit)
+  for (const f of jest?.testResults ?? []) {
+    for (const t of f.assertionResults.filter((a) => a.status === 'pending' || a.status === 'todo')) {
+      skipped.push({ stage: 'examples/jest', file: f.name, name: t.fullName, reason: 'no reason given' })
+    }
+  }
+
+  // The release tarballs, made the one way they are made.
+  console.log('\n=== packages (scripts/pack.mjs)')
+  const packs = join(dir, 'packs')
+  const pack = (extra) =>
+    spawnSync(process.execPath, [join(root, 'scripts/pack.mjs'), '--out', packs, ...extra], { stdio: 'inherit' })
+  let bothArches = true
+  let packed = pack([]).status === 0
+  if (!packed) {
+    console.log('pack: no cross compiler here; packing for this arch only (the arm64 checks are skipped)')
+    bothArches = false
+    packed = pack(['--only-host-arch']).status === 0
+  }
+  if (!packed) stages.push({ name: 'packages', passed: 0, failed: 1, skipped: 0, note: ' (scripts/pack.mjs failed)' })
+  else {
+    const env = { NS_ISOLATED_PACKS: packs, NS_ISOLATED_PACKS_BOTH_ARCHES: bothArches ? '1' : '0' }
+    runVitest('install (Vitest 4 and 5, Jest 29 and 30)', ['--config', 'vitest.install.config.ts'], { env })
+
+    console.log('\n=== compat: installing Vitest 4 and Jest 29 with the tarballs')
+    const compat = join(dir, 'compat')
+    mkdirSync(compat)
+    const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version
+    const tarballs = ['ns-isolated', 'vitest-environment-ns-isolated', 'jest-environment-ns-isolated'].map((n) =>
+      join(packs, `${n}-${version}.tgz`),
     )
-    count(out, 'examples/vitest')
-  }
-  const jestExample = join(root, 'examples/jest')
-  if (existsSync(join(jestExample, 'package.json'))) {
-    const out = join(dir, 'example-jest.json')
-    console.log('\n=== examples/jest')
-    run(join(root, 'node_modules/.bin/jest'), ['--json', `--outputFile=${out}`], jestExample)
-    count(out, 'examples/jest')
+    const previous = [
+      'vitest@^4',
+      '@vitest/coverage-v8@^4',
+      '@vitest/coverage-istanbul@^4',
+      'jest@^29',
+      'babel-jest@^29',
+      'jest-junit@^17',
+    ]
+    const npm = ['install', '--prefix', compat, '--no-audit', '--no-fund', '--loglevel=error']
+    const withPacks = spawnSync('npm', [...npm, ...previous, ...tarballs], { stdio: 'inherit' }).status === 0
+    if (!withPacks) stages.push({ name: 'compat', passed: 0, failed: 1, skipped: 0, note: ' (npm install failed)' })
+    else {
+      runVitest('compat (e2e on Vitest 4 and Jest 29)', ['test/vitest', 'test/jest'], {
+        env: { NS_ISOLATED_TEST_MODULES: join(compat, 'node_modules') },
+      })
+    }
   }
 }
 
-if (v2Only || args.length === 0) v2Suite(v2Only ? args : [])
+if (!onlySuite) v2Suite(v2Only ? args : [])
 
 rmSync(dir, { recursive: true, force: true })
 // Test workers are stopped by signals, so their exit hooks do not run: one
 // last sweep removes whatever they left (stale sandbox cgroups, empty parents).
 const { sweepStaleCgroups } = await import('../dist/cgroup/index.js')
 sweepStaleCgroups()
-const code = ok && totals.failed === 0 && totals.passed > 0 ? 0 : 1
-console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`)
-process.exit(code)
+
+if (skipped.length) {
+  console.log(`\nskipped (${skipped.length}):`)
+  for (const s of skipped) console.log(`  [${s.stage}] ${s.file} > ${s.name}: ${s.reason}`)
+}
+console.log('')
+for (const s of stages) console.log(`${s.name}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped${s.note}`)
+const total = (k) => stages.reduce((n, s) => n + s[k], 0)
+const passed = total('passed')
+const failed = total('failed')
+console.log(`tests: ${passed} passed, ${failed} failed, ${total('skipped')} skipped`)
+process.exit(failed === 0 && passed > 0 ? 0 : 1)

@@ -8,6 +8,8 @@
 export const ErrorCodes = {
   /** Not Linux: namespaces do not exist here. */
   NOT_LINUX: 'ENS_NOT_LINUX',
+  /** The Node running ns-isolated is older than the minimum (22.12). */
+  NODE_UNSUPPORTED: 'ENS_NODE_UNSUPPORTED',
   /** No launcher binary for this platform/arch. */
   LAUNCHER_MISSING: 'ENS_LAUNCHER_MISSING',
   /** The launcher failed in a way no other code describes. */

@@ -58,10 +58,7 @@ export function runScript(
   const file = join(dir.path, 'script.mjs')
   writeFileSync(file, source.replaceAll('@dist/', `${join(root, 'dist')}/`))
   chmodSync(file, 0o644)
-  const prefix = [
-    ...(opts.prefix ?? []),
-    ...(opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []),
-  ]
+  const prefix = [...(opts.prefix ?? []), ...(opts.asNobody ? asUnprivileged : [])]
   const argv = [...prefix, node, file]
   const r = spawnSync(argv[0] as string, argv.slice(1), {
     cwd: dir.path,
@@ -127,4 +124,15 @@ export function uniqueSleep(): string {
 }
 
 export const isRoot = process.getuid?.() === 0
+
+/**
+ * The rootless tests run as an unprivileged user: nobody, dropped to with
+ * setpriv when the suite runs as root; the suite's own user when it already
+ * runs unprivileged (setpriv cannot change uid then, and needs not).
+ */
+export const unprivilegedUid = isRoot ? 65534 : (process.getuid?.() ?? 65534)
+/** The command prefix that runs a command as `unprivilegedUid` (empty when the suite is unprivileged already). */
+export const asUnprivileged: readonly string[] = isRoot
+  ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+  : []
 export { spawn }

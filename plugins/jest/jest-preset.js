@@ -2,6 +2,8 @@
 // Linux namespaces (the runner forks each into a sandbox), with the usage
 // report printed after Jest's own ('default' stays).
 'use strict'
+// An old Node is refused here, at config load.
+require('./dist/node-gate.js')
 const { join } = require('node:path')
 
 module.exports = {

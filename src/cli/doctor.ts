@@ -7,6 +7,7 @@ import { describeCgroupSupport } from '../cgroup/index.ts'
 import { NsIsolatedError } from '../errors.ts'
 import { type HostFacts, readHostFacts } from '../host/facts.ts'
 import { launcherPath } from '../host/launcher-binary.ts'
+import { assertNodeSupported } from '../host/node-version.ts'
 import { chooseStrategy } from '../host/prepare.ts'
 import { runSandbox } from '../host/spawn.ts'
 
@@ -18,11 +19,6 @@ export interface Check {
   fix?: string
   /** Needed for sandboxes to work at all (a failure makes doctor exit 1). */
   required: boolean
-}
-
-function nodeVersionOk(version: string): boolean {
-  const [maj = 0, min = 0] = version.replace(/^v/, '').split('.').map(Number)
-  return maj > 22 || (maj === 22 && min >= 12)
 }
 
 async function probe(name: string, mode: 'root' | 'rootless', required: boolean): Promise<Check> {
@@ -73,11 +69,17 @@ export async function runChecks(facts: HostFacts = readHostFacts()): Promise<Che
     required: true,
   })
   if (!linux) return checks
+  let nodeFix: string | undefined
+  try {
+    assertNodeSupported()
+  } catch (e) {
+    nodeFix = (e as Error).message
+  }
   checks.push({
     name: 'node',
-    status: nodeVersionOk(process.version) ? 'ok' : 'fail',
-    detail: process.version,
-    fix: nodeVersionOk(process.version) ? undefined : 'Node >= 22.12 is needed (Vitest 5 and Jest 30 need it too).',
+    status: nodeFix ? 'fail' : 'ok',
+    detail: `${process.version} (${process.execPath})`,
+    fix: nodeFix,
     required: true,
   })
   let launcherOk = true

@@ -6,11 +6,14 @@
 import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import Table from 'cli-table3'
-import { Command, Option } from 'commander'
+import { Command, type CommanderError, Option } from 'commander'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
+import { assertNodeSupported } from '../host/node-version.ts'
 import type { SandboxResult } from '../host/prepare.ts'
 import { spawnSandbox } from '../host/spawn.ts'
+import { packageVersion } from '../launcher/build.ts'
 import type { SandboxOptions } from '../options.ts'
+import { buildLauncher } from './build-launcher.ts'
 import { runDemo } from './demo.ts'
 import { type Check, runChecks } from './doctor.ts'
 import { formatRunReport } from './format-result.ts'
@@ -42,8 +45,24 @@ function jsonFileError(path: string, e: unknown): NsIsolatedError {
 
 const program = new Command('ns-isolated')
   .description('Run commands and test files in fresh Linux namespaces over a copy-on-write root.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .enablePositionalOptions()
   .showHelpAfterError()
+  // Usage mistakes (an unknown option, a missing argument) exit 2 like the
+  // options the validator rejects; --help and --version exit 0. Set before the
+  // commands are added, so they inherit it.
+  .exitOverride((e: CommanderError) => {
+    process.exit(e.exitCode === 0 ? 0 : 2)
+  })
+  // doctor diagnoses any Node (it reports this as a failed check); the rest refuse an old one at once.
+  .hook('preAction', (_program, command) => {
+    if (command.name() === 'doctor') return
+    try {
+      assertNodeSupported()
+    } catch (e) {
+      fatal(e)
+    }
+  })
 
 program
   .command('run')
@@ -180,6 +199,17 @@ program
     } catch (e) {
       fatal(e)
     }
+  })
+
+program
+  .command('build-launcher')
+  .description(
+    "compile the launcher from its shipped source for this machine's arch (when no prebuilt one matches); needs a C compiler",
+  )
+  .option('--cc <compiler>', 'the C compiler (default: $CC, else cc)')
+  .option('--out <path>', "where to write it (default: the package's prebuilds directory, else your cache)")
+  .action((opts: { cc?: string; out?: string }) => {
+    process.exit(buildLauncher(opts))
   })
 
 program.parseAsync().catch(fatal)

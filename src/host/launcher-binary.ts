@@ -1,13 +1,12 @@
 /**
  * Finding the launcher binary: `prebuilds/linux-<arch>/ns-isolated-launcher`
- * in the package (shipped prebuilt; `npm run build` compiles it from
- * src/launcher/launcher.c), or the path in NS_ISOLATED_LAUNCHER.
+ * in the package (shipped prebuilt for x64 and arm64; `ns-isolated
+ * build-launcher` compiles it from the shipped src/launcher/launcher.c), or
+ * the path in NS_ISOLATED_LAUNCHER.
  */
 import { accessSync, constants } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
-
-const packageRoot = fileURLToPath(new URL('../../', import.meta.url))
+import { COMPILER_HINT, prebuiltLauncher } from '../launcher/build.ts'
 
 /** Throws ENS_NOT_LINUX anywhere but Linux, naming what to do instead. */
 export function assertLinux(platform: string = process.platform): void {
@@ -25,7 +24,7 @@ let cached: string | undefined
 export function launcherPath(env: NodeJS.ProcessEnv = process.env, arch: string = process.arch): string {
   if (cached && env === process.env && arch === process.arch) return cached
   const override = env.NS_ISOLATED_LAUNCHER
-  const path = override || `${packageRoot}prebuilds/linux-${arch}/ns-isolated-launcher`
+  const path = override || prebuiltLauncher(arch)
   try {
     accessSync(path, constants.X_OK)
   } catch (e) {
@@ -33,7 +32,7 @@ export function launcherPath(env: NodeJS.ProcessEnv = process.env, arch: string 
       ErrorCodes.LAUNCHER_MISSING,
       override
         ? `NS_ISOLATED_LAUNCHER points to ${path}, which is not an executable file (${(e as NodeJS.ErrnoException).code}).`
-        : `ns-isolated has no launcher binary for linux-${arch} (looked for ${path}). Build it from source with \`npm run build:launcher\` in the ns-isolated package (needs a C compiler: apt-get install gcc libc6-dev), or point NS_ISOLATED_LAUNCHER at a built binary.`,
+        : `ns-isolated has no launcher binary for linux-${arch} (looked for ${path}). Build it from the shipped source with \`npx ns-isolated build-launcher\` (needs a C compiler: ${COMPILER_HINT}), or point NS_ISOLATED_LAUNCHER at a built binary.`,
       { details: { path, arch }, cause: e },
     )
   }

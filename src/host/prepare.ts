@@ -33,6 +33,7 @@ import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
 import { isUnder } from './mountinfo.ts'
 import { nodeModulesDirs } from './node-modules.ts'
+import { assertNodeSupported } from './node-version.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
 import { CAPABILITIES, lockdownFor } from './privileges.ts'
 import { implicitKeep } from './tmp-keep.ts'
@@ -306,6 +307,7 @@ export function prepareSandbox(
   channel: StatusChannel,
   extra: { keep?: string[]; extraLauncherArgs?: string[] } = {},
 ): SandboxLaunch {
+  assertNodeSupported()
   assertLinux()
   const resolved = resolveOptions(options)
   const file = launcherPath()

@@ -6,6 +6,7 @@ import { type ChildProcess, type StdioNull, type StdioPipe, spawn } from 'node:c
 import type { Readable } from 'node:stream'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import type { SandboxOptions } from '../options.ts'
+import { assertNodeSupported } from './node-version.ts'
 import { prepareSandbox, type SandboxResult } from './prepare.ts'
 
 type Stdio = 'inherit' | 'pipe' | 'ignore'
@@ -32,6 +33,7 @@ export interface Sandbox {
 
 /** Starts `command args…` in a fresh sandbox. Options are validated here (TypeError on mistakes). */
 export function spawnSandbox(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Sandbox {
+  assertNodeSupported()
   if (typeof command !== 'string' || command === '') {
     throw new TypeError(`ns-isolated: the command must be a non-empty string; got ${typeof command}.`)
   }

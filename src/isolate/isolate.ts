@@ -4,6 +4,7 @@
  * See docs/isolate.md.
  */
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
+import { assertNodeSupported } from '../host/node-version.ts'
 import { keepPathsFor } from '../host/tmp-keep.ts'
 import { validateIsolateOptions } from './options.ts'
 import { sharedPool } from './pool.ts'
@@ -53,6 +54,7 @@ export async function isolate<A = undefined, R = unknown>(
 ): Promise<IsolateResult<Awaited<R>>> {
   // First, before any await: the caller is still on the stack.
   const site = captureCallSite(isolate)
+  assertNodeSupported()
   const { call, process: proc, pool } = validateIsolateOptions(options, 'isolate')
   assertChildEntry()
   if (pool) {

@@ -7,6 +7,7 @@
  * alive) and killed at exit; they also die with it through PDEATHSIG.
  */
 
+import { assertNodeSupported } from '../host/node-version.ts'
 import { keepPathsFor } from '../host/tmp-keep.ts'
 import { type ValidatedCall, type ValidatedProcess, validateIsolateOptions } from './options.ts'
 import { childEntry, SandboxProcess } from './sandbox-process.ts'
@@ -121,6 +122,7 @@ export class WarmPool implements IsolatePool {
  */
 export function createIsolatePool(options: IsolatePoolOptions = {}): IsolatePool {
   const site = captureCallSite(createIsolatePool)
+  assertNodeSupported()
   const v = validateIsolateOptions(options, 'pool')
   const from = site?.file
   return new WarmPool(

@@ -1641,6 +1641,10 @@ static void usage(void) {
   exit(2);
 }
 
+#ifndef NS_ISOLATED_VERSION /* the package's version, passed with -D by the build */
+#define NS_ISOLATED_VERSION "unknown"
+#endif
+
 int main(int argc, char **argv) {
   signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would auto-reap the worker */
   long parent_pid = 0;
@@ -1652,6 +1656,7 @@ int main(int argc, char **argv) {
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) { i++; break; }
+    else if (!strcmp(a, "--version")) { printf("ns-isolated-launcher %s\n", NS_ISOLATED_VERSION); return 0; }
     else if (!strcmp(a, "--parent-pid") && i + 1 < argc) parent_pid = atol(argv[++i]);
     else if (!strcmp(a, "--cgroup-procs") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
     else if (!strcmp(a, "--userns")) userns = 1;

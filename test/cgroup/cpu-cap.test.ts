@@ -9,7 +9,9 @@ afterEach(async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('two CPU spinners under cpu 0.2 are throttled to a fifth of a core, by the cgroup’s own counters', async () => {
+it('two CPU spinners under cpu 0.2 are throttled to a fifth of a core, by the cgroup’s own counters', {
+  tags: ['root'],
+}, async () => {
   const cg = t.track(openSandboxCgroup('cpuspin', { cpu: 0.2 }, { rootless: false, unenforceable: 'error' }))
   if (!cg) throw new Error('no cgroup')
   expect(cg.enforced.cpu).toBe(true)

@@ -10,7 +10,9 @@ afterEach(async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('reports CPU within ±25% and peak memory of a child that allocates 200 MB and burns 1 s', async () => {
+it('reports CPU within ±25% and peak memory of a child that allocates 200 MB and burns 1 s', {
+  tags: ['root'],
+}, async () => {
   const cg = t.track(openSandboxCgroup('figures', {}, { rootless: false, unenforceable: 'error' }))
   if (!cg) throw new Error('no cgroup')
   const before = cg.read()

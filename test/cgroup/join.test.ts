@@ -91,7 +91,7 @@ const pathOf = (lines: string[], line: (l: string) => boolean) => {
   return l?.slice(l.indexOf(':', l.indexOf(':') + 1) + 1)
 }
 
-describe('joining the sandbox cgroups', () => {
+describe('joining the sandbox cgroups', { tags: ['root'] }, () => {
   const layout = readCgroupMounts().layout
   for (const [name, args, clone3] of [
     ['fast path (tasks "0", clone3 into the cgroup)', [], true],

@@ -21,7 +21,7 @@ afterEach(async () => {
 
 const OPTS = { rootless: false, unenforceable: 'error' } as const
 
-it('leaves no cgroup after 200 open/close cycles', async () => {
+it('leaves no cgroup after 200 open/close cycles', { tags: ['root'] }, async () => {
   for (let i = 0; i < 200; i++) {
     const cg = openSandboxCgroup('cycle', { memory: 64 * 2 ** 20, pids: 32, cpu: 1 }, OPTS)
     if (!cg) throw new Error('no cgroup')
@@ -31,7 +31,9 @@ it('leaves no cgroup after 200 open/close cycles', async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('killAll kills every process, orphans included; close is idempotent and removes every directory', async () => {
+it('killAll kills every process, orphans included; close is idempotent and removes every directory', {
+  tags: ['root'],
+}, async () => {
   const cg = t.track(openSandboxCgroup('killall', {}, OPTS))
   if (!cg) throw new Error('no cgroup')
   // Orphans: the backgrounded sleeps outlive the sh that started them.
@@ -60,7 +62,9 @@ function sandboxParents(cg: SandboxCgroup): string[] {
   })
 }
 
-it("sweepStaleCgroups removes a dead runner's cgroups next to ours (and kills what is inside), not a live one's", async () => {
+it("sweepStaleCgroups removes a dead runner's cgroups next to ours (and kills what is inside), not a live one's", {
+  tags: ['root'],
+}, async () => {
   const live = t.track(openSandboxCgroup('live', {}, OPTS))
   if (!live) throw new Error('no cgroup')
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
@@ -92,7 +96,9 @@ it("sweepStaleCgroups removes a dead runner's cgroups next to ours (and kills wh
   expect(sweepStaleCgroups()).toBe(0)
 })
 
-it("leaves the sandboxes of another PID namespace's runner alone (its pid means nothing here)", async () => {
+it("leaves the sandboxes of another PID namespace's runner alone (its pid means nothing here)", {
+  tags: ['root'],
+}, async () => {
   const live = t.track(openSandboxCgroup('live', {}, OPTS))
   if (!live) throw new Error('no cgroup')
   const foreign = sandboxParents(live).map((p) => join(p, '4194399-1-0-abcd-foreign')) // no PID namespace has inode 1
@@ -102,7 +108,7 @@ it("leaves the sandboxes of another PID namespace's runner alone (its pid means 
   for (const d of foreign) rmdirSync(d)
 })
 
-it('recreates the shared ns-isolated parent when someone removed it', async () => {
+it('recreates the shared ns-isolated parent when someone removed it', { tags: ['root'] }, async () => {
   const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
   if (!a) throw new Error('no cgroup')
   const parents = sandboxParents(a)
@@ -115,7 +121,7 @@ it('recreates the shared ns-isolated parent when someone removed it', async () =
   expect(b?.enforced.pids).toBe(true)
 })
 
-it('the last runner out removes the empty shared parent; one still in use stays', async () => {
+it('the last runner out removes the empty shared parent; one still in use stays', { tags: ['root'] }, async () => {
   const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
   const b = openSandboxCgroup('b', { pids: 10 }, OPTS)
   if (!a || !b) throw new Error('no cgroup')
@@ -134,32 +140,27 @@ it('the last runner out removes the empty shared parent; one still in use stays'
 })
 
 // A hybrid host with its cgroup2 hidden takes the v1-only path; a pure-v2 host has no v1.
-it.runIf(readCgroupMounts().v1.size > 0)(
-  'plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real',
-  async () => {
-    const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
-    const { driver, problems } = openV1(
-      mounts,
-      sandboxCgroupName('v1only'),
-      { memory: 256 * 2 ** 20, pids: 64 },
-      realIo,
-    )
-    expect(problems).toEqual([])
-    if (!driver) throw new Error('no cgroup')
-    const cg = t.track(makeHandle(driver, []))
-    expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
-    expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
-    const { exited } = startIn(
-      cg,
-      `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
-    )
-    await new Promise((r) => setTimeout(r, 400))
-    await cg.killAll()
-    for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
-    await exited
-    const usage = await cg.close()
-    expect(usage.cpuUserMs).toBeGreaterThan(0)
-    expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
-    for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
-  },
-)
+it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, for real', {
+  tags: ['root'],
+}, async (ctx) => {
+  if (readCgroupMounts().v1.size === 0) ctx.skip('no cgroup v1 hierarchy on this host (pure cgroup v2)')
+  const mounts = { ...readCgroupMounts(), layout: 'v1' as const, unified: undefined }
+  const { driver, problems } = openV1(mounts, sandboxCgroupName('v1only'), { memory: 256 * 2 ** 20, pids: 64 }, realIo)
+  expect(problems).toEqual([])
+  if (!driver) throw new Error('no cgroup')
+  const cg = t.track(makeHandle(driver, []))
+  expect(cg.procsFiles.some((f) => f.includes('/freezer/'))).toBe(true)
+  expect(cg.procsFiles.some((f) => f.includes('/cpuacct/'))).toBe(true)
+  const { exited } = startIn(
+    cg,
+    `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
+  )
+  await new Promise((r) => setTimeout(r, 400))
+  await cg.killAll()
+  for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
+  await exited
+  const usage = await cg.close()
+  expect(usage.cpuUserMs).toBeGreaterThan(0)
+  expect(usage.pidsPeak).toBeGreaterThanOrEqual(5)
+  for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false)
+})

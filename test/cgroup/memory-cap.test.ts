@@ -11,7 +11,7 @@ afterEach(async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-describe('memory cap (real cgroup)', () => {
+describe('memory cap (real cgroup)', { tags: ['root'] }, () => {
   it('OOM-kills a memory hog at 128M, reports it, and leaves the host alone', async () => {
     const bystander = spawn('sleep', ['30'], { stdio: 'ignore' })
     try {

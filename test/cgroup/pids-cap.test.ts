@@ -12,7 +12,9 @@ afterEach(async () => {
   expect(leftoverCgroups()).toEqual([])
 })
 
-it('contains a fork bomb at pids 64, kills all of it, and removes the cgroup on close', async () => {
+it('contains a fork bomb at pids 64, kills all of it, and removes the cgroup on close', {
+  tags: ['root'],
+}, async () => {
   const cg = t.track(openSandboxCgroup('forkbomb', { pids: 64 }, { rootless: false, unenforceable: 'error' }))
   if (!cg) throw new Error('no cgroup')
   expect(cg.enforced.pids).toBe(true)

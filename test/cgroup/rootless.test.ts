@@ -1,5 +1,6 @@
 /**
- * Rootless without delegation: a real privilege drop (setpriv to nobody)
+ * Rootless without delegation: a real privilege drop (setpriv to nobody; as
+ * itself when the suite runs unprivileged)
  * against the real tree: this host's hybrid one (v1 cannot be delegated),
  * and a pure-v2 one whose cgroups are root's (test/v2 runs this file in a
  * VM; a delegated subtree is proven there, in test/v2/rootless.test.ts).
@@ -7,9 +8,10 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { asUnprivileged, unprivilegedUid } from '../helpers.ts'
 import { leftoverCgroups } from './helpers.ts'
 
-const NOBODY = 65534
+const NOBODY = unprivilegedUid
 const SCRIPT = fileURLToPath(new URL('./fixtures/rootless.ts', import.meta.url))
 
 interface Outcome {
@@ -24,11 +26,8 @@ interface Outcome {
 }
 
 function asNobody(...args: string[]): Outcome {
-  const out = execFileSync(
-    'setpriv',
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, SCRIPT, ...args],
-    { encoding: 'utf8', cwd: '/' },
-  )
+  const [cmd, ...rest] = [...asUnprivileged, process.execPath, SCRIPT, ...args] as [string, ...string[]]
+  const out = execFileSync(cmd, rest, { encoding: 'utf8', cwd: '/' })
   return JSON.parse(out.trim().split('\n').pop() as string)
 }
 

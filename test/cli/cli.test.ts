@@ -130,7 +130,7 @@ describe('ns-isolated run', () => {
     dir.cleanup()
   })
 
-  it.runIf(isRoot)('--memory caps the sandbox and reports the OOM kill', () => {
+  it('--memory caps the sandbox and reports the OOM kill', { tags: ['root'] }, () => {
     const r = cli([
       'run',
       '--memory',
@@ -150,7 +150,9 @@ describe('ns-isolated run', () => {
     expect(r.stderr).toMatch(/killed by SIGTERM/)
   })
 
-  it.runIf(isRoot)('--node-modules: read-only by default (EROFS), overlay lets the write happen and vanish', () => {
+  it('--node-modules: read-only by default (EROFS), overlay lets the write happen and vanish', {
+    tags: ['root'],
+  }, () => {
     const mark = `node_modules/.nsiso-cli-${process.pid}`
     const ro = cli(['run', '-q', '--', 'sh', '-c', `touch ${mark}`], {})
     expect(ro.status).toBe(1)
@@ -189,7 +191,11 @@ describe('ns-isolated doctor', () => {
     expect(r.stdout).toMatch(/cgroups/)
     expect(r.status, r.stdout).toBe(0)
     const j = JSON.parse(cli(['doctor', '--json']).stdout)
-    expect(j.find((c: { name: string }) => c.name.startsWith('sandbox')).status).toBe('ok')
+    const sandbox = j.find((c: { name: string }) => c.name.startsWith('sandbox'))
+    // Rootless without a cgroup of its own (v1, or v2 not delegated), the default pids cap cannot be
+    // set: the sandbox works, weakened, and doctor says so.
+    if (isRoot) expect(sandbox.status).toBe('ok')
+    else expect(sandbox.status === 'ok' || /weakened: no pids cap/.test(sandbox.detail), sandbox.detail).toBe(true)
   })
 
   it('exits 1 and names the fix when the launcher is missing', () => {
@@ -200,7 +206,7 @@ describe('ns-isolated doctor', () => {
   })
 })
 
-describe.runIf(isRoot)('ns-isolated demo', () => {
+describe('ns-isolated demo', { tags: ['root'] }, () => {
   it('shows isolation and a usage report, and exits 0', () => {
     const r = cli(['demo'])
     expect(r.status, r.stdout + r.stderr).toBe(0)

@@ -34,7 +34,8 @@ describe('isolation', () => {
         fs.writeFileSync(p, 'x')
         return { pid: process.pid, host: os.hostname(), inside: process.env.NS_ISOLATED_INSIDE }
       },
-      { args: path },
+      // root inside (rootless too): /etc is root's
+      { args: path, user: 'root' },
     )
     expect(value.pid).toBe(2)
     expect(value.host).not.toBe(hostname())

@@ -33,7 +33,7 @@ test('runs in a fresh sandbox, with imports from this file', async () => {
     await new Promise((r) => daemon.on('spawn', r))
     daemon.unref()
     return { text: greet(who), pid: process.pid, host: os.hostname() }
-  }, { args: { who: 'jest' } })
+  }, { args: { who: 'jest' }, user: 'root' }) // root inside (rootless too): /etc is root's
   expect(value.text).toBe('hello jest')
   expect(value.pid).toBe(2)
   expect(value.host).not.toBe(hostname())

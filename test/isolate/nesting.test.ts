@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { delegableCgroups, isRoot, root, tempDir } from '../helpers.ts'
+import { asUnprivileged, delegableCgroups, root, tempDir } from '../helpers.ts'
 
 /** Runs outer.mjs (which starts inner.mjs in a sandbox) as root or as nobody; returns inner's JSON line. */
 function nested(asNobody: boolean): { json: unknown; stdout: string; stderr: string } {
@@ -36,11 +36,7 @@ if (r.code !== 0) console.log(JSON.stringify({ outerCode: r.code, outerSignal: r
 `,
   )
   for (const f of ['inner.mjs', 'outer.mjs']) chmodSync(join(dir.path, f), 0o644)
-  const argv = [
-    ...(asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []),
-    process.execPath,
-    'outer.mjs',
-  ]
+  const argv = [...(asNobody ? asUnprivileged : []), process.execPath, 'outer.mjs']
   const r = spawnSync(argv[0] as string, argv.slice(1), {
     cwd: dir.path,
     encoding: 'utf8',
@@ -57,33 +53,32 @@ if (r.code !== 0) console.log(JSON.stringify({ outerCode: r.code, outerSignal: r
 }
 
 describe('nesting', () => {
-  it.runIf(isRoot)(
-    'as root: isolate inside a sandbox gets its own, nested namespaces (built in a user namespace)',
-    () => {
-      const { json, stderr } = nested(false)
-      const r = json as {
-        outerHost: string
-        outerPid: number
-        inner: { host: string; pid: number; cgroup: string }
-        usageHost: string
-        usageSource: string
-        outerCgroup: string
-      }
-      expect(r?.inner, `${stderr}\n${JSON.stringify(json)}`).toBeDefined()
-      expect(r.outerPid).toBe(2)
-      expect(r.inner.pid).toBe(2)
-      expect(r.inner.host).not.toBe(r.outerHost)
-      expect(r.inner.host).toBe(r.usageHost)
-      if (delegableCgroups) {
-        // v2 with nsdelegate: figures from its own cgroup, under the outer's (whose caps hold, whose cleanup takes it along).
-        expect(r.usageSource).toBe('cgroup')
-      } else {
-        // v1/hybrid: the outer sees the host's cgroupfs read-only; the inner runs in the outer's cgroup, figures from rusage.
-        expect(r.usageSource).toBe('rusage')
-        expect(r.inner.cgroup).toBe(r.outerCgroup)
-      }
-    },
-  )
+  it('as root: isolate inside a sandbox gets its own, nested namespaces (built in a user namespace)', {
+    tags: ['root'],
+  }, () => {
+    const { json, stderr } = nested(false)
+    const r = json as {
+      outerHost: string
+      outerPid: number
+      inner: { host: string; pid: number; cgroup: string }
+      usageHost: string
+      usageSource: string
+      outerCgroup: string
+    }
+    expect(r?.inner, `${stderr}\n${JSON.stringify(json)}`).toBeDefined()
+    expect(r.outerPid).toBe(2)
+    expect(r.inner.pid).toBe(2)
+    expect(r.inner.host).not.toBe(r.outerHost)
+    expect(r.inner.host).toBe(r.usageHost)
+    if (delegableCgroups) {
+      // v2 with nsdelegate: figures from its own cgroup, under the outer's (whose caps hold, whose cleanup takes it along).
+      expect(r.usageSource).toBe('cgroup')
+    } else {
+      // v1/hybrid: the outer sees the host's cgroupfs read-only; the inner runs in the outer's cgroup, figures from rusage.
+      expect(r.usageSource).toBe('rusage')
+      expect(r.inner.cgroup).toBe(r.outerCgroup)
+    }
+  })
 
   it('rootless: isolate inside a rootless sandbox works (a user namespace inside a user namespace)', () => {
     const { json, stderr } = nested(true)

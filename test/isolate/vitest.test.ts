@@ -11,7 +11,9 @@ afterEach(() => {
   p = undefined
 })
 
-test('a test in an isolated Vitest file calls isolate and gets a nested sandbox, values, errors and usage', async () => {
+test('a test in an isolated Vitest file calls isolate and gets a nested sandbox, values, errors and usage', {
+  tags: ['root'],
+}, async () => {
   const marker = uniqueSleep()
   p = project(undefined, {
     'vitest.config.ts': config(),

@@ -1,7 +1,7 @@
 /**
  * Jest e2e helpers: a fixture project copied to a temp dir (its
  * node_modules a symlink to ours, so `jest` and the preset resolve as in a
- * user's project), and real Jest 30 run on it with Node 24.
+ * user's project), and real Jest (30, or NS_ISOLATED_TEST_MODULES's) run on it with Node 24.
  */
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
@@ -20,11 +20,22 @@ import {
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { ResetReport } from '../../plugins/jest/src/messages.ts'
-import { root } from '../helpers.ts'
+import { asUnprivileged, root } from '../helpers.ts'
 
 export const fixtures = join(import.meta.dirname, 'fixtures')
 const node = join(root, 'node_modules', '.bin', 'node')
-const jestBin = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+/**
+ * The node_modules the fixture projects link to: the repository's, or
+ * NS_ISOLATED_TEST_MODULES (another Jest major installed with the packed
+ * packages, to run these tests against it).
+ */
+const modules = process.env.NS_ISOLATED_TEST_MODULES || join(root, 'node_modules')
+const jestBin = join(modules, 'jest', 'bin', 'jest.js')
+
+/** The major version of the Jest the fixture projects run. */
+export function jestMajor(): number {
+  return Number.parseInt(JSON.parse(readFileSync(join(modules, 'jest', 'package.json'), 'utf8')).version, 10)
+}
 
 export interface Project {
   dir: string
@@ -40,7 +51,7 @@ export function project(name: string, extra: Record<string, string> = {}): Proje
   try {
     chmodSync(dir, 0o755)
     cpSync(join(fixtures, name), dir, { recursive: true })
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+    symlinkSync(modules, join(dir, 'node_modules'))
   } catch (e) {
     rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
     throw e
@@ -113,7 +124,7 @@ export interface UsageReport {
   totals: { files: number; leaked: number; capHits: number }
 }
 
-/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: as uid 65534, the real rootless path. */
+/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: unprivileged (see `asUnprivileged`), the real rootless path. */
 export function runJest(
   p: Project,
   args: string[] = [],
@@ -127,7 +138,7 @@ export function runJest(
     const argv = [node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
     if (asNobody) {
       chmodSync(p.dir, 0o777)
-      argv.unshift('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups')
+      argv.unshift(...asUnprivileged)
     }
     const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: p.dir,

@@ -40,7 +40,10 @@ describe('jest: isolation', () => {
     expect(second.results.numPassedTests).toBe(2)
   })
 
-  it('hostname, /etc writes and a leaked daemon stay inside and are reported against their test', async () => {
+  // (changing the hostname takes CAP_SYS_ADMIN, granted as root; the rootless variant is below)
+  it('hostname, /etc writes and a leaked daemon stay inside and are reported against their test', {
+    tags: ['root'],
+  }, async () => {
     p = project('isolation')
     const marker = uniqueSleep()
     const etc = `nsiso-jest-${process.pid}-${Date.now()}`
@@ -101,7 +104,9 @@ describe('jest: isolation', () => {
     expect(pidsWithMarker(marker)).toEqual([])
   })
 
-  it('a fork bomb and a memory hog hit their caps: the files fail naming the cap, nothing survives', async () => {
+  it('a fork bomb and a memory hog hit their caps: the files fail naming the cap, nothing survives', {
+    tags: ['root'],
+  }, async () => {
     p = project('caps')
     const marker = uniqueSleep()
     const r = await runJest(p, ['--maxWorkers=2'], { SLEEP_MARKER: marker })

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { delegableCgroups, isRoot, pidsWithMarker, tempDir, uniqueSleep } from '../helpers.ts'
+import { delegableCgroups, pidsWithMarker, tempDir, uniqueSleep } from '../helpers.ts'
 
 const dir = tempDir('nsiso-cgfs-')
 const probe = join(dir.path, 'probe')
@@ -42,7 +42,7 @@ async function inside(script: string) {
 const attempt = (name: string, cmd: string) =>
   `if ${cmd} 2>/dev/null; then echo ${name}=ok; else echo ${name}=refused; fi`
 
-describe.runIf(isRoot)('cgroupfs (root)', () => {
+describe('cgroupfs (root)', { tags: ['root'] }, () => {
   it("cannot write the host's cgroupfs: no kill of a host cgroup, no cap changed, no way out of its own", async () => {
     const sleep = uniqueSleep()
     const name = `nsiso-witness-${process.pid}`

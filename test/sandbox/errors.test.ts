@@ -9,8 +9,15 @@ import { describe, expect, it } from 'vitest'
 import { explainLauncherError, explainSetupError } from '../../dist/host/explain.js'
 import { type HostFacts, readHostFacts } from '../../dist/host/facts.js'
 import { assertLinux, launcherPath } from '../../dist/host/launcher-binary.js'
-import { ErrorCodes, NsIsolatedError, prepareSandbox, runSandbox } from '../../dist/index.js'
-import { isRoot, runScript, tempDir } from '../helpers.ts'
+import {
+  assertNodeSupported,
+  ErrorCodes,
+  isNodeSupported,
+  NsIsolatedError,
+  prepareSandbox,
+  runSandbox,
+} from '../../dist/index.js'
+import { runScript, tempDir } from '../helpers.ts'
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
   try {
@@ -40,9 +47,22 @@ describe('error codes', () => {
     expect(() => assertLinux('darwin')).toThrow(/Linux VM or container/)
   })
 
+  it('ENS_NODE_UNSUPPORTED under a Node older than 22.12, naming the version found, the minimum and the fix', async () => {
+    for (const v of ['20.20.2', '22.11.0', '18.19.1', '0.0.0']) expect(isNodeSupported(v), v).toBe(false)
+    for (const v of ['22.12.0', '22.23.5', '23.0.0', '24.11.0', '30.1.2']) expect(isNodeSupported(v), v).toBe(true)
+    expect(await codeOf(() => assertNodeSupported('20.20.2', '/usr/bin/node'))).toBe(ErrorCodes.NODE_UNSUPPORTED)
+    expect(() => assertNodeSupported('20.20.2', '/usr/bin/node')).toThrow(
+      /^ns-isolated needs Node >= 22\.12\.0, and this is Node 20\.20\.2 \(\/usr\/bin\/node\)\. .*`nvm install 22 && nvm use 22`/,
+    )
+    expect(() => assertNodeSupported()).not.toThrow()
+    // (every front door refusing a real old Node: test/install/package.test.ts)
+  })
+
   it('ENS_LAUNCHER_MISSING without a binary for the platform, naming the build command', async () => {
     expect(await codeOf(() => launcherPath({}, 'riscv64'))).toBe(ErrorCodes.LAUNCHER_MISSING)
-    expect(() => launcherPath({}, 'riscv64')).toThrow(/npm run build:launcher/)
+    expect(() => launcherPath({}, 'riscv64')).toThrow(
+      /`npx ns-isolated build-launcher` \(needs a C compiler: Debian\/Ubuntu: apt-get install gcc libc6-dev; Alpine: apk add build-base\)/,
+    )
     expect(await codeOf(() => launcherPath({ NS_ISOLATED_LAUNCHER: '/nonexistent' }))).toBe(ErrorCodes.LAUNCHER_MISSING)
   })
 
@@ -64,37 +84,36 @@ describe('error codes', () => {
     expect(await codeOf(s.result)).toBe(ErrorCodes.ABORTED)
   })
 
-  it.runIf(isRoot)(
-    'ENS_MOUNT_FAILED when a mount of the plan fails (a writable path removed before start)',
-    async () => {
-      const dir = tempDir()
-      const gone = join(dir.path, 'gone')
-      const launch = prepareSandbox({ writable: [gone], cwd: '/' }, { statusFd: 3 })
-      rmSync(gone, { recursive: true })
-      const child = spawn(launch.file, [...launch.args, '/bin/true'], {
-        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-        env: { ...process.env, ...launch.env },
-      })
-      let status = ''
-      child.stdio[3]?.on('data', (d) => {
-        status += d
-      })
-      const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-        child.on('close', (code, signal) => r({ code, signal })),
-      )
-      dir.cleanup()
-      expect(exit.code).toBe(125)
-      const err = await codeOf(() => launch.finish(status, exit, 0))
-      expect(err).toBe(ErrorCodes.MOUNT_FAILED)
-      expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
-    },
-  )
+  it('ENS_MOUNT_FAILED when a mount of the plan fails (a writable path removed before start)', {
+    tags: ['root'],
+  }, async () => {
+    const dir = tempDir()
+    const gone = join(dir.path, 'gone')
+    const launch = prepareSandbox({ writable: [gone], cwd: '/' }, { statusFd: 3 })
+    rmSync(gone, { recursive: true })
+    const child = spawn(launch.file, [...launch.args, '/bin/true'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...launch.env },
+    })
+    let status = ''
+    child.stdio[3]?.on('data', (d) => {
+      status += d
+    })
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.on('close', (code, signal) => r({ code, signal })),
+    )
+    dir.cleanup()
+    expect(exit.code).toBe(125)
+    const err = await codeOf(() => launch.finish(status, exit, 0))
+    expect(err).toBe(ErrorCodes.MOUNT_FAILED)
+    expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
+  })
 
-  it.runIf(isRoot)(
-    "ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN in mode 'root'; mode 'auto' takes a user namespace instead",
-    () => {
-      const { json, stderr } = runScript(
-        `
+  it("ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN in mode 'root'; mode 'auto' takes a user namespace instead", {
+    tags: ['root'],
+  }, () => {
+    const { json, stderr } = runScript(
+      `
       import { runSandbox } from '@dist/index.js'
       const out = {}
       try { await runSandbox('/bin/true', [], { mode: 'root' }); out.root = 'no error' }
@@ -103,46 +122,44 @@ describe('error codes', () => {
       out.auto = { code: auto.code, strategy: auto.strategy }
       console.log(JSON.stringify(out))
       `,
-        { prefix: ['setpriv', '--inh-caps=-all', '--bounding-set=-sys_admin'] },
-      )
-      const r = json as { root: { code: string; message: string }; auto: { code: number; strategy: string } }
-      expect(r, stderr).toBeDefined()
-      expect(r.root.code).toBe(ErrorCodes.NAMESPACE_DENIED)
-      expect(r.root.message).toMatch(/CAP_SYS_ADMIN/)
-      expect(r.auto).toEqual({ code: 0, strategy: 'rootless' })
-    },
-  )
+      { prefix: ['setpriv', '--inh-caps=-all', '--bounding-set=-sys_admin'] },
+    )
+    const r = json as { root: { code: string; message: string }; auto: { code: number; strategy: string } }
+    expect(r, stderr).toBeDefined()
+    expect(r.root.code).toBe(ErrorCodes.NAMESPACE_DENIED)
+    expect(r.root.message).toMatch(/CAP_SYS_ADMIN/)
+    expect(r.auto).toEqual({ code: 0, strategy: 'rootless' })
+  })
 
-  it.runIf(isRoot)(
-    'ENS_USERNS_DISABLED when user namespaces are switched off (user.max_user_namespaces=0 in a namespace of our own)',
-    () => {
-      // max_user_namespaces is per user namespace: set it to 0 inside one we own,
-      // so the host's setting is untouched, then ask for a rootless sandbox there.
-      const { json, stderr } = runScript(
-        `
+  it('ENS_USERNS_DISABLED when user namespaces are switched off (user.max_user_namespaces=0 in a namespace of our own)', {
+    tags: ['root'],
+  }, () => {
+    // max_user_namespaces is per user namespace: set it to 0 inside one we own,
+    // so the host's setting is untouched, then ask for a rootless sandbox there.
+    const { json, stderr } = runScript(
+      `
       import { runSandbox } from '@dist/index.js'
       try { await runSandbox('/bin/true', [], { mode: 'rootless' }); console.log(JSON.stringify('no error')) }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }
       `,
-        {
-          prefix: [
-            'unshare',
-            '--user',
-            '--map-root-user',
-            '--',
-            'sh',
-            '-c',
-            'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
-            'sh',
-          ],
-        },
-      )
-      const r = json as { code: string; message: string }
-      expect(r, stderr).toBeDefined()
-      expect(r.code).toBe(ErrorCodes.USERNS_DISABLED)
-      expect(r.message).toMatch(/max_user_namespaces/)
-    },
-  )
+      {
+        prefix: [
+          'unshare',
+          '--user',
+          '--map-root-user',
+          '--',
+          'sh',
+          '-c',
+          'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+          'sh',
+        ],
+      },
+    )
+    const r = json as { code: string; message: string }
+    expect(r, stderr).toBeDefined()
+    expect(r.code).toBe(ErrorCodes.USERNS_DISABLED)
+    expect(r.message).toMatch(/max_user_namespaces/)
+  })
 
   it('ENS_USERNS_APPARMOR on Ubuntu 24.04-style hosts, naming the three fixes', () => {
     const e = explainLauncherError(

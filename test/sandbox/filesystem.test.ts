@@ -4,14 +4,14 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSy
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import { isRoot, root, runScript, tempDir } from '../helpers.ts'
+import { root, runScript, tempDir } from '../helpers.ts'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
-describe.runIf(isRoot)('filesystem (root)', () => {
+describe('filesystem (root)', { tags: ['root'] }, () => {
   it('a write to /etc and to the project tree is gone on the host, and listed', async () => {
     const mark = `nsiso-fs-${process.pid}-${Date.now()}`
     const project = join(root, 'test', `${mark}.txt`)
@@ -107,7 +107,7 @@ describe.each([
   ['root', false],
   ['an unprivileged user', true],
 ])('the Node binary inside (%s)', (_who, asNobody) => {
-  it.runIf(isRoot)("is the host's file: V8 maps its builtins from it as on the host, and it is read-only", () => {
+  it("is the host's file: V8 maps its builtins from it as on the host, and it is read-only", { tags: ['root'] }, () => {
     const host = JSON.parse(spawnSync(process.execPath, ['-e', MAPS], { encoding: 'utf8' }).stdout)
     expect(host.fromBinary).toBeGreaterThan(3) // the binary's own segments, and the builtins again
     const r = runScript(

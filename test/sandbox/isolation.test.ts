@@ -2,7 +2,7 @@
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import { isRoot, runScript } from '../helpers.ts'
+import { runScript } from '../helpers.ts'
 
 const PROBE = `
 echo "pid=$$"
@@ -32,7 +32,7 @@ async function probe(options: Record<string, unknown> = {}) {
   return { r, v: parse(out) }
 }
 
-describe.runIf(isRoot)('as root', () => {
+describe('as root', { tags: ['root'] }, () => {
   it('runs the command as pid 2 under the launcher (pid 1), and /proc lists only the sandbox', async () => {
     const { r, v } = await probe()
     expect(r.code).toBe(0)

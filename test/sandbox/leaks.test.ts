@@ -2,16 +2,7 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import {
-  isRoot,
-  mountCount,
-  pidsWithMarker,
-  root,
-  runScript,
-  uniqueSleep,
-  waitFor,
-  zombieChildren,
-} from '../helpers.ts'
+import { mountCount, pidsWithMarker, root, runScript, uniqueSleep, waitFor, zombieChildren } from '../helpers.ts'
 
 describe('leaked processes', () => {
   it('a daemon (double fork + setsid) is reported with its command line and is dead afterwards', async () => {
@@ -72,20 +63,19 @@ describe('leaked processes', () => {
     expect(await waitFor(() => pidsWithMarker(marker).length === 0, 5000)).toBe(true)
   })
 
-  it.runIf(isRoot)(
-    '200 sandboxes in a row leave no mount, zombie or process behind',
-    async () => {
-      const mounts = mountCount()
-      const marker = uniqueSleep()
-      for (let i = 0; i < 200; i++) {
-        const r = await runSandbox('/bin/sh', ['-c', `(sleep ${marker} &); echo x > /etc/many`], { stdio: 'ignore' })
-        expect(r.code).toBe(0)
-        expect(r.leaked).toHaveLength(1)
-      }
-      expect(mountCount()).toBe(mounts)
-      expect(zombieChildren()).toEqual([])
-      expect(pidsWithMarker(marker)).toEqual([])
-    },
-    120_000,
-  )
+  it('200 sandboxes in a row leave no mount, zombie or process behind', {
+    tags: ['root'],
+    timeout: 120_000,
+  }, async () => {
+    const mounts = mountCount()
+    const marker = uniqueSleep()
+    for (let i = 0; i < 200; i++) {
+      const r = await runSandbox('/bin/sh', ['-c', `(sleep ${marker} &); echo x > /etc/many`], { stdio: 'ignore' })
+      expect(r.code).toBe(0)
+      expect(r.leaked).toHaveLength(1)
+    }
+    expect(mountCount()).toBe(mounts)
+    expect(zombieChildren()).toEqual([])
+    expect(pidsWithMarker(marker)).toEqual([])
+  })
 })

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { sandboxHosts } from '../../dist/host/plan.js'
 import { runSandbox } from '../../dist/index.js'
-import { isRoot, runScript, tempDir } from '../helpers.ts'
+import { runScript, tempDir } from '../helpers.ts'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -39,7 +39,7 @@ function rendezvous() {
   return { dir: dir.path, env }
 }
 
-describe.runIf(isRoot)('network (root)', () => {
+describe('network (root)', { tags: ['root'] }, () => {
   it('two sandboxes listen on 127.0.0.1:3000 and [::1]:3000 at the same time', async () => {
     const { dir, env } = rendezvous()
     const results = await Promise.all(
@@ -123,17 +123,16 @@ describe('names inside (network loopback)', () => {
     '127.0.0.1 as hostname': 'ok',
   }
 
-  it.runIf(isRoot)(
-    'unknown names fail with ENOTFOUND (lookup and resolve), localhost is both loopbacks, the hostname is local',
-    async () => {
-      const out: string[] = []
-      const { spawnSandbox } = await import('../../dist/index.js')
-      const s = spawnSandbox(process.execPath, ['-e', NAMES], { stdio: ['ignore', 'pipe', 'inherit'] })
-      s.child.stdout?.on('data', (d) => out.push(String(d)))
-      expect((await s.result).code).toBe(0)
-      expect(JSON.parse(out.join(''))).toEqual(expected)
-    },
-  )
+  it('unknown names fail with ENOTFOUND (lookup and resolve), localhost is both loopbacks, the hostname is local', {
+    tags: ['root'],
+  }, async () => {
+    const out: string[] = []
+    const { spawnSandbox } = await import('../../dist/index.js')
+    const s = spawnSandbox(process.execPath, ['-e', NAMES], { stdio: ['ignore', 'pipe', 'inherit'] })
+    s.child.stdout?.on('data', (d) => out.push(String(d)))
+    expect((await s.result).code).toBe(0)
+    expect(JSON.parse(out.join(''))).toEqual(expected)
+  })
 
   it('the same as an unprivileged user', () => {
     const { json, stderr } = runScript(

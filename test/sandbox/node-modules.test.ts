@@ -6,7 +6,7 @@ import { lchownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeModulesDirs } from '../../dist/host/node-modules.js'
-import { isRoot, runScript, tempDir } from '../helpers.ts'
+import { runScript, tempDir } from '../helpers.ts'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -95,27 +95,26 @@ describe.each([
   ['root', false],
   ['an unprivileged user', true],
 ])('node_modules inside a sandbox (%s)', (_who, asNobody) => {
-  it.runIf(isRoot)(
-    'is read-only by default: reads work, writes fail with EROFS, a writable path inside keeps its write',
-    () => {
-      const { base, app } = project(asNobody ? 65534 : undefined)
-      const { inside, outside } = runInside(app, { writable: ['node_modules/.cache'] }, asNobody)
-      expect(inside).toEqual({
-        loaded: ['pkg', 'dep', 'up'],
-        pkg: 'EROFS',
-        linked: 'EROFS',
-        up: 'EROFS',
-        cache: 'ok',
-        src: 'ok',
-      })
-      expect(outside).toEqual({ code: 0, writes: [join(app, 'src/new.js')] })
-      expect(readdirSync(join(app, 'node_modules/pkg'))).toEqual(['index.js'])
-      expect(readdirSync(join(base, 'lib/node_modules/dep'))).toEqual(['index.js'])
-      expect(readFileSync(join(app, 'node_modules/.cache/kept.json'), 'utf8')).toBe('x')
-    },
-  )
+  it('is read-only by default: reads work, writes fail with EROFS, a writable path inside keeps its write', {
+    tags: ['root'],
+  }, () => {
+    const { base, app } = project(asNobody ? 65534 : undefined)
+    const { inside, outside } = runInside(app, { writable: ['node_modules/.cache'] }, asNobody)
+    expect(inside).toEqual({
+      loaded: ['pkg', 'dep', 'up'],
+      pkg: 'EROFS',
+      linked: 'EROFS',
+      up: 'EROFS',
+      cache: 'ok',
+      src: 'ok',
+    })
+    expect(outside).toEqual({ code: 0, writes: [join(app, 'src/new.js')] })
+    expect(readdirSync(join(app, 'node_modules/pkg'))).toEqual(['index.js'])
+    expect(readdirSync(join(base, 'lib/node_modules/dep'))).toEqual(['index.js'])
+    expect(readFileSync(join(app, 'node_modules/.cache/kept.json'), 'utf8')).toBe('x')
+  })
 
-  it.runIf(isRoot)("with nodeModules: 'overlay', writes there vanish like anywhere else", () => {
+  it("with nodeModules: 'overlay', writes there vanish like anywhere else", { tags: ['root'] }, () => {
     const { app } = project(asNobody ? 65534 : undefined)
     const { inside, outside } = runInside(app, { nodeModules: 'overlay' }, asNobody)
     expect(inside).toMatchObject({ loaded: ['pkg', 'dep', 'up'], pkg: 'ok', linked: 'ok', up: 'ok', src: 'ok' })

@@ -12,7 +12,7 @@ import { buildPlan, realHost } from '../../dist/host/plan.js'
 import { defaultBounds, planEnv } from '../../dist/host/prepare.js'
 import { capabilityMask, DEFAULT_CAPABILITIES } from '../../dist/host/privileges.js'
 import { runSandbox } from '../../dist/index.js'
-import { delegableCgroups, isRoot, runScript, tempDir } from '../helpers.ts'
+import { delegableCgroups, runScript, tempDir } from '../helpers.ts'
 
 const dir = tempDir('nsiso-sec-')
 const probe = join(dir.path, 'probe')
@@ -59,7 +59,7 @@ const attempt = (name: string, cmd: string) =>
   `if ${cmd} 2>/dev/null; then echo ${name}=ok; else echo ${name}=refused; fi`
 const status = (field: string) => `echo ${field}=$(awk '/^${field}:/ {print $2}' /proc/self/status)`
 
-describe.runIf(isRoot)('as root', () => {
+describe('as root', { tags: ['root'] }, () => {
   it("keeps only Docker's default capabilities, bounding set included, with no_new_privs and a seccomp filter", async () => {
     const { v } = await inside(
       ['CapEff', 'CapPrm', 'CapBnd', 'CapInh', 'CapAmb', 'NoNewPrivs', 'Seccomp'].map(status).join('; '),
@@ -260,7 +260,9 @@ describe('as an unprivileged user', () => {
 })
 
 describe('opt-in privileges', () => {
-  it.runIf(isRoot)("capabilities: ['SYS_ADMIN'] lets mounts through; privileged: true gives everything", async () => {
+  it("capabilities: ['SYS_ADMIN'] lets mounts through; privileged: true gives everything", {
+    tags: ['root'],
+  }, async () => {
     const mounts = await inside(attempt('mount', 'mount -t tmpfs x /mnt'), { capabilities: ['SYS_ADMIN'] })
     expect(mounts.v.mount).toBe('ok')
     const all = await inside(['CapEff', 'Seccomp'].map(status).join('; '), { privileged: true })
@@ -277,7 +279,7 @@ describe('opt-in privileges', () => {
   })
 })
 
-describe.runIf(isRoot)('the launcher fails closed', () => {
+describe('the launcher fails closed', { tags: ['root'] }, () => {
   /** Runs the launcher on a plan of our own; its status lines. */
   function launch(plan: string, command: string[]) {
     const r = spawnSync(launcherPath(), ['--status-fd', '3', '--', ...command], {

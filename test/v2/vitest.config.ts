@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+import { tags } from '../tags.ts'
 
 // The cgroup v2 suite, run INSIDE a VM with a real pure-v2 kernel by
 // scripts/run-tests.mjs (`npm test`, `npm run test:v2`) through
@@ -18,5 +19,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 1,
+    tags,
   },
 })

@@ -12,7 +12,7 @@ afterEach(() => {
   p = undefined
 })
 
-test('a fork bomb hits the pids cap: the test fails naming it, the report marks it', async () => {
+test('a fork bomb hits the pids cap: the test fails naming it, the report marks it', { tags: ['root'] }, async () => {
   const sleep = uniqueSleep()
   p = project('caps', { 'vitest.config.ts': config("{ pids: 48, report: { json: 'report.json' } }") })
   const r = await p.run(['fork-bomb', 'light'], { NSV_SLEEP: sleep })
@@ -29,7 +29,7 @@ test('a fork bomb hits the pids cap: the test fails naming it, the report marks 
   expect(hostPidsWith(sleep)).toEqual([])
 })
 
-test('a memory hog is OOM-killed at the memory cap: its file fails naming the cap', async () => {
+test('a memory hog is OOM-killed at the memory cap: its file fails naming the cap', { tags: ['root'] }, async () => {
   p = project('caps', { 'vitest.config.ts': config("{ memory: '192M', report: { json: 'report.json' } }") })
   const r = await p.run(['memory-hog', 'light'])
   expect(r.code).toBe(1)

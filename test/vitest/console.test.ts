@@ -3,7 +3,7 @@
  * the same `stdout | file > test` headers as with stock Vitest's forks pool.
  */
 import { afterEach, expect, test } from 'vitest'
-import { config, type Project, project, type RunOutput, stockConfig } from './helpers.ts'
+import { config, type Project, project, type RunOutput, stockConfig, vitestMajor } from './helpers.ts'
 
 const projects: Project[] = []
 afterEach(() => {
@@ -39,11 +39,16 @@ test('console.log/error from a file and its tests: same order and attribution as
   expect(seen).toContain(
     'stdout | logs.spec.ts > logs in order\none: log\nthree: log\nfour: info\nsix: log\n\nstderr | logs.spec.ts > logs in order\ntwo: error\nfive: warn',
   )
+  // Vitest 5 keeps the order across streams within a burst; Vitest 4 prints a burst's stderr first
+  // (stock and sandboxed alike: the comparison with stock below holds for both).
+  const burst = ['eight: log', 'nine: error'].map((line) => {
+    const stream = line.endsWith('error') ? 'stderr' : 'stdout'
+    return `${stream} | logs.spec.ts > a group > logs across awaits\n${line}`
+  })
   expect(seen).toContain(
     [
       'stdout | logs.spec.ts > a group > logs across awaits\nseven: log',
-      'stdout | logs.spec.ts > a group > logs across awaits\neight: log',
-      'stderr | logs.spec.ts > a group > logs across awaits\nnine: error',
+      ...(vitestMajor() >= 5 ? burst : burst.reverse()),
       'stdout | logs.spec.ts > a group > logs across awaits\nten: log',
     ].join('\n\n'),
   )

@@ -21,7 +21,18 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 
 export const repo = resolve(import.meta.dirname, '../..')
-const vitestBin = join(repo, 'node_modules/vitest/vitest.mjs')
+/**
+ * The node_modules the fixture projects link to: the repository's, or
+ * NS_ISOLATED_TEST_MODULES (another Vitest major installed with the packed
+ * packages, to run these tests against it).
+ */
+const modules = process.env.NS_ISOLATED_TEST_MODULES || join(repo, 'node_modules')
+const vitestBin = join(modules, 'vitest/vitest.mjs')
+
+/** The major version of the Vitest the fixture projects run. */
+export function vitestMajor(): number {
+  return Number.parseInt(JSON.parse(readFileSync(join(modules, 'vitest/package.json'), 'utf8')).version, 10)
+}
 export const fixtures = join(import.meta.dirname, 'fixtures')
 
 export interface RunOutput {
@@ -66,7 +77,7 @@ export function project(name: string | undefined, files: Record<string, string> 
   const dir = mkdtempSync(join(tmpdir(), 'nsv-e2e-'))
   try {
     if (name) cpSync(join(fixtures, name), dir, { recursive: true })
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+    symlinkSync(modules, join(dir, 'node_modules'))
   } catch (e) {
     rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
     throw e

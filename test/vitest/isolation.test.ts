@@ -44,7 +44,9 @@ describe('what stays inside', () => {
   test('hostname, /etc writes and a leaked daemon stay inside and are reported', async () => {
     const marker = `${process.pid}-${Date.now()}`
     const sleep = uniqueSleep()
-    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], report: { json: 'report.json' } }") })
+    p = project('isolation', {
+      'vitest.config.ts': config("{ writable: ['out'], user: 'root', report: { json: 'report.json' } }"),
+    })
     const r = await p.run([], { NSV_MARKER: marker, NSV_SLEEP: sleep })
     expect(r.output).toContain('3 passed')
     expect(r.code).toBe(0)
@@ -83,7 +85,7 @@ describe('what stays inside', () => {
 
   test("leaks: 'fail' fails the test that left a process running", async () => {
     const sleep = uniqueSleep()
-    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], leaks: 'fail' }") })
+    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], user: 'root', leaks: 'fail' }") })
     const r = await p.run([], { NSV_MARKER: `${process.pid}-fail`, NSV_SLEEP: sleep })
     expect(r.code).toBe(1)
     expect(r.output).toMatch(/FAIL .*facts\.spec\.ts > leaks a daemon/)
@@ -97,7 +99,7 @@ describe('what stays inside', () => {
     const sleep = uniqueSleep()
     p = project('isolation', {
       'vitest.config.ts': config(
-        "{ writable: ['out'], leaks: 'fail' }",
+        "{ writable: ['out'], user: 'root', leaks: 'fail' }",
         "{ environment: 'ns-isolated', runner: './runner.ts' }",
       ),
       'runner.ts': `import { TestRunner } from 'vitest'
@@ -204,7 +206,7 @@ if (!existsSync('/tmp/nsv-setup-ran')) {
 
 describe('stopping', () => {
   test('a worker stops on the relayed SIGTERM, not the SIGKILL fallback', async () => {
-    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'] }") })
+    p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], user: 'root' }") })
     const r = await p.run([], {
       NS_ISOLATED_VITEST_DEBUG: '1',
       NSV_MARKER: `${process.pid}-stop`,
@@ -217,8 +219,10 @@ describe('stopping', () => {
   })
 })
 
-test('no sandbox cgroup of a finished run is left behind', async () => {
-  p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], memory: '512M', pids: 256 }") })
+test('no sandbox cgroup of a finished run is left behind', { tags: ['root'] }, async () => {
+  p = project('isolation', {
+    'vitest.config.ts': config("{ writable: ['out'], user: 'root', memory: '512M', pids: 256 }"),
+  })
   const r = await p.run([], { NSV_MARKER: `${process.pid}-cg`, NSV_SLEEP: uniqueSleep() })
   expect(r.code).toBe(0)
   // Sandbox cgroups are named after the runner's pid; the runner has exited.

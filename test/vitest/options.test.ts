@@ -95,7 +95,7 @@ describe('in a real run', () => {
     )
   })
 
-  test('per-file options apply: a docblock raises the cap of one file', async () => {
+  test('per-file options apply: a docblock raises the cap of one file', { tags: ['root'] }, async () => {
     p = project('mixed', {
       'vitest.config.ts': config("{ pids: 200, report: { json: 'r.json' } }", "{ environment: 'node' }"),
     })

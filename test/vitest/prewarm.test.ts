@@ -47,28 +47,26 @@ function cgroupsOf(pid: number | undefined): string[] {
 
 describe('prewarm', () => {
   // Spares boot on a core the run leaves idle: maxWorkers 1 leaves one on any machine of 2 cores or more.
-  test.skipIf(availableParallelism() < 2)(
-    'files adopt spares booted ahead, each in its own sandbox, and nothing outlives the run',
-    async () => {
-      p = project(undefined, {
-        ...files(),
-        'vitest.config.ts': config("{ writable: ['out'] }", "{ environment: 'ns-isolated', maxWorkers: 1 }"),
-      })
-      const r = await p.run([], { NS_ISOLATED_VITEST_DEBUG: '1' })
-      expect(r.output).toContain('6 passed')
-      expect(r.code).toBe(0)
-      const adopted = r.output.match(/adopted \(spare\)/g) ?? []
-      expect(adopted.length).toBeGreaterThanOrEqual(3)
-      const seen = ['a', 'b', 'c', 'd', 'e', 'other'].map((n) => JSON.parse(p!.read(`out/${n}.json`)))
-      // One sandbox per file: six hostnames, none shared, and the other file's own.
-      expect(new Set(seen.map((s) => s.hostname)).size).toBe(6)
-      expect(seen[5].hostname).toBe('other-box')
-      // Vitest's start message still gives the worker its pool id.
-      for (const s of seen) expect(s.poolId).toBe('1')
-      // Spares the run did not use were stopped: no cgroup of this run is left.
-      expect(cgroupsOf(r.pid)).toEqual([])
-    },
-  )
+  test('files adopt spares booted ahead, each in its own sandbox, and nothing outlives the run', async (ctx) => {
+    if (availableParallelism() < 2) ctx.skip('one core: spares boot only on a core the run leaves idle')
+    p = project(undefined, {
+      ...files(),
+      'vitest.config.ts': config("{ writable: ['out'] }", "{ environment: 'ns-isolated', maxWorkers: 1 }"),
+    })
+    const r = await p.run([], { NS_ISOLATED_VITEST_DEBUG: '1' })
+    expect(r.output).toContain('6 passed')
+    expect(r.code).toBe(0)
+    const adopted = r.output.match(/adopted \(spare\)/g) ?? []
+    expect(adopted.length).toBeGreaterThanOrEqual(3)
+    const seen = ['a', 'b', 'c', 'd', 'e', 'other'].map((n) => JSON.parse(p!.read(`out/${n}.json`)))
+    // One sandbox per file: six hostnames, none shared, and the other file's own.
+    expect(new Set(seen.map((s) => s.hostname)).size).toBe(6)
+    expect(seen[5].hostname).toBe('other-box')
+    // Vitest's start message still gives the worker its pool id.
+    for (const s of seen) expect(s.poolId).toBe('1')
+    // Spares the run did not use were stopped: no cgroup of this run is left.
+    expect(cgroupsOf(r.pid)).toEqual([])
+  })
 
   test.each([
     ['with a worker on every core', "{ writable: ['out'] }", availableParallelism()],

@@ -12,7 +12,7 @@ afterEach(() => {
 })
 
 test('JUnit output carries the figures as properties of each test case', async () => {
-  p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], memory: '512M' }") })
+  p = project('isolation', { 'vitest.config.ts': config("{ writable: ['out'], user: 'root' }") })
   const r = await p.run(['--reporter=default', '--reporter=junit', '--outputFile.junit=junit.xml'], {
     NSV_MARKER: `${process.pid}-junit`,
     NSV_SLEEP: uniqueSleep(),

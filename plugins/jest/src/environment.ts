@@ -7,15 +7,22 @@
  * silently and prove nothing.
  */
 
+// First: an old Node is refused (the runner refused it already, unless the environment is used without it).
+import './node-gate'
 import { flushCompileCache } from 'node:module'
 import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
 import type { Circus } from '@jest/types'
-import { TestEnvironment as NodeEnvironment } from 'jest-environment-node'
-import { messageParent } from 'jest-worker'
+import type * as JestEnvironmentNode from 'jest-environment-node'
+import type * as JestWorker from 'jest-worker'
+import { requireFromJestRunner } from './jest-modules'
 import { FILE_EVENT, type FileMessage } from './messages'
 import { type Isolation, splitOptions } from './options'
 import { killAll, resetForNextFile, type SandboxState, sandboxState } from './sandbox/reset'
 import { UsageTracker } from './sandbox/tracker'
+
+const jestRequire = requireFromJestRunner()
+const { TestEnvironment: NodeEnvironment } = jestRequire('jest-environment-node') as typeof JestEnvironmentNode
+const { messageParent } = jestRequire('jest-worker') as typeof JestWorker
 
 /** Set by the core in every sandbox: its hostname (the core's `INSIDE_ENV`). */
 const INSIDE_ENV = 'NS_ISOLATED_INSIDE'

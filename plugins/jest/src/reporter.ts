@@ -7,6 +7,8 @@
  * Options (reporter options, or `testEnvironmentOptions.report`; the
  * reporter's own win): `{ json?: string, table?: boolean, heaviest?: number | 'all' }`.
  */
+// First: an old Node is refused before the core loads.
+import './node-gate'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { AggregatedResult, Test, TestContext, TestResult } from '@jest/test-result'

@@ -19,15 +19,13 @@
  *   files by the environment (see sandbox/reset.ts for what is and is not
  *   reset); figures are per-file deltas of the shared sandbox's cgroup.
  */
+// First: an old Node is refused before the core loads.
+import './node-gate'
 import { rmSync } from 'node:fs'
 import type { Test, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import StockRunner, {
-  EmittingTestRunner,
-  type TestRunnerOptions,
-  type TestWatcher,
-  type UnsubscribeFn,
-} from 'jest-runner'
+import type * as JestRunner from 'jest-runner'
+import type { TestRunnerOptions, TestWatcher, UnsubscribeFn } from 'jest-runner'
 import { compileCacheFor, resolveOptions, type SandboxResult } from 'ns-isolated'
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
@@ -36,7 +34,10 @@ import { type FileRun, SandboxWorker } from './host/sandbox-worker'
 import { select } from './host/select'
 import { createStatusDir } from './host/status-dir'
 import { resolveJestOptions } from './host/validate'
+import { requireFromJestRunner } from './jest-modules'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
+
+const { default: StockRunner, EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
 
 const STOCK_EVENTS = [
   'test-file-start',

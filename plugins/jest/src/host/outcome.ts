@@ -9,14 +9,14 @@ import { relative } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import type { SandboxResult } from 'ns-isolated'
+import { requireFromJestRunner } from '../jest-modules'
 import type { InsideLeak } from '../messages'
 import type { JestOptions } from '../options'
 import { type CapHit, type JestFileReport, type LeakReport, RESULT_KEY, testName } from '../report'
 import { formatBytes } from './format'
 import type { FileRun } from './sandbox-worker'
-import { requireFromJestRunner } from './select'
 
-const messageUtil = requireFromJestRunner('jest-message-util') as {
+const messageUtil = requireFromJestRunner()('jest-message-util') as {
   formatResultsErrors(
     results: TestResult['testResults'],
     config: Config.ProjectConfig,

@@ -16,12 +16,12 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, isAbsolute, resolve, sep } from 'node:path'
 import type { Config } from '@jest/types'
-import { requireFromJestRunner } from './select'
+import { requireFromJestRunner } from '../jest-modules'
 
 interface SnapshotResolver {
   resolveSnapshotPath(testPath: string): string
 }
-const jestSnapshot = createRequire(requireFromJestRunner.resolve('jest-runtime'))('jest-snapshot') as {
+const jestSnapshot = createRequire(requireFromJestRunner().resolve('jest-runtime'))('jest-snapshot') as {
   buildSnapshotResolver(config: Config.ProjectConfig): Promise<SnapshotResolver>
 }
 

@@ -16,11 +16,13 @@ import { readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import { Worker } from 'jest-worker'
+import type * as JestWorker from 'jest-worker'
+import type { Worker } from 'jest-worker'
 import { prepareSandbox, type SandboxLaunch, type SandboxResult } from 'ns-isolated'
+import { requireFromJestRunner } from '../jest-modules'
 import { FILE_EVENT, type FileMessage } from '../messages'
 
-const TEST_WORKER = join(dirname(require.resolve('jest-runner')), 'testWorker.js')
+const TEST_WORKER = join(dirname(requireFromJestRunner().resolve('jest-runner')), 'testWorker.js')
 /** Loaded first in every sandboxed worker: Jest's transform-cache writes get temp names unique to the worker (see there). */
 const PRELOAD = join(__dirname, '..', 'sandbox', 'preload.js')
 
@@ -118,6 +120,7 @@ export class SandboxWorker {
       { keep: o.keep, extraLauncherArgs: o.reuse ? ['--reuse'] : [] },
     )
     const limit = o.globalConfig.workerIdleMemoryLimit
+    const { Worker } = requireFromJestRunner()('jest-worker') as typeof JestWorker
     this.#worker = new Worker(TEST_WORKER, {
       exposedMethods: ['worker'],
       numWorkers: 1,

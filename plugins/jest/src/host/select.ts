@@ -9,11 +9,9 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { Test } from '@jest/test-result'
+import { requireFromJestRunner } from '../jest-modules'
 
-/** Requires a package the way jest-runner would see it (our own dependencies stay as declared). */
-export const requireFromJestRunner = createRequire(require.resolve('jest-runner'))
-
-const docblock = requireFromJestRunner('jest-docblock') as {
+const docblock = requireFromJestRunner()('jest-docblock') as {
   extract(source: string): string
   parse(block: string): Record<string, string | string[]>
 }

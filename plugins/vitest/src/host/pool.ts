@@ -1,10 +1,12 @@
 /**
  * The pool the plugin installs in every project: files whose environment is
- * `ns-isolated` get a sandboxed worker; every other file gets Vitest's own
- * forks worker, unchanged (it only carries the pool's name, so Vitest can
- * still reuse it across files when `isolate: false`).
+ * `ns-isolated` get a sandboxed worker; every other file gets the worker of
+ * the pool the project asked for (`forks`, the default, or `threads`),
+ * unchanged (it only carries this pool's name, so Vitest can still reuse it
+ * across files when `isolate: false`).
  */
-import { ForksPoolWorker, type PoolOptions, type PoolWorker } from 'vitest/node'
+import type { TestProject } from 'vitest/node'
+import { ForksPoolWorker, type PoolOptions, type PoolWorker, ThreadsPoolWorker } from 'vitest/node'
 import { ENVIRONMENT_NAME, POOL_NAME } from '../names.ts'
 import { type PoolContext, SandboxedForksWorker } from './sandboxed-worker.ts'
 
@@ -13,17 +15,31 @@ class StockForksWorker extends ForksPoolWorker {
   override readonly name = POOL_NAME
 }
 
+/** Vitest's threads worker under this pool's name. */
+class StockThreadsWorker extends ThreadsPoolWorker {
+  override readonly name = POOL_NAME
+}
+
+/**
+ * The pools a project may keep for its files that are not isolated. The vm
+ * pools are not among them: Vitest turns `isolate` off for them, which would
+ * let one sandbox serve several files.
+ */
+export const KEPT_POOLS = { forks: StockForksWorker, threads: StockThreadsWorker } as const
+export type KeptPool = keyof typeof KEPT_POOLS
+
 export interface NsIsolatedPool {
   readonly name: string
   createPoolWorker(options: PoolOptions): PoolWorker
 }
 
-export function createNsIsolatedPool(ctx: PoolContext): NsIsolatedPool {
+/** `keptPool(project)`: the pool the project asked for, for its files that are not isolated. */
+export function createNsIsolatedPool(ctx: PoolContext, keptPool: (project: TestProject) => KeptPool): NsIsolatedPool {
   return {
     name: POOL_NAME,
     createPoolWorker(options) {
       if (options.environment.name === ENVIRONMENT_NAME) return new SandboxedForksWorker(options, ctx)
-      return new StockForksWorker(options)
+      return new KEPT_POOLS[keptPool(options.project)](options)
     },
   }
 }

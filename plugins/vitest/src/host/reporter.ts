@@ -6,9 +6,11 @@
  * the figures as `<property>`s of each test case.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import { createRunReport, type FileReport, formatUsageTable, type RunReport } from 'ns-isolated'
-import { JUnitReporter, type Reporter, type TestModule, type TestSpecification, type Vitest } from 'vitest/node'
+import type { JUnitReporter as JUnitReporterClass, Reporter, TestModule, TestSpecification, Vitest } from 'vitest/node'
+import * as vitestNode from 'vitest/node'
 import type { ResolvedPluginOptions } from '../options.ts'
 import { describeCap } from './caps.ts'
 import { fileReport } from './file-report.ts'
@@ -141,8 +143,17 @@ function annotate(report: RunReport, testModules: readonly TestModule[]): void {
   }
 }
 
+/** Vitest's JUnit reporter class: in `vitest/node` (4.1, 5), or only in `vitest/reporters` (4.0). */
+function junitReporterClass(): typeof JUnitReporterClass {
+  const fromNode = (vitestNode as { JUnitReporter?: typeof JUnitReporterClass }).JUnitReporter
+  if (fromNode) return fromNode
+  return (createRequire(import.meta.url)('vitest/reporters') as { JUnitReporter: typeof JUnitReporterClass })
+    .JUnitReporter
+}
+
 /** Vitest's JUnit reporter, waiting for the sandboxes' figures and adding them as properties first. */
 export function junitWithUsage(collector: UsageCollector, options: unknown): Reporter {
+  const JUnitReporter = junitReporterClass()
   class JUnitWithUsage extends JUnitReporter {
     override async onTestRunEnd(testModules: readonly TestModule[], ...rest: unknown[]): Promise<void> {
       annotate(await collector.collect(testModules), testModules)

@@ -18,7 +18,7 @@
  * taken from the very Vitest that started this worker (its `dist/index.js`,
  * named by the pool), not from whatever `vitest` this package would resolve.
  */
-import { createRequire } from 'node:module'
+import module, { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { VITEST_INDEX_ENV } from '../names.ts'
 import type { Hooks, TrackedTest, Tracker } from './track.cts'
@@ -28,7 +28,9 @@ type Runner = {
   onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
   onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
 }
-type VitestIndex = Hooks & { TestRunner: { prototype: Runner } }
+type RunnerClass = { prototype: Runner }
+/** Vitest's index: its hooks, and the worker's runner class (Vitest 4.1 and 5; 4.0 has it in `runners.js`). */
+type VitestIndex = Hooks & { TestRunner?: RunnerClass }
 
 const index = process.env[VITEST_INDEX_ENV]
 // Not for the processes a test starts: they inherit the environment and, through fork(), the execArgv.
@@ -41,11 +43,11 @@ for (let i = process.execArgv.indexOf(self); i !== -1; i = process.execArgv.inde
  * attempt of each test through the runner's own per-attempt methods, and at each file's start
  * through `importFile`.
  */
-function patch(vitest: VitestIndex): void {
+function patch(vitest: VitestIndex, Runner: RunnerClass): void {
   const { createTracker } = require('./track.cjs') as { createTracker(): Tracker | undefined }
   const tracker = createTracker()
   if (!tracker) return
-  const proto = vitest.TestRunner.prototype
+  const proto = Runner.prototype
   const { importFile, onBeforeTryTask, onAfterRetryTask } = proto
   // Each file's collection imports its setup files ('setup') and then the file ('collect'): the first
   // import after the previous file's 'collect' starts the next file. A setup file that throws ends its
@@ -77,26 +79,58 @@ function patch(vitest: VitestIndex): void {
 
 const require = createRequire(import.meta.url)
 
-if (index) {
-  // Taken when Vitest's first message arrives, not here: by then the worker's own entry has loaded
-  // every module of Vitest's index (its forks entry imports them all), and a synchronous require of
-  // the loaded ES module costs nothing, where an import here, ahead of the entry, costs each worker CPU.
-  // This listener is the process's first, so the patch is in place before Vitest handles the message,
-  // and the first file is imported only after a later message ('run' or 'collect').
-  const first = (): void => {
-    process.off('message', first)
-    let vitest: VitestIndex
-    try {
-      vitest = require(fileURLToPath(index)) as VitestIndex
-    } catch {
-      // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
-      // Still before the first file: Vitest answers this message first and only then sends the file.
-      import(index).then(patch, (e: unknown) => {
-        process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${index}: ${e}\n`)
-      })
-      return
-    }
-    patch(vitest)
+/** Our listener of the pool's messages, run before Vitest's own. */
+function onMessage(m: unknown): void {
+  const type = (m as { type?: unknown } | null)?.type
+  if (first) {
+    first = false
+    if (index) patchWhenLoaded(index)
   }
-  process.on('message', first)
+  // The sandboxed worker is ended by a signal once stopped, so Node's own write of the compile cache
+  // at exit never happens: write it when Vitest says stop. Vitest 5 does so itself after its teardown
+  // (this earlier write leaves it little to add); Vitest 4 does not, and its workers' cache stayed empty.
+  if (type === 'stop') module.flushCompileCache?.()
 }
+let first = true
+
+/**
+ * Patches the worker's TestRunner when Vitest's first message arrives, not here: by then the worker's
+ * own entry has loaded every module of Vitest's index (its forks entry imports them all), and a
+ * synchronous require of the loaded ES module costs nothing, where an import here, ahead of the entry,
+ * costs each worker CPU. Our listener runs first, so the patch is in place before Vitest handles the
+ * message, and the first file is imported only after a later message ('run' or 'collect').
+ */
+function patchWhenLoaded(url: string): void {
+  const off = (e: unknown) =>
+    process.stderr.write(`ns-isolated: per-test figures are off in this worker: could not load ${url}: ${e}\n`)
+  // Vitest 4.0 keeps the runner class in `runners.js` (as VitestTestRunner), beside its index.
+  const runners = new URL('runners.js', url)
+  let vitest: VitestIndex
+  let Runner: RunnerClass | undefined
+  try {
+    vitest = require(fileURLToPath(url)) as VitestIndex
+    Runner =
+      vitest.TestRunner ?? (require(fileURLToPath(runners)) as { VitestTestRunner?: RunnerClass }).VitestTestRunner
+  } catch {
+    // An index that cannot be required synchronously (top-level await in a future Vitest): import it.
+    // Still before the first file: Vitest answers this message first and only then sends the file.
+    import(url).then((v: VitestIndex) => {
+      if (v.TestRunner) patch(v, v.TestRunner)
+      else off('no TestRunner')
+    }, off)
+    return
+  }
+  if (Runner) patch(vitest, Runner)
+  else off('no TestRunner')
+}
+
+// Our listener is added when Vitest adds its own, ahead of it, and not before: Node holds the pool's
+// messages until the process listens, and a listener of ours alone would have them delivered before
+// Vitest's entry (an ES module, loaded after this preload) listens. Its 'start' was then lost and the
+// run waited forever (Node 20, where the entry loads asynchronously).
+const whenVitestListens = (event: string | symbol): void => {
+  if (event !== 'message') return
+  process.off('newListener', whenVitestListens)
+  process.prependListener('message', onMessage)
+}
+process.on('newListener', whenVitestListens)
