@@ -49,16 +49,35 @@ export {
   type SandboxOptions,
 } from './options.ts'
 export { INSIDE_ENV } from './protocol.ts'
-export { formatBytes, formatMs, formatUsageTable, toJson, type UsageTableOptions } from './report/format.ts'
+export {
+  type Cell,
+  type CellStyle,
+  DEFAULT_COLUMNS,
+  describeIsolation,
+  formatBytes,
+  formatMs,
+  formatTable,
+  formatUsageHeadline,
+  formatUsageTable,
+  type OutputStream,
+  outputColour,
+  outputColumns,
+  type TableOptions,
+  toJson,
+  type UsageTableOptions,
+  wrapText,
+} from './report/format.ts'
 export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
 export {
   type CapHit,
   createRunReport,
   type FileReport,
   type LeakReport,
+  type MissingIsolation,
   REPORT_VERSION,
   type RunReport,
   type RunTotals,
   type TestReport,
+  type UnsandboxedFile,
   usageFields,
 } from './report/schema.ts'

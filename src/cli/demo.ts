@@ -3,10 +3,9 @@
  * what a sandbox isolates, and the usage report.
  */
 import { existsSync } from 'node:fs'
-import Table from 'cli-table3'
 import type { SandboxResult } from '../host/prepare.ts'
 import { runSandbox } from '../host/spawn.ts'
-import { formatBytes, formatMs } from '../report/format.ts'
+import { formatBytes, formatMs, formatTable } from '../report/format.ts'
 
 const MARK = `/etc/ns-isolated-demo-${process.pid}`
 
@@ -60,13 +59,13 @@ export async function runDemo(): Promise<number> {
   )
 
   out('\n3. Usage report:')
-  const table = new Table({ head: ['sandbox', 'exit', 'wall', 'cpu', 'peak memory', 'peak pids', 'leaked', 'writes'] })
-  table.push(
+  const head = ['sandbox', 'exit', 'wall', 'cpu', 'peak memory', 'peak pids', 'leaked', 'writes']
+  const rows = [
     row('shell', shell),
     row('server demo-a', servers[0] as SandboxResult),
     row('server demo-b', servers[1] as SandboxResult),
-  )
-  out(table.toString())
+  ]
+  out(formatTable(head, rows, { align: ['left', ...head.slice(1).map(() => 'right' as const)] }))
   const ok = !existsSync(MARK) && shell.leaked.length === 1 && servers.every((s) => s.code === 0)
   out(
     ok

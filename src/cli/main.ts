@@ -5,7 +5,6 @@
  */
 import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
-import Table from 'cli-table3'
 import { Command, type CommanderError, Option } from 'commander'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import { assertNodeSupported } from '../host/node-version.ts'
@@ -13,6 +12,7 @@ import type { SandboxResult } from '../host/prepare.ts'
 import { spawnSandbox } from '../host/spawn.ts'
 import { packageVersion } from '../launcher/build.ts'
 import type { SandboxOptions } from '../options.ts'
+import { formatTable } from '../report/format.ts'
 import { buildLauncher } from './build-launcher.ts'
 import { runDemo } from './demo.ts'
 import { type Check, runChecks } from './doctor.ts'
@@ -175,9 +175,13 @@ program
     const checks: Check[] = await runChecks()
     if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`)
     else {
-      const table = new Table({ head: ['check', 'status', 'detail'], wordWrap: true, colWidths: [34, 8, 70] })
-      for (const c of checks) table.push([c.name, c.status, c.fix ? `${c.detail}\nfix: ${c.fix}` : c.detail])
-      process.stdout.write(`${table.toString()}\n`)
+      const style = { ok: undefined, info: undefined, warn: 'yellow', fail: 'red' } as const
+      const rows = checks.map((c) => [
+        c.name,
+        { text: c.status, style: style[c.status] },
+        c.fix ? `${c.detail}\nfix: ${c.fix}` : c.detail,
+      ])
+      process.stdout.write(`${formatTable(['check', 'status', 'detail'], rows, { wrap: [0, 2], compact: false })}\n`)
     }
     const failed = checks.filter((c) => c.required && c.status === 'fail')
     if (!opts.json) {

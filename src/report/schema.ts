@@ -24,6 +24,28 @@ export interface RunReport {
   version: typeof REPORT_VERSION
   files: FileReport[]
   totals: RunTotals
+  /** Files the integration was on for but did not sandbox, each with the reason (only front doors that can tell set it). */
+  unsandboxed?: UnsandboxedFile[]
+}
+
+/** A test file that ran without a sandbox although the integration was on (never silently: it is listed). */
+export interface UnsandboxedFile {
+  /** Path of the test file, relative to the project root where possible. */
+  file: string
+  /** Why, and where to read more, e.g. `environment jsdom: not sandboxed (plugin option environments), see docs/vitest.md#any-environment`. */
+  reason: string
+  /** The runner's project, when the run has several. */
+  project?: string
+}
+
+/** What a file ran without, and why (the runners' fallback `'subreaper'` on a host that refuses namespaces). */
+export interface MissingIsolation {
+  /** `namespaces`: no PID, mount, network, UTS or IPC namespace and no overlay; leaks still reported and killed, caps and figures still measured. */
+  missing: 'namespaces'
+  /** Why, in a word or two: `seccomp`, `AppArmor`, `user namespaces off`, `mount refused`, … */
+  why: string
+  /** The refusal's error code (`ENS_SECCOMP_DENIED`, …). */
+  code: string
 }
 
 /** Sums over the files of a run. */
@@ -41,6 +63,8 @@ export interface RunTotals {
   capHits: number
   /** Processes leaked, all files. */
   leaked: number
+  /** Files that ran without a sandbox (`RunReport.unsandboxed`); present when the front door lists them. */
+  unsandboxed?: number
 }
 
 /** A process a test file (or test) left running; the sandbox killed it. */
@@ -63,7 +87,6 @@ export interface CapHit {
   detail: string
 }
 
-/** What one test file did, all figures for the file's whole sandbox. */
 /** One test file's sandbox: the figures (`CgroupUsage`: CPU, peak memory, peak tasks, OOM kills, their source) and what it did. */
 export interface FileReport extends CgroupUsage {
   /** Path of the test file, relative to the project root where possible. */
@@ -76,6 +99,8 @@ export interface FileReport extends CgroupUsage {
   leaked: LeakReport[]
   /** Paths written outside /tmp and the writable paths (they went to the overlay). */
   writes?: { path: string; kind: string }[]
+  /** Set when the file ran without part of the sandbox: what was missing and why. Absent: fully sandboxed. */
+  isolation?: MissingIsolation
   tests: TestReport[]
 }
 
@@ -98,10 +123,13 @@ function sumOrNull(values: (number | null)[]): number | null {
   return known.length === 0 ? null : known.reduce((a, b) => a + b, 0)
 }
 
-/** Builds a run report (with its totals) from file reports. */
-export function createRunReport(files: FileReport[]): RunReport {
+/**
+ * Builds a run report (with its totals) from file reports; `unsandboxed`,
+ * when given, lists the files the front door ran without a sandbox.
+ */
+export function createRunReport(files: FileReport[], unsandboxed?: UnsandboxedFile[]): RunReport {
   const peaks = files.map((f) => f.memoryPeakBytes).filter((v): v is number => v !== null)
-  return {
+  const report: RunReport = {
     version: REPORT_VERSION,
     files,
     totals: {
@@ -115,6 +143,11 @@ export function createRunReport(files: FileReport[]): RunReport {
       leaked: files.reduce((a, f) => a + f.leaked.length, 0),
     },
   }
+  if (unsandboxed) {
+    report.unsandboxed = unsandboxed
+    report.totals.unsandboxed = unsandboxed.length
+  }
+  return report
 }
 
 /** The usage part of a file report, from a sandbox cgroup's (or rusage's) figures. */

@@ -198,6 +198,25 @@ describe('ns-isolated doctor', () => {
     else expect(sandbox.status === 'ok' || /weakened: no pids cap/.test(sandbox.detail), sandbox.detail).toBe(true)
   })
 
+  it('its table fits the width and has no colours into a pipe; a terminal gets colours', () => {
+    const plain = { NO_COLOR: undefined, FORCE_COLOR: undefined, COLUMNS: undefined }
+    const widest = (text: string) => Math.max(...text.split('\n').map((l) => [...l].length))
+    const piped = cli(['doctor'], { env: plain })
+    expect(piped.stdout).not.toContain('\u001b[')
+    expect(widest(piped.stdout)).toBeLessThanOrEqual(100)
+    expect(widest(cli(['doctor'], { env: { ...plain, COLUMNS: '72' } }).stdout)).toBeLessThanOrEqual(72)
+    // util-linux `script` gives it a terminal (80 columns unless told otherwise).
+    const command = [process.execPath, dist('cli/main.js'), 'doctor'].map((a) => `'${a}'`).join(' ')
+    const tty = spawnSync('script', ['-q', '-e', '-c', `stty cols 90; ${command}`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...plain, TERM: 'xterm-256color' },
+      timeout: 60_000,
+    })
+    expect(tty.stdout).toContain('\u001b[1mcheck\u001b[22m')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the colour codes are not part of the width
+    expect(widest(tty.stdout.replace(/\u001b\[[0-9;]*m/g, '').replaceAll('\r', ''))).toBeLessThanOrEqual(90)
+  })
+
   it('exits 1 and names the fix when the launcher is missing', () => {
     const r = cli(['doctor'], { env: { NS_ISOLATED_LAUNCHER: '/nonexistent' } })
     expect(r.status).toBe(1)
