@@ -19,6 +19,7 @@ export type {
   WrittenPath,
 } from './host/prepare.ts'
 export { prepareSandbox } from './host/prepare.ts'
+export { refusedNamespaces } from './host/refusal.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
 export {
   createIsolatePool,

@@ -1550,6 +1550,11 @@ static void run_subreaper(char **argv, const sigset_t *waited) {
     waitpid(worker, NULL, 0);
     fail("exec", exec_err, argv[0]);
   }
+  /* The command runs: said as a sandbox says its setup is done (a runner waits for it). */
+  if (status_fd >= 0) {
+    static const char setup[] = "{\"v\":1,\"setup\":{\"degraded\":[]}}\n";
+    if (write(status_fd, setup, sizeof setup - 1) < 0) {}
+  }
   int wstatus = 0;
   for (;;) {
     siginfo_t si;

@@ -320,7 +320,7 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
   return `${parts.join('\n')}\n`
 }
 
-/** The files that ran without a sandbox, grouped by reason, one file a line. */
+/** The files that ran without a sandbox, grouped by reason (the largest group first), one file a line. */
 function formatUnsandboxed(files: NonNullable<RunReport['unsandboxed']>, columns: number, colour: boolean): string {
   const byReason = new Map<string, string[]>()
   for (const f of files) {
@@ -329,7 +329,9 @@ function formatUnsandboxed(files: NonNullable<RunReport['unsandboxed']>, columns
   }
   const title = `not sandboxed: ${files.length} file${files.length === 1 ? '' : 's'}`
   const lines = [colour ? styleText('yellow', title, { validateStream: false }) : title]
-  for (const [reason, names] of byReason) {
+  // The largest group first, so the common reason leads.
+  const groups = [...byReason].sort(([a, x], [b, y]) => y.length - x.length || a.localeCompare(b))
+  for (const [reason, names] of groups) {
     lines.push(...wrapText(reason, columns - 2).map((l) => `  ${l}`))
     for (const name of names.sort()) lines.push(...wrapText(name, columns - 4).map((l) => `    ${l}`))
   }
