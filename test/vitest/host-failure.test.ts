@@ -2,7 +2,8 @@
  * A host that cannot isolate (simulated: NS_ISOLATED_LAUNCHER names a
  * missing file, so the core throws ENS_LAUNCHER_MISSING): the file fails
  * clearly by default; `fallback: 'unisolated'` runs it as stock forks with a
- * warning.
+ * warning, listed as not sandboxed; `fallback: 'subreaper'` does not apply
+ * (the host does not refuse namespaces, a piece is missing).
  */
 import { afterEach, expect, test } from 'vitest'
 import { config, type Project, project } from './helpers.ts'
@@ -37,4 +38,17 @@ test("fallback: 'unisolated' runs the file like stock forks, with a warning", as
   expect(r.code).toBe(0)
   expect(r.output).toContain("run unisolated (fallback: 'unisolated')")
   expect(r.output).toContain('NS_ISOLATED_LAUNCHER points to')
+  // Not silently: the report lists it, with the reason.
+  expect(r.output).toContain('ns-isolated usage (0 sandboxed files, 2 not sandboxed)')
+  expect(r.output).toContain(
+    "host cannot isolate (ENS_LAUNCHER_MISSING): fallback 'unisolated', see docs/troubleshooting.md\n    isolated.spec.ts",
+  )
+})
+
+test("fallback: 'subreaper' is for hosts that refuse namespaces: a missing launcher still fails the run", async () => {
+  p = project('mixed', { 'vitest.config.ts': config("{ fallback: 'subreaper' }", "{ environment: 'node' }") })
+  const r = await p.run([], { NS_ISOLATED_LAUNCHER: missing })
+  expect(r.code).toBe(1)
+  expect(r.output).toContain('ENS_LAUNCHER_MISSING')
+  expect(r.output).not.toContain('without namespaces')
 })

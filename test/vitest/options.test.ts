@@ -16,6 +16,8 @@ describe('resolvePluginOptions', () => {
       report: { json: undefined, heaviest: 5, table: true },
       prewarm: true,
       compileCache: true,
+      environment: 'node',
+      environments: [],
     })
     expect(resolvePluginOptions({ prewarm: false }).prewarm).toBe(false)
     expect(resolvePluginOptions({ compileCache: false }).compileCache).toBe(false)
@@ -35,7 +37,11 @@ describe('resolvePluginOptions', () => {
 
   test.each([
     [{ leaks: 'sometimes' }, "option `leaks` must be one of 'report', 'fail', 'ignore'; got 'sometimes'"],
-    [{ fallback: true }, "option `fallback` must be one of 'error', 'unisolated'; got true"],
+    [{ fallback: true }, "option `fallback` must be one of 'error', 'unisolated', 'subreaper'; got true"],
+    [{ environment: 'ns-isolated' }, "option `environment` must name the environment to run inside the sandbox"],
+    [{ environment: '' }, "option `environment` must name the environment to run inside the sandbox"],
+    [{ environments: 'jsdom' }, "option `environments` must be 'all' or a list of environment names like ['jsdom', 'happy-dom']; got 'jsdom'"],
+    [{ environments: [1] }, "option `environments` must be 'all' or a list of environment names"],
     [{ report: 'yes' }, 'option `report` must be an object'],
     [{ prewarm: 'yes' }, "option `prewarm` must be true or false; got 'yes'"],
     [{ compileCache: 1 }, 'option `compileCache` must be true or false; got 1'],
@@ -46,7 +52,7 @@ describe('resolvePluginOptions', () => {
     [{ network: 'wifi' }, "option `network` must be one of 'loopback', 'none', 'host'; got 'wifi'"],
     [
       { leak: 'fail' },
-      'unknown option `leak`. Known options: capabilities, compileCache, cpu, cwd, fallback, hostname, leaks',
+      'unknown option `leak`. Known options: capabilities, compileCache, cpu, cwd, environment, environments, fallback, hostname, leaks',
     ],
     ['512M', "options must be an object; got '512M'"],
   ])('%j is rejected', (input, message) => {
@@ -59,7 +65,16 @@ describe('resolvePluginOptions', () => {
     const r = resolveFileOptions(base, [
       { where: 'docblock', value: { memory: '1G', writable: ['b'], leaks: 'ignore' } },
     ])
-    expect(r).toEqual({ sandbox: { memory: '1G', writable: ['a', 'b'] }, leaks: 'ignore' })
+    expect(r).toEqual({ sandbox: { memory: '1G', writable: ['a', 'b'] }, leaks: 'ignore', environment: 'node' })
+    // The inner environment per file, over the plugin's.
+    const jsdom = resolvePluginOptions({ environment: 'jsdom' })
+    expect(resolveFileOptions(jsdom, []).environment).toBe('jsdom')
+    expect(resolveFileOptions(jsdom, [{ where: 'docblock', value: { environment: 'happy-dom' } }]).environment).toBe(
+      'happy-dom',
+    )
+    expect(() =>
+      resolveFileOptions(base, [{ where: '@vitest-environment-options', value: { environments: 'all' } }]),
+    ).toThrow('ns-isolated (@vitest-environment-options): unknown option `environments`')
     expect(() =>
       resolveFileOptions(base, [{ where: '@vitest-environment-options', value: { fallback: 'unisolated' } }]),
     ).toThrow('ns-isolated (@vitest-environment-options): unknown option `fallback`')

@@ -3,7 +3,8 @@
  * 'ns-isolated' environment run sandboxed whatever the pool; the other files
  * keep the pool the project asked for ('forks' or 'threads'); a pool the
  * ns-isolated pool cannot stand in for (the vm pools, a custom pool) is left
- * alone, with a warning at start that names the fix.
+ * alone, with a warning at start that names the fix. Files not sandboxed are
+ * listed in the report, with the reason.
  */
 import { afterEach, expect, test } from 'vitest'
 import { config, type Project, project } from './helpers.ts'
@@ -48,7 +49,8 @@ for (const [pool, runs] of [
     expect(r.code, r.output).toBe(0)
     expect(r.output).toContain('2 passed')
     expect(r.output).toContain(`plain file: ${runs}`)
-    expect(r.output).toContain('ns-isolated usage (1 sandboxed file)')
+    expect(r.output).toContain('ns-isolated usage (1 sandboxed file, 1 not sandboxed)')
+    expect(r.output).toContain('environment node: not sandboxed, see docs/vitest.md#any-environment\n    plain.spec.ts')
     expect(r.output).not.toContain('cannot stand in for')
   })
 }
@@ -63,5 +65,8 @@ test("pool 'vmThreads': left as it is, with a warning naming the fix; the isolat
   expect(r.output).toContain('plain file: thread')
   // (a vm pool reports an environment's refusal as an error of the run, not of the file)
   expect(r.output).toContain("asks for the 'ns-isolated' environment, but it is not running in a sandbox")
+  // Its file that ran is listed as not sandboxed, with the reason (the refused one did not run).
+  expect(r.output).toContain('ns-isolated usage (0 sandboxed files, 1 not sandboxed)')
+  expect(r.output).toContain('pool vmThreads: not sandboxed, see docs/vitest.md#limits\n    plain.spec.ts')
   expect(r.code).toBe(1)
 })

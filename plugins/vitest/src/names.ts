@@ -24,6 +24,12 @@ export const VITEST_INDEX_ENV = 'NS_ISOLATED_VITEST_INDEX'
 /** The key of `task.meta` where the worker leaves its per-test figures for the runner. */
 export const META_KEY = 'nsIsolated'
 
+/**
+ * Set by the plugin's pool for a worker run without namespaces (fallback: 'subreaper'): its tracker
+ * reads the host's /proc, where the file's processes are those that descend from the launcher.
+ */
+export const NO_NAMESPACES_ENV = 'NS_ISOLATED_VITEST_NO_NAMESPACES'
+
 /** Set by the plugin's pool for a file that runs unisolated on purpose (fallback: 'unisolated'). */
 export const UNISOLATED_ENV = 'NS_ISOLATED_VITEST_UNISOLATED'
 

@@ -5,12 +5,16 @@
  * in the same style.
  */
 import { describeValue, parseChoice, parseFlag, resolveOptions, type SandboxOptions } from 'ns-isolated'
+import { ENVIRONMENT_NAME } from './names.ts'
 
 /** What to do about processes a test file leaves running. */
 export type LeakPolicy = 'report' | 'fail' | 'ignore'
 
 /** What to do when this host cannot isolate (not Linux, no launcher, namespaces refused). */
-export type FallbackPolicy = 'error' | 'unisolated'
+export type FallbackPolicy = 'error' | 'unisolated' | 'subreaper'
+
+/** Which files get a sandbox, by their environment: `'all'`, or these names (besides `ns-isolated`). */
+export type EnvironmentSelector = 'all' | readonly string[]
 
 /** Options of `nsIsolated()` (vitest.config.ts). */
 export interface NsIsolatedPluginOptions extends SandboxOptions {
@@ -32,10 +36,31 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
   }
   /**
    * `'error'` (default): when this host cannot isolate, the file fails with a
-   * message naming the fix. `'unisolated'`: run it like the stock forks pool,
-   * with a warning.
+   * message naming the fix. `'subreaper'`: where the host refuses namespaces
+   * (seccomp, AppArmor, user namespaces off, a refused mount), run the file
+   * without them (the core's `namespaces: false`): leaks are still reported,
+   * against their test, and killed, figures and caps still measured, and the
+   * report says on every such file what was missing and why; other failures
+   * fail the file as with `'error'`. `'unisolated'`: run it like the stock
+   * forks pool, listed in the report as not sandboxed.
    */
   fallback?: FallbackPolicy
+  /**
+   * The environment a file in the `ns-isolated` environment runs inside its
+   * sandbox: `'node'` (default), `'jsdom'`, `'happy-dom'`, `'edge-runtime'`,
+   * or a custom one (the package `vitest-environment-<name>`, or a path), as
+   * Vitest resolves `environment`. Its options are the project's
+   * `environmentOptions`. Per file too.
+   */
+  environment?: string
+  /**
+   * Which files get a sandbox, whatever asks for it: the files in the
+   * `ns-isolated` environment always; `'all'`: every file, each running its
+   * own environment (config or `@vitest-environment` docblock) inside; or a
+   * list of environment names (`['jsdom', 'happy-dom']`). Files left out are
+   * listed in the report as not sandboxed. Default: `[]`.
+   */
+  environments?: EnvironmentSelector
   /**
    * Boot the next file's sandboxed worker (its own fresh sandbox, Node and
    * Vitest's worker loaded) while the current file runs, so a file does not
@@ -55,7 +80,7 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
 }
 
 /** Per-file options (`environmentOptions: { 'ns-isolated': {...} }` or the `@vitest-environment-options` docblock). */
-export type NsIsolatedFileOptions = SandboxOptions & { leaks?: LeakPolicy }
+export type NsIsolatedFileOptions = SandboxOptions & { leaks?: LeakPolicy; environment?: string }
 
 export interface ResolvedPluginOptions {
   /** The sandbox part, as given (resolved again per file: the hostname is new for every sandbox). */
@@ -65,10 +90,12 @@ export interface ResolvedPluginOptions {
   fallback: FallbackPolicy
   prewarm: boolean
   compileCache: boolean
+  environment: string
+  environments: EnvironmentSelector
 }
 
-const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm', 'compileCache'] as const
-const FILE_KEYS = ['leaks'] as const
+const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm', 'compileCache', 'environment', 'environments'] as const
+const FILE_KEYS = ['leaks', 'environment'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
 function splitSandbox(o: Record<string, unknown>, own: readonly string[]): SandboxOptions {
@@ -87,7 +114,9 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   // The sandbox part goes through the core: unknown keys, network, memory, ... are checked there.
   resolveOptions(o as SandboxOptions, PLUGIN_KEYS)
   const leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, 'report', where)
-  const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated'] as const, 'error', where)
+  const fallback = parseChoice('fallback', o.fallback, ['error', 'unisolated', 'subreaper'] as const, 'error', where)
+  const environment = parseEnvironment(o.environment, 'node', where)
+  const environments = parseEnvironments(o.environments, where)
   const prewarm = parseFlag('prewarm', o.prewarm, true, where)
   const compileCache = parseFlag('compileCache', o.compileCache, true, where)
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
@@ -123,7 +152,42 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     }
     report.table = parseFlag('report.table', r.table, report.table, where)
   }
-  return { sandbox: splitSandbox(o, PLUGIN_KEYS), leaks, report, fallback, prewarm, compileCache }
+  return {
+    sandbox: splitSandbox(o, PLUGIN_KEYS),
+    leaks,
+    report,
+    fallback,
+    prewarm,
+    compileCache,
+    environment,
+    environments,
+  }
+}
+
+function parseEnvironment(value: unknown, fallback: string, where: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || value === '' || value === ENVIRONMENT_NAME) {
+    throw new TypeError(
+      `ns-isolated (${where}): option \`environment\` must name the environment to run inside the sandbox ('node', 'jsdom', 'happy-dom', a custom one), not '${ENVIRONMENT_NAME}'; got ${describeValue(value)}.`,
+    )
+  }
+  return value
+}
+
+function parseEnvironments(value: unknown, where: string): EnvironmentSelector {
+  if (value === undefined) return []
+  if (value === 'all') return 'all'
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+    throw new TypeError(
+      `ns-isolated (${where}): option \`environments\` must be 'all' or a list of environment names like ['jsdom', 'happy-dom']; got ${describeValue(value)}.`,
+    )
+  }
+  return [...value] as string[]
+}
+
+/** Whether a file in environment `name` gets a sandbox. */
+export function isSandboxed(name: string, selector: EnvironmentSelector): boolean {
+  return name === ENVIRONMENT_NAME || selector === 'all' || selector.includes(name)
 }
 
 /**
@@ -134,9 +198,10 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
 export function resolveFileOptions(
   base: ResolvedPluginOptions,
   layers: { where: string; value: unknown }[],
-): { sandbox: SandboxOptions; leaks: LeakPolicy } {
+): { sandbox: SandboxOptions; leaks: LeakPolicy; environment: string } {
   let sandbox: SandboxOptions = { ...base.sandbox }
   let leaks = base.leaks
+  let environment = base.environment
   for (const { where, value } of layers) {
     if (value === undefined || value === null) continue
     if (typeof value !== 'object' || Array.isArray(value)) {
@@ -150,9 +215,10 @@ export function resolveFileOptions(
       throw e
     }
     leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, leaks, where)
+    environment = parseEnvironment(o.environment, environment, where)
     const own = splitSandbox(o, FILE_KEYS)
     // writable paths add up; everything else overrides.
     sandbox = { ...sandbox, ...own, writable: [...(sandbox.writable ?? []), ...(own.writable ?? [])] }
   }
-  return { sandbox, leaks }
+  return { sandbox, leaks, environment }
 }

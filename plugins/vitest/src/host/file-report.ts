@@ -6,7 +6,13 @@
  * left the pids each test started in `task.meta.nsIsolated`).
  */
 import { relative } from 'node:path'
-import { type FileReport, fileReportFromResult, type LeakReport, type TestReport } from 'ns-isolated'
+import {
+  type FileReport,
+  fileReportFromResult,
+  type LeakReport,
+  type TestReport,
+  type UnsandboxedFile,
+} from 'ns-isolated'
 import type { TestCase, TestModule } from 'vitest/node'
 import { META_KEY } from '../names.ts'
 import type { TestMeta } from '../worker/meta.ts'
@@ -26,7 +32,7 @@ export function fileReport(
   multiProject: boolean,
 ): VitestFileReport | undefined {
   const result = record.result
-  if (!result) return undefined
+  if (!result || record.unsandboxed) return undefined
   const cases = record.files.flatMap((f) => {
     const m = modules.get(`${record.projectName}\0${f}`)
     return m ? [...m.children.allTests()] : []
@@ -61,6 +67,18 @@ export function fileReport(
     command: result.leaked.find((x) => x.pid === l.pid)?.command ?? l.command,
   }))
   if (record.capHit && !report.capHit) report.capHit = record.capHit
+  if (record.isolation) report.isolation = record.isolation
   if (multiProject) report.project = record.projectName
   return report
+}
+
+/** The files of a record that ran without a sandbox, each with the reason; none for a sandbox's record. */
+export function unsandboxedFiles(record: SandboxRecord, multiProject: boolean): UnsandboxedFile[] {
+  const reason = record.unsandboxed
+  if (reason === undefined) return []
+  return record.files.map((f) => ({
+    file: relative(record.root, f),
+    reason,
+    ...(multiProject ? { project: record.projectName } : {}),
+  }))
 }

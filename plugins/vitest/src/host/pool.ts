@@ -1,13 +1,17 @@
 /**
  * The pool the plugin installs in every project: files whose environment is
- * `ns-isolated` get a sandboxed worker; every other file gets the worker of
- * the pool the project asked for (`forks`, the default, or `threads`),
- * unchanged (it only carries this pool's name, so Vitest can still reuse it
- * across files when `isolate: false`).
+ * `ns-isolated`, or one the plugin's `environments` selects, get a sandboxed
+ * worker; every other file gets the worker of the pool the project asked for
+ * (`forks`, the default, or `threads`), unchanged (it only carries this
+ * pool's name, so Vitest can still reuse it across files when
+ * `isolate: false`), and is recorded as not sandboxed, with the reason, for
+ * the report.
  */
 import type { TestProject } from 'vitest/node'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, ThreadsPoolWorker } from 'vitest/node'
-import { ENVIRONMENT_NAME, POOL_NAME } from '../names.ts'
+import { POOL_NAME } from '../names.ts'
+import { isSandboxed } from '../options.ts'
+import { noteFiles, type SandboxRecord } from './run-state.ts'
 import { type PoolContext, SandboxedForksWorker } from './sandboxed-worker.ts'
 
 /** Vitest's forks worker under this pool's name. */
@@ -38,8 +42,23 @@ export function createNsIsolatedPool(ctx: PoolContext, keptPool: (project: TestP
   return {
     name: POOL_NAME,
     createPoolWorker(options) {
-      if (options.environment.name === ENVIRONMENT_NAME) return new SandboxedForksWorker(options, ctx)
-      return new KEPT_POOLS[keptPool(options.project)](options)
+      const environment = options.environment.name
+      if (isSandboxed(environment, ctx.plugin.environments)) return new SandboxedForksWorker(options, ctx)
+      const worker = new KEPT_POOLS[keptPool(options.project)](options)
+      const record: SandboxRecord = ctx.state.add({
+        files: [],
+        projectName: options.project.name,
+        root: options.project.config.root,
+        leaks: ctx.plugin.leaks,
+        caps: {},
+        unsandboxed: `environment ${environment}: not sandboxed, see docs/vitest.md#any-environment`,
+      })
+      const send = worker.send.bind(worker)
+      worker.send = (message) => {
+        noteFiles(record, message)
+        send(message)
+      }
+      return worker
     },
   }
 }

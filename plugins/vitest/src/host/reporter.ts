@@ -7,18 +7,51 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, resolve } from 'node:path'
-import { createRunReport, type FileReport, formatUsageTable, type RunReport } from 'ns-isolated'
-import type { JUnitReporter as JUnitReporterClass, Reporter, TestModule, TestSpecification, Vitest } from 'vitest/node'
+import { dirname, relative, resolve } from 'node:path'
+import {
+  createRunReport,
+  type FileReport,
+  formatUsageHeadline,
+  formatUsageTable,
+  type RunReport,
+  type UnsandboxedFile,
+} from 'ns-isolated'
+import type {
+  JUnitReporter as JUnitReporterClass,
+  Reporter,
+  TestModule,
+  TestProject,
+  TestSpecification,
+  Vitest,
+} from 'vitest/node'
 import * as vitestNode from 'vitest/node'
+import { META_KEY } from '../names.ts'
 import type { ResolvedPluginOptions } from '../options.ts'
 import { describeCap } from './caps.ts'
-import { fileReport } from './file-report.ts'
+import { fileReport, unsandboxedFiles } from './file-report.ts'
 import type { RunState } from './run-state.ts'
+
+/**
+ * What the report holds for one test module. The blob reporter carries it in
+ * the module's task meta (under the same key as the tests' figures), so
+ * `vitest --merge-reports` prints one report for every shard's files.
+ */
+export interface ModuleUsage {
+  file?: FileReport
+  unsandboxed?: UnsandboxedFile
+}
+
+function taskMeta(m: TestModule): Record<string, unknown> {
+  return (m as unknown as { task: { meta: Record<string, unknown> } }).task.meta
+}
 
 /** One per Vitest instance, whatever number of plugin instances (projects) there are. */
 export class UsageCollector {
   readonly states = new Set<RunState>()
+  /** Projects the plugin is on for that keep a pool it cannot stand in for (vmThreads, …): their files run unsandboxed. */
+  readonly ownPool = new Map<TestProject, string>()
+  /** The last report's part of each test module (a sandbox of several files: on its first). */
+  readonly perModule = new Map<TestModule, ModuleUsage>()
   private collected: Promise<RunReport> | undefined
   readonly options: ResolvedPluginOptions
   readonly vitest: Vitest
@@ -51,13 +84,46 @@ export class UsageCollector {
     for (const m of testModules) modules.set(`${m.project.name}\0${m.moduleId}`, m)
     const multiProject = new Set(testModules.map((m) => m.project.name)).size > 1
     const files: FileReport[] = []
+    const unsandboxed: UnsandboxedFile[] = []
+    this.perModule.clear()
+    const covered = new Set<TestModule>()
     for (const s of this.states) {
       for (const record of s.records) {
+        for (const f of record.files) {
+          const m = modules.get(`${record.projectName}\0${f}`)
+          if (m) covered.add(m)
+        }
+        const first = modules.get(`${record.projectName}\0${record.files[0]}`)
         const f = fileReport(record, modules, multiProject)
-        if (f) files.push(f)
+        if (f) {
+          files.push(f)
+          if (first) this.perModule.set(first, { file: f })
+        }
+        for (const [i, u] of unsandboxedFiles(record, multiProject).entries()) {
+          unsandboxed.push(u)
+          const m = modules.get(`${record.projectName}\0${record.files[i]}`)
+          if (m) this.perModule.set(m, { unsandboxed: u })
+        }
       }
     }
-    return createRunReport(files)
+    for (const m of testModules) {
+      const pool = this.ownPool.get(m.project)
+      if (pool !== undefined) {
+        const u = {
+          file: relative(m.project.config.root, m.moduleId),
+          reason: `pool ${pool}: not sandboxed, see docs/vitest.md#limits`,
+          ...(multiProject ? { project: m.project.name } : {}),
+        }
+        unsandboxed.push(u)
+        this.perModule.set(m, { unsandboxed: u })
+      } else if (!covered.has(m)) {
+        // A module no worker of this process ran: replayed from a blob (--merge-reports), with its figures.
+        const carried = taskMeta(m)[META_KEY] as ModuleUsage | undefined
+        if (carried?.file) files.push(carried.file)
+        if (carried?.unsandboxed) unsandboxed.push(carried.unsandboxed)
+      }
+    }
+    return createRunReport(files, unsandboxed)
   }
 
   /** Records whose file hit a cap or failed its setup although Vitest saw the file pass. */
@@ -91,11 +157,15 @@ export class UsageReporter implements Reporter {
     const report = await this.collector.collect(testModules)
     const { options } = this.collector
     const logger = this.collector.vitest.logger
-    if (report.files.length > 0 && options.report.table) {
+    if ((report.files.length > 0 || (report.unsandboxed?.length ?? 0) > 0) && options.report.table) {
+      logger.log(`\n ${formatUsageHeadline(report)}\n`)
       logger.log(
-        `\n ns-isolated usage (${report.files.length} sandboxed file${report.files.length === 1 ? '' : 's'})\n`,
+        formatUsageTable(report, {
+          heaviest: options.report.heaviest,
+          // A terminal (a tty.WriteStream) has its width and colours; any other stream gets neither.
+          stream: logger.outputStream as Partial<NodeJS.WriteStream>,
+        }),
       )
-      logger.log(formatUsageTable(report, { heaviest: options.report.heaviest }))
     }
     if (options.leaks !== 'ignore') {
       const leaks = report.files.flatMap((f) => f.leaked.map((l) => ({ f, l })))
@@ -141,6 +211,38 @@ function annotate(report: RunReport, testModules: readonly TestModule[]): void {
       if (file.capHit) add('file.cap-hit', `${file.capHit.cap}: ${file.capHit.detail}`)
     }
   }
+}
+
+/** A reporter class whose `onTestRunEnd` is a method (so a subclass can override it). */
+type ReporterClass = new (
+  options: unknown,
+) => { onTestRunEnd(testModules: readonly TestModule[], ...rest: unknown[]): Promise<void> }
+
+/** Vitest's blob reporter class (`ReportersMap.blob`: the class itself is not exported). */
+function blobReporterClass(): ReporterClass {
+  type Map = { ReportersMap?: Record<string, ReporterClass | undefined> }
+  const fromNode = (vitestNode as unknown as Map).ReportersMap?.blob
+  if (fromNode) return fromNode
+  const fromReporters = (createRequire(import.meta.url)('vitest/reporters') as Map).ReportersMap?.blob
+  if (!fromReporters) throw new Error("ns-isolated: this Vitest has no 'blob' reporter to carry the usage figures.")
+  return fromReporters
+}
+
+/**
+ * Vitest's blob reporter (`--reporter=blob`, a shard's results), waiting
+ * for the sandboxes' figures and leaving each file's in its task meta
+ * first: the blob keeps task meta, so `--merge-reports` gets them back.
+ */
+export function blobWithUsage(collector: UsageCollector, options: unknown): Reporter {
+  const BlobReporter = blobReporterClass()
+  class BlobWithUsage extends BlobReporter {
+    override async onTestRunEnd(testModules: readonly TestModule[], ...rest: unknown[]): Promise<void> {
+      await collector.collect(testModules)
+      for (const [m, usage] of collector.perModule) taskMeta(m)[META_KEY] = usage
+      return super.onTestRunEnd(testModules, ...rest)
+    }
+  }
+  return new BlobWithUsage(options ?? {}) as Reporter
 }
 
 /** Vitest's JUnit reporter class: in `vitest/node` (4.1, 5), or only in `vitest/reporters` (4.0). */

@@ -1,11 +1,12 @@
 /**
- * What the sandboxed workers of one Vitest instance leave for the reporter:
- * one record per sandbox (its files and the core's result), and the
- * sandboxes still ending. Vitest stops workers without waiting for them
+ * What the workers of one Vitest instance leave for the reporter: one record
+ * per sandbox (its files and the core's result) or per worker that ran
+ * files without one (and why), and the sandboxes still ending. Vitest stops workers without waiting for them
  * (the run's end is reported while the last sandboxes are still exiting), so
  * the reporter waits for `settled()` before it reads the records.
  */
-import type { SandboxResult } from 'ns-isolated'
+import type { MissingIsolation, SandboxResult } from 'ns-isolated'
+import type { WorkerRequest } from 'vitest/node'
 import type { LeakPolicy } from '../options.ts'
 import { Spares } from './spares.ts'
 
@@ -37,14 +38,24 @@ export interface SandboxRecord {
   /** Set when the sandbox could not be set up or hit a cap; shown as the file's failure. */
   error?: Error
   capHit?: CapHitInfo
-  /** True when the file ran as stock forks (fallback 'unisolated'). */
-  unisolated?: boolean
+  /** Set when its files ran without a sandbox (another environment, fallback 'unisolated'): why, for the report. */
+  unsandboxed?: string
+  /** Set when the sandbox ran without part of its isolation (fallback 'subreaper'): what, and why. */
+  isolation?: MissingIsolation
+}
+
+/** Adds the files a message sends the worker to its record. */
+export function noteFiles(record: SandboxRecord, message: WorkerRequest): void {
+  if (message.type !== 'run' && message.type !== 'collect') return
+  for (const f of message.context.files) if (!record.files.includes(f.filepath)) record.files.push(f.filepath)
 }
 
 export class RunState {
   /** Workers booted ahead for the files to come (prewarm). */
   readonly spares = new Spares()
   readonly records: SandboxRecord[] = []
+  /** Set when a file found the host refusing namespaces (fallback 'subreaper'): the run's next files start without them. */
+  refused: MissingIsolation | undefined
   private pending = new Set<Promise<unknown>>()
   private warned = new Set<string>()
   private memos = new WeakMap<object, { key: string; value: unknown }>()
@@ -52,6 +63,12 @@ export class RunState {
   add(record: SandboxRecord): SandboxRecord {
     this.records.push(record)
     return record
+  }
+
+  /** Forgets a record (a sandbox that ran no file: its start is retried, or falls back). */
+  remove(record: SandboxRecord): void {
+    const i = this.records.indexOf(record)
+    if (i !== -1) this.records.splice(i, 1)
   }
 
   /** Tracks a sandbox that is still ending. */

@@ -17,7 +17,12 @@
  *   launcher to the worker (no 500 ms SIGKILL wait);
  * - node preloads the per-test tracker (worker/preload.ts);
  * - with `prewarm`, the process may have been booted while the previous file
- *   ran (a spare, see spares.ts): its own fresh sandbox all the same.
+ *   ran (a spare, see spares.ts): its own fresh sandbox all the same;
+ * - the file's environment: a file in `ns-isolated` runs the plugin's inner
+ *   `environment` (node by default), any other sandboxed file its own;
+ * - `fallback: 'subreaper'`: where the host refuses namespaces, the worker
+ *   is started again without them (and so are the run's next ones), its
+ *   record saying what was missing and why.
  */
 import type { ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
@@ -25,15 +30,30 @@ import { availableParallelism } from 'node:os'
 import { isAbsolute, relative, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { compileCacheFor, ErrorCodes, NsIsolatedError, type SandboxLaunch } from 'ns-isolated'
+import {
+  compileCacheFor,
+  ErrorCodes,
+  type MissingIsolation,
+  NsIsolatedError,
+  refusedNamespaces,
+  type SandboxLaunch,
+} from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import { DEBUG_ENV, ENVIRONMENT_NAME, LEAKS_ENV, POOL_NAME, UNISOLATED_ENV, VITEST_INDEX_ENV } from '../names.ts'
+import {
+  DEBUG_ENV,
+  ENVIRONMENT_NAME,
+  LEAKS_ENV,
+  NO_NAMESPACES_ENV,
+  POOL_NAME,
+  UNISOLATED_ENV,
+  VITEST_INDEX_ENV,
+} from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
 import { type Boot, bootWorker, specKey, terminate, type WorkerSpec } from './boot.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
 import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
-import type { ResultWithUsage, RunState, SandboxRecord } from './run-state.ts'
+import { noteFiles, type ResultWithUsage, type RunState, type SandboxRecord } from './run-state.ts'
 
 /** What every worker of one plugin instance shares. */
 export interface PoolContext {
@@ -66,6 +86,8 @@ export class SandboxedForksWorker implements PoolWorker {
   private stopping = false
   /** The worker died of a cap and its file was marked failed (see fail-file.ts). */
   private failedByCap = false
+  /** The environment this worker's files in `ns-isolated` run inside (the plugin's `environment`, per file). */
+  private inner = 'node'
   private readonly options: PoolOptions
   private readonly ctx: PoolContext
 
@@ -88,12 +110,9 @@ export class SandboxedForksWorker implements PoolWorker {
   }
 
   send(message: WorkerRequest): void {
-    if ((message.type === 'run' || message.type === 'collect') && this.record) {
-      for (const f of message.context.files)
-        if (!this.record.files.includes(f.filepath)) this.record.files.push(f.filepath)
-    }
+    if (this.record) noteFiles(this.record, message)
     if (this.stock) {
-      this.stock.send(message)
+      this.stock.send(innerEnvironment(message, this.inner))
       return
     }
     if (this.failedByCap) {
@@ -102,7 +121,7 @@ export class SandboxedForksWorker implements PoolWorker {
         queueMicrotask(() => this.events.emit('message', { __vitest_worker_response__: true, type: 'stopped' }))
       return
     }
-    this.current.send(builtinEnvironment(message))
+    this.current.send(innerEnvironment(message, this.inner))
   }
 
   deserialize(data: unknown): unknown {
@@ -112,7 +131,6 @@ export class SandboxedForksWorker implements PoolWorker {
   async start(): Promise<void> {
     if (this.child || this.stock) return
     const { project } = this.options
-    const root = project.config.root
     const envOptions = this.options.environment.options ?? null
     const file = resolveFileOptions(this.ctx.plugin, [
       {
@@ -121,6 +139,31 @@ export class SandboxedForksWorker implements PoolWorker {
       },
       { where: '@vitest-environment-options', value: envOptions?.[ENVIRONMENT_NAME] },
     ])
+    this.inner = file.environment
+    // Once a file found namespaces refused, the run's next files start without them at once.
+    const refused = await this.launchSandbox(file, this.ctx.state.refused)
+    if (!refused) return
+    this.ctx.state.refused ??= refused
+    this.ctx.state.warnOnce(
+      'subreaper',
+      `ns-isolated: this host refuses namespaces (${refused.code}), so files run without them (fallback: 'subreaper'): leaked processes are still reported against their test and killed, figures and caps still measured, but there is no own PID view, network, hostname or copy-on-write root. The report marks each such file "no namespaces (${refused.why})".`,
+      (m) => project.vitest.logger.warn(m),
+    )
+    await this.launchSandbox(file, refused)
+  }
+
+  /**
+   * Boots (or adopts) this file's sandboxed worker and waits for its setup.
+   * Resolves with what is missing when the host refused namespaces and the
+   * fallback is 'subreaper' (nothing is left running then: start again
+   * without them); `without`: start without namespaces for this reason.
+   */
+  private async launchSandbox(
+    file: ReturnType<typeof resolveFileOptions>,
+    without: MissingIsolation | undefined,
+  ): Promise<MissingIsolation | undefined> {
+    const { project } = this.options
+    const root = project.config.root
     const files = ((project as unknown as { testFilesList?: string[] | null }).testFilesList ?? []).slice()
     // The same for every file of the project in this run: stat-ing and resolving every test file for
     // each file's start made a run O(files²) (1,000 files: a million stats).
@@ -138,6 +181,7 @@ export class SandboxedForksWorker implements PoolWorker {
       // The inspector listens inside the worker; on the sandbox's own loopback
       // no debugger on the host could reach it. Share the host's network then.
       ...(inspector?.enabled ? { network: 'host' as const } : {}),
+      ...(without ? { namespaces: false } : {}),
     }
     const keep = [...new Set([realPath(root), realPath(project.vitest.config.root)])].filter(isUnderTmp)
     const fields = {
@@ -150,6 +194,7 @@ export class SandboxedForksWorker implements PoolWorker {
         ...compileCache?.env,
         [VITEST_INDEX_ENV]: pathToFileURL(resolve(this.options.distPath, 'index.js')).href,
         [LEAKS_ENV]: file.leaks,
+        ...(without ? { [NO_NAMESPACES_ENV]: '1' } : {}),
       },
       execArgv: this.options.execArgv,
       cwd,
@@ -168,7 +213,10 @@ export class SandboxedForksWorker implements PoolWorker {
       try {
         boot = bootWorker(spec, this.ctx.created)
       } catch (e) {
-        if (NsIsolatedError.is(e) && this.ctx.plugin.fallback === 'unisolated') return this.startUnisolated(e)
+        if (NsIsolatedError.is(e) && this.ctx.plugin.fallback === 'unisolated') {
+          await this.startUnisolated(e)
+          return undefined
+        }
         throw e
       }
     }
@@ -177,7 +225,14 @@ export class SandboxedForksWorker implements PoolWorker {
     this.launch = launch
     this.child = child
     const caps = { memory: launch.options.memory, pids: launch.options.pids, cpu: launch.options.cpu }
-    this.record = this.ctx.state.add({ files: [], projectName: project.name, root, leaks: file.leaks, caps })
+    this.record = this.ctx.state.add({
+      files: [],
+      projectName: project.name,
+      root,
+      leaks: file.leaks,
+      caps,
+      ...(without ? { isolation: without } : {}),
+    })
     const record = this.record
 
     // The file's wall time starts now, a spare's idle wait is not the file's.
@@ -212,16 +267,22 @@ export class SandboxedForksWorker implements PoolWorker {
         new Error(
           `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}, status: ${JSON.stringify(boot.status())}).`,
         )
-      if (NsIsolatedError.is(error) && this.ctx.plugin.fallback === 'unisolated') {
+      const refused = this.ctx.plugin.fallback === 'subreaper' && !without ? refusedNamespaces(error) : undefined
+      if (refused || (NsIsolatedError.is(error) && this.ctx.plugin.fallback === 'unisolated')) {
         this.unpipe()
         this.child = undefined
-        record.unisolated = true
-        return this.startUnisolated(error)
+        // This attempt ran no file: its record is not the file's.
+        this.ctx.state.remove(record)
+        this.record = undefined
+        if (refused) return refused
+        await this.startUnisolated(error)
+        return undefined
       }
       throw error
     }
     // The next file of this project will find its worker booted.
     if (prewarm) spares.refill(project, () => bootWorker(spec, this.ctx.created))
+    return undefined
   }
 
   async stop(): Promise<void> {
@@ -316,16 +377,15 @@ export class SandboxedForksWorker implements PoolWorker {
     )
     // The environment's setup() refuses to run outside a sandbox unless told this is on purpose.
     this.stock = new ForksPoolWorker({ ...this.options, env: { ...this.options.env, [UNISOLATED_ENV]: '1' } })
-    if (this.record) this.record.unisolated = true
-    else
-      this.record = this.ctx.state.add({
-        files: [],
-        projectName: this.options.project.name,
-        root: this.options.project.config.root,
-        leaks: this.ctx.plugin.leaks,
-        caps: {},
-        unisolated: true,
-      })
+    const code = NsIsolatedError.is(cause) ? cause.code : 'an error'
+    this.record = this.ctx.state.add({
+      files: [],
+      projectName: this.options.project.name,
+      root: this.options.project.config.root,
+      leaks: this.ctx.plugin.leaks,
+      caps: {},
+      unsandboxed: `host cannot isolate (${code}): fallback 'unisolated', see docs/troubleshooting.md`,
+    })
     await this.stock.start()
   }
 
@@ -336,19 +396,25 @@ export class SandboxedForksWorker implements PoolWorker {
 }
 
 /**
- * A sandboxed worker is told to use Vitest's built-in `node` environment:
- * the isolation already happened when the pool started it, and what the
- * `ns-isolated` environment package would add inside is only its refusal to
- * run outside a sandbox. Loading a non-built-in environment costs every file
- * a module runner, an RPC resolve and fetches (about as much as the sandbox
- * itself). A run without the plugin still loads the package, which refuses
- * and names the fix.
+ * A file in the `ns-isolated` environment is told to use the inner
+ * environment (`node` by default, a built-in or a package Vitest resolves as
+ * usual): the isolation already happened when the pool started the worker,
+ * and what the `ns-isolated` environment package would add inside is only
+ * its refusal to run outside a sandbox. Loading that package costs every
+ * file a module runner, an RPC resolve and fetches (about as much as the
+ * sandbox itself). The inner environment gets the project's
+ * `environmentOptions` (the docblock's options of an `ns-isolated` file are
+ * the sandbox's). A run without the plugin still loads the package, which
+ * refuses and names the fix. Files in any other environment keep theirs.
  */
-function builtinEnvironment(message: WorkerRequest): WorkerRequest {
+function innerEnvironment(message: WorkerRequest, inner: string): WorkerRequest {
   if (message.type !== 'start' && message.type !== 'run' && message.type !== 'collect') return message
   const env = message.context.environment
   if (env?.name !== ENVIRONMENT_NAME) return message
-  return { ...message, context: { ...message.context, environment: { ...env, name: 'node' } } } as WorkerRequest
+  return {
+    ...message,
+    context: { ...message.context, environment: { ...env, name: inner, options: null } },
+  } as WorkerRequest
 }
 
 function flushed(stream: Readable | null): Promise<void> {

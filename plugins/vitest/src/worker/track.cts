@@ -18,19 +18,23 @@ import type { afterAll as AfterAll } from 'vitest'
 import type { TestMeta } from './meta.ts'
 
 const { existsSync, readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs')
-const { CAPS_ENV, INSIDE_ENV, LEAKS_ENV, META_KEY } = require('../names.js') as typeof import('../names.ts')
+const { CAPS_ENV, INSIDE_ENV, LEAKS_ENV, META_KEY, NO_NAMESPACES_ENV } =
+  require('../names.js') as typeof import('../names.ts')
 
 /** Vitest's hooks, from the Vitest that started the worker (passed in by the preload). */
 export interface Hooks {
   afterAll: typeof AfterAll
 }
 
-// ---- the sandbox's processes, from its own /proc
+// ---- the sandbox's processes, from /proc
 /*
- * Reading the sandbox's own /proc from the worker. Inside, /proc belongs to
- * the sandbox's PID namespace: it lists only the sandbox's processes (PID 1
- * is the launcher's init, the worker is PID 2), so "every process here" is
- * exactly "every process of this test file".
+ * Reading /proc from the worker. Inside a sandbox, /proc belongs to its PID
+ * namespace: it lists only the sandbox's processes (PID 1 is the launcher's
+ * init, the worker is PID 2), so "every process here" is exactly "every
+ * process of this test file". Without namespaces (fallback 'subreaper')
+ * /proc is the host's: the file's processes are the launcher (the worker's
+ * parent, a child subreaper: every orphan of the file reparents to it) and
+ * what descends from it, found by walking parents.
  */
 interface Proc {
   pid: number
@@ -62,18 +66,48 @@ function lastPid(): number | undefined {
 /** The previous full pass: whether it found only PID 1 and this worker, and what it counted. */
 let previous: { alone: boolean; lastPid: number | undefined; othersMs: number } | undefined
 
+/** The launcher, without namespaces (on the host's /proc); undefined inside a sandbox, where it is PID 1. */
+const launcher = process.env[NO_NAMESPACES_ENV] ? process.ppid : undefined
+
+/** Every process of this file, with its /proc/<pid>/stat fields: all of /proc in a sandbox, the launcher's tree on the host. */
+function fileProcesses(): Map<number, string[]> {
+  const all = new Map<number, string[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const f = statFields(Number(name))
+    if (f) all.set(Number(name), f)
+  }
+  if (launcher === undefined) return all
+  // fields from the state (index 0): ppid 1
+  const children = new Map<number, number[]>()
+  for (const [pid, f] of all) {
+    const ppid = Number(f[1])
+    children.set(ppid, [...(children.get(ppid) ?? []), pid])
+  }
+  const ours = new Map<number, string[]>()
+  const queue = [launcher]
+  for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
+    const f = all.get(pid)
+    if (!f || ours.has(pid)) continue
+    ours.set(pid, f)
+    queue.push(...(children.get(pid) ?? []))
+  }
+  return ours
+}
+
 /**
- * The live processes of the sandbox but PID 1 (the launcher) and this
- * worker, and the CPU (user + system, ms) of everything that ever ran in it:
- * this worker's own time (process.cpuUsage), plus, from /proc, every other
- * process's own time and what each process collected from its reaped
- * children (orphans are reaped by PID 1, so they count in its children's
- * time). Twice per test, so one pass, not two.
+ * The live processes of the sandbox but PID 1 (the launcher; without
+ * namespaces, the worker's parent) and this worker, and the CPU (user +
+ * system, ms) of everything that ever ran in it: this worker's own time
+ * (process.cpuUsage), plus, from /proc, every other process's own time and
+ * what each process collected from its reaped children (orphans are reaped
+ * by the launcher, so they count in its children's time). Twice per test, so
+ * one pass, not two.
  *
  * When the previous pass found nothing but PID 1 and this worker, and the
  * namespace has handed out no pid since (ns_last_pid: every new process and
- * thread takes one), nothing else can have run: only this worker's own time
- * moved, and the pass over /proc is skipped.
+ * thread takes one; on the host, any process's), nothing else can have run:
+ * only this worker's own time moved, and the pass over /proc is skipped.
  */
 function scan(): { pids: number[]; cpuMs: number } {
   const own = process.cpuUsage()
@@ -84,15 +118,12 @@ function scan(): { pids: number[]; cpuMs: number } {
   const pids: number[] = []
   let ticks = 0
   let alone = true
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const pid = Number(name)
-    const f = statFields(pid)
-    if (!f) continue
+  const init = launcher ?? 1
+  for (const [pid, f] of fileProcesses()) {
     // fields from the state (index 0): utime 11, stime 12, cutime 13, cstime 14
     if (pid !== process.pid) ticks += Number(f[11]) + Number(f[12])
     ticks += Number(f[13]) + Number(f[14])
-    if (pid === 1 || pid === process.pid) continue
+    if (pid === init || pid === process.pid) continue
     alone = false
     if (f[0] !== 'Z' && f[0] !== 'X') pids.push(pid)
   }
@@ -216,7 +247,7 @@ export interface Tracker {
 
 /** The tracker of this worker, or undefined outside a sandbox (it then does nothing). */
 function createTracker(): Tracker | undefined {
-  if (!process.env[INSIDE_ENV]) return undefined
+  if (!process.env[INSIDE_ENV] && launcher === undefined) return undefined
   const policy = process.env[LEAKS_ENV] ?? 'report'
   const caps = JSON.parse(process.env[CAPS_ENV] ?? '{}') as { memory?: number; pids?: number }
   // The counters matter only where a cap is set.
