@@ -28,9 +28,13 @@ test('renders a button', () => {
   expect(document.getElementById('b')?.textContent).toBe('ok')
   console.log(\`where: \${process.env.NS_ISOLATED_INSIDE === hostname() ? 'sandbox' : 'host'} pid \${process.pid} dom \${navigator.userAgent.match(/jsdom|HappyDOM|from the config/)?.[0]}\`)
 })
-${sleep === undefined ? '' : `test('leaks a daemon', () => {
+${
+  sleep === undefined
+    ? ''
+    : `test('leaks a daemon', () => {
   spawn('sleep', ['${sleep}'], { detached: true, stdio: 'ignore' }).unref()
-})`}
+})`
+}
 `
 }
 

@@ -49,6 +49,10 @@ export interface RunOutput {
 export interface RunOptions {
   /** stdout and stderr into one file, as a terminal shows them: `stdout` holds both (in the order written), `stderr` is ''. */
   merged?: boolean
+  /** A command that runs Node (and Vitest) as its arguments, e.g. a helper that installs a seccomp filter and execs them. */
+  prefix?: string[]
+  /** Told the runner's pid as soon as it is spawned (to signal it mid-run). */
+  onSpawn?: (pid: number | undefined) => void
 }
 
 export interface Project {
@@ -112,12 +116,14 @@ export function runVitest(
   return new Promise((resolvePromise, reject) => {
     const mergedPath = options.merged ? join(tmpdir(), `nsv-e2e-output-${process.pid}-${n++}`) : undefined
     const fd = mergedPath ? openSync(mergedPath, 'w') : undefined
-    const child = spawn(process.execPath, [vitestBin, 'run', ...args], {
+    const [file, ...pre] = [...(options.prefix ?? []), process.execPath]
+    const child = spawn(file as string, [...pre, vitestBin, 'run', ...args], {
       cwd,
       env: childEnv(env),
       stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
     })
     if (fd !== undefined) closeSync(fd)
+    options.onSpawn?.(child.pid)
     let stdout = ''
     let stderr = ''
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {

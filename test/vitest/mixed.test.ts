@@ -61,7 +61,9 @@ test('a mixed project: every file runs sandboxed or is listed with its environme
   expect(r.output).toContain(
     '  environment happy-dom: not sandboxed, see docs/vitest.md#any-environment\n    src/happy.spec.ts',
   )
-  expect(r.output).toContain('  environment node: not sandboxed, see docs/vitest.md#any-environment\n    src/node.spec.ts')
+  expect(r.output).toContain(
+    '  environment node: not sandboxed, see docs/vitest.md#any-environment\n    src/node.spec.ts',
+  )
   const report = JSON.parse(p.read('r.json'))
   expect(report.totals).toMatchObject({ files: 4, unsandboxed: 5 })
   expect(report.unsandboxed).toContainEqual({

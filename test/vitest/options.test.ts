@@ -38,9 +38,12 @@ describe('resolvePluginOptions', () => {
   test.each([
     [{ leaks: 'sometimes' }, "option `leaks` must be one of 'report', 'fail', 'ignore'; got 'sometimes'"],
     [{ fallback: true }, "option `fallback` must be one of 'error', 'unisolated', 'subreaper'; got true"],
-    [{ environment: 'ns-isolated' }, "option `environment` must name the environment to run inside the sandbox"],
-    [{ environment: '' }, "option `environment` must name the environment to run inside the sandbox"],
-    [{ environments: 'jsdom' }, "option `environments` must be 'all' or a list of environment names like ['jsdom', 'happy-dom']; got 'jsdom'"],
+    [{ environment: 'ns-isolated' }, 'option `environment` must name the environment to run inside the sandbox'],
+    [{ environment: '' }, 'option `environment` must name the environment to run inside the sandbox'],
+    [
+      { environments: 'jsdom' },
+      "option `environments` must be 'all' or a list of environment names like ['jsdom', 'happy-dom']; got 'jsdom'",
+    ],
     [{ environments: [1] }, "option `environments` must be 'all' or a list of environment names"],
     [{ report: 'yes' }, 'option `report` must be an object'],
     [{ prewarm: 'yes' }, "option `prewarm` must be true or false; got 'yes'"],
