@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // `npm test`, in stages, each counted:
 //   suite        our tests (vitest, test/**)
-//   examples     examples/vitest and examples/jest, as a user runs them
+//   examples     examples/vitest and examples/jest, as a user runs them;
+//                examples/vitest-app stock and isolated, the per-test statuses
+//                compared (as root, again as nobody: its permission test runs
+//                only as an ordinary user)
 //   install      the release tarballs (scripts/pack.mjs) installed from the
 //                registry into new projects, with Vitest 4 and 5, Jest 29 and 30
 //                (vitest.install.config.ts)
@@ -15,7 +18,17 @@
 // (`npm run test:v2`): the cgroup v2 suite alone; arguments after it go to its
 // Vitest.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -54,10 +67,11 @@ function count(name, file, exit) {
   return j
 }
 
-function runVitest(name, args, { cwd = root, env = {}, command = [vitest, 'run'] } = {}) {
+/** Runs Vitest as one stage; returns its JSON results (undefined when there are none). */
+function runVitest(name, args, { cwd = root, env = {}, command = [vitest, 'run'], results = dir } = {}) {
   const slug = name.replace(/[^a-z0-9]+/gi, '-')
-  const json = join(dir, `${slug}.json`)
-  const skips = join(dir, `${slug}-skips.json`)
+  const json = join(results, `${slug}.json`)
+  const skips = join(results, `${slug}-skips.json`)
   console.log(`\n=== ${name}`)
   const [cmd, ...pre] = command
   const exit = spawnSync(
@@ -72,8 +86,78 @@ function runVitest(name, args, { cwd = root, env = {}, command = [vitest, 'run']
     ],
     { stdio: 'inherit', cwd, env: { ...process.env, NS_ISOLATED_SKIPS_FILE: skips, ...env } },
   )
-  count(name, json, exit)
+  const j = count(name, json, exit)
   if (existsSync(skips)) for (const s of JSON.parse(readFileSync(skips, 'utf8'))) skipped.push({ stage: name, ...s })
+  return j
+}
+
+/** Each test's status in Vitest's JSON results, by file (relative to `base`) and full name. */
+function statuses(results, base) {
+  const out = new Map()
+  for (const f of results?.testResults ?? [])
+    for (const a of f.assertionResults) out.set(`${f.name.slice(base.length + 1)} > ${a.fullName}`, a.status)
+  return out
+}
+
+/**
+ * examples/vitest-app run stock and isolated (its two configs): one stage
+ * each, and a third, one check, that passes when every test has the same
+ * status in both.
+ * `as`: a label and a command prefix (setpriv) to run them as another user,
+ * from a copy of the example that user owns.
+ */
+function exampleApp(as) {
+  const label = as ? ` as ${as.label}` : ''
+  let cwd = join(root, 'examples/vitest-app')
+  let results = dir
+  let command = [vitest, 'run']
+  if (as) {
+    // A copy that user owns, its node_modules the repository's; results where it may write. Vite's
+    // native config loader: bundling the config would write into the repository's node_modules.
+    const copy = join(dir, `vitest-app-${as.label}`)
+    cpSync(cwd, copy, { recursive: true, filter: (src) => !src.includes('/node_modules') })
+    symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'))
+    results = join(copy, '.results')
+    mkdirSync(results)
+    spawnSync('chown', ['-R', `${as.uid}:${as.uid}`, copy])
+    cwd = copy
+    command = [
+      ...as.prefix,
+      process.execPath,
+      join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--configLoader',
+      'native',
+    ]
+  }
+  const env = as ? { HOME: cwd, TMPDIR: results } : {}
+  const stock = runVitest(`examples/vitest-app stock${label}`, ['--config', 'vitest.stock.config.ts'], {
+    cwd,
+    results,
+    command,
+    env,
+  })
+  const isolated = runVitest(`examples/vitest-app isolated${label}`, ['--config', 'vitest.config.ts'], {
+    cwd,
+    results,
+    command,
+    env,
+  })
+  const a = statuses(stock, cwd)
+  const b = statuses(isolated, cwd)
+  const names = [...new Set([...a.keys(), ...b.keys()])].sort()
+  const differ = names.filter((n) => a.get(n) !== b.get(n))
+  // One check: the same status for every test.
+  const same = names.length > 0 && differ.length === 0
+  let note = ` (${names.length} tests compared)`
+  for (const n of differ) note += `\n  ${n}: stock ${a.get(n) ?? 'absent'}, isolated ${b.get(n) ?? 'absent'}`
+  stages.push({
+    name: `examples/vitest-app stock = isolated${label}`,
+    passed: same ? 1 : 0,
+    failed: same ? 0 : 1,
+    skipped: 0,
+    note,
+  })
 }
 
 /** Why the v2 VM cannot run here, or undefined. */
@@ -120,6 +204,25 @@ if (!v2Only) runVitest('suite', args)
 
 if (!v2Only && !onlySuite) {
   runVitest('examples/vitest', [], { cwd: join(root, 'examples/vitest') })
+  exampleApp()
+  if (process.getuid?.() === 0) {
+    const setpriv = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true'])
+    if (setpriv.status === 0)
+      exampleApp({
+        label: 'nobody',
+        uid: 65534,
+        prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      })
+    else {
+      stages.push({ name: 'examples/vitest-app as nobody', passed: 0, failed: 0, skipped: 1, note: '' })
+      skipped.push({
+        stage: 'examples',
+        file: 'examples/vitest-app',
+        name: 'as nobody',
+        reason: 'setpriv cannot drop to nobody here',
+      })
+    }
+  }
 
   console.log('\n=== examples/jest')
   const jestJson = join(dir, 'example-jest.json')
