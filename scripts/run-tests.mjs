@@ -268,6 +268,9 @@ if (!v2Only && !onlySuite) {
       'jest@^29',
       'babel-jest@^29',
       'jest-junit@^17',
+      // the DOM environments the Vitest e2e tests sandbox (plugins/vitest's devDependencies)
+      'jsdom@^29',
+      'happy-dom@^21',
     ]
     const npm = ['install', '--prefix', compat, '--no-audit', '--no-fund', '--loglevel=error']
     const withPacks = spawnSync('npm', [...npm, ...previous, ...tarballs], { stdio: 'inherit' }).status === 0

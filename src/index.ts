@@ -54,7 +54,7 @@ export {
   type Cell,
   type CellStyle,
   DEFAULT_COLUMNS,
-  describeIsolation,
+  describeMissingIsolation,
   formatBytes,
   formatMs,
   formatTable,

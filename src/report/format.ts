@@ -204,8 +204,8 @@ function caps(f: FileReport): Cell {
 }
 
 /** `no namespaces (seccomp)`: what a file ran without, for its row. */
-export function describeIsolation(f: Pick<FileReport, 'isolation'>): string {
-  return f.isolation ? `no ${f.isolation.missing} (${f.isolation.why})` : 'full'
+export function describeMissingIsolation(f: Pick<FileReport, 'missingIsolation'>): string {
+  return f.missingIsolation ? `no ${f.missingIsolation.missing} (${f.missingIsolation.why})` : 'full'
 }
 
 /**
@@ -214,7 +214,7 @@ export function describeIsolation(f: Pick<FileReport, 'isolation'>): string {
  */
 export function formatUsageHeadline(report: RunReport): string {
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
-  const reduced = report.files.filter((f) => f.isolation).length
+  const reduced = report.files.filter((f) => f.missingIsolation).length
   const parts = [plural(report.files.length - reduced, 'sandboxed file')]
   if (reduced > 0) parts.push(`${reduced} without namespaces`)
   const unsandboxed = report.unsandboxed?.length ?? 0
@@ -266,7 +266,7 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
     }
     const row: Cell[] = [
       // What a file ran without is said on its row, under its name.
-      f.isolation ? { text: `${f.file}\n${describeIsolation(f)}`, style: 'yellow' } : f.file,
+      f.missingIsolation ? { text: `${f.file}\n${describeMissingIsolation(f)}`, style: 'yellow' } : f.file,
       formatMs(f.wallMs),
       formatMs(cpuOf(f)),
       mem,

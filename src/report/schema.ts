@@ -100,7 +100,7 @@ export interface FileReport extends CgroupUsage {
   /** Paths written outside /tmp and the writable paths (they went to the overlay). */
   writes?: { path: string; kind: string }[]
   /** Set when the file ran without part of the sandbox: what was missing and why. Absent: fully sandboxed. */
-  isolation?: MissingIsolation
+  missingIsolation?: MissingIsolation
   tests: TestReport[]
 }
 

@@ -155,7 +155,7 @@ describe('tables fit the width', () => {
       file({ file: longFile, tests: [{ name: longTest, wallMs: 900, cpuMs: 850 }] }),
       file({
         file: 'test/b.test.ts',
-        isolation: { missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' },
+        missingIsolation: { missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' },
         tests: [{ name: 'short', wallMs: 9, cpuMs: 8 }],
       }),
     ],
@@ -233,7 +233,7 @@ describe('less isolation than asked is said', () => {
       file({ file: 'test/a.test.ts' }),
       file({
         file: 'test/b.test.ts',
-        isolation: { missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' },
+        missingIsolation: { missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' },
       }),
     ])
     const lines = formatUsageTable(r, { colour: false, columns: 120 }).split('\n')

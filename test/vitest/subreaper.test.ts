@@ -63,7 +63,7 @@ test('runs on the host', () => { expect(process.env.NS_ISOLATED_INSIDE).toBeUnde
   const report = JSON.parse(p.read('r.json'))
   expect(report.files).toHaveLength(2)
   for (const f of report.files) {
-    expect(f.isolation).toEqual({ missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' })
+    expect(f.missingIsolation).toEqual({ missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' })
     // Figures and caps from the sandbox's cgroup, as with namespaces (where the host has one).
     expect(f.cpuUserMs).toBeGreaterThan(0)
     expect(f.tests.map((t: { cpuMs: number | null }) => t.cpuMs)).not.toContain(null)

@@ -67,7 +67,7 @@ export function fileReport(
     command: result.leaked.find((x) => x.pid === l.pid)?.command ?? l.command,
   }))
   if (record.capHit && !report.capHit) report.capHit = record.capHit
-  if (record.isolation) report.isolation = record.isolation
+  if (record.missingIsolation) report.missingIsolation = record.missingIsolation
   if (multiProject) report.project = record.projectName
   return report
 }

@@ -41,7 +41,7 @@ export interface SandboxRecord {
   /** Set when its files ran without a sandbox (another environment, fallback 'unisolated'): why, for the report. */
   unsandboxed?: string
   /** Set when the sandbox ran without part of its isolation (fallback 'subreaper'): what, and why. */
-  isolation?: MissingIsolation
+  missingIsolation?: MissingIsolation
 }
 
 /** Adds the files a message sends the worker to its record. */

@@ -231,7 +231,7 @@ export class SandboxedForksWorker implements PoolWorker {
       root,
       leaks: file.leaks,
       caps,
-      ...(without ? { isolation: without } : {}),
+      ...(without ? { missingIsolation: without } : {}),
     })
     const record = this.record
 
