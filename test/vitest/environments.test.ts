@@ -26,7 +26,8 @@ import { expect, test } from 'vitest'
 test('renders a button', () => {
   document.body.innerHTML = '<button id="b">ok</button>'
   expect(document.getElementById('b')?.textContent).toBe('ok')
-  console.log(\`where: \${process.env.NS_ISOLATED_INSIDE === hostname() ? 'sandbox' : 'host'} pid \${process.pid} dom \${navigator.userAgent.match(/jsdom|HappyDOM|from the config/)?.[0]}\`)
+  console.log(\`where: \${process.env.NS_ISOLATED_INSIDE === hostname() ? 'sandbox' : 'host'} pid \${process.pid} dom \${navigator.userAgent.match(/jsdom|HappyDOM/)?.[0]}\`)
+  console.log(\`location: \${location.href}\`)
 })
 ${
   sleep === undefined
@@ -46,15 +47,16 @@ test("environment: 'jsdom' runs the files in 'ns-isolated' with jsdom inside the
   p = project(undefined, {
     'vitest.config.ts': config(
       "{ environment: 'jsdom', report: { json: 'r.json' } }",
-      "{ environment: 'ns-isolated', environmentOptions: { jsdom: { userAgent: 'set from the config' } } }",
+      "{ environment: 'ns-isolated', environmentOptions: { jsdom: { url: 'http://from-the-config.test/' } } }",
     ),
     'a.spec.ts': probe('', sleep),
     'b.spec.ts': probe(`// ${ENV}-options { "environment": "happy-dom" }`, sleep),
   })
   const r = await p.run()
   expect(r.code, r.output).toBe(0)
-  // jsdom got the project's environmentOptions (its userAgent).
-  expect(wheres(r.output)).toEqual(['where: sandbox pid 2 dom HappyDOM', 'where: sandbox pid 2 dom from the config'])
+  expect(wheres(r.output)).toEqual(['where: sandbox pid 2 dom HappyDOM', 'where: sandbox pid 2 dom jsdom'])
+  // jsdom got the project's environmentOptions.
+  expect(r.output).toContain('location: http://from-the-config.test/')
   const report = JSON.parse(p.read('r.json'))
   expect(report.files).toHaveLength(2)
   for (const f of report.files) {
