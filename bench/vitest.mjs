@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// The Vitest front door's cost: `vitest run` on 40 small test files with the
-// ns-isolated environment (each file's worker in fresh namespaces, with its
-// usage report) against stock Vitest (pool forks, environment node), at
-// maxWorkers 1 and 2, runs interleaved so drift hits all alike: ns-isolated
-// as configured by default (prewarm: the next file's worker boots while a
-// file runs; compileCache: workers get Node's compile cache), with
-// prewarm: false, and with compileCache: false; and stock with
-// NODE_COMPILE_CACHE set, to show the sandbox's own price with the cache on
-// both sides.
+// The Vitest front door's cost, against what users run: `vitest run` on 40
+// small test files, ns-isolated as configured by default (the plugin,
+// `environment: 'ns-isolated'`: each file's worker in fresh namespaces, with
+// its usage report) against stock Vitest as configured by default (pool
+// forks, environment node), at maxWorkers 1 and 2, runs interleaved so drift
+// hits all alike. That ratio leads (goal: <= 1.05). The other runs only
+// explain it: ns-isolated with prewarm: false (no spare worker booted ahead)
+// and with compileCache: false (no Node compile cache for its workers), and
+// stock with NODE_COMPILE_CACHE set (the sandbox's own price, the cache on
+// both sides).
 //   bench/vitest.mjs [--rounds N] [--files N]
-// Prints the median wall time of each and the ratios (goal: <= 1.05 against
-// stock). It never fails on time.
+// Prints the median wall time of each and the ratios. It never fails on time.
 import './node.mjs'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -139,21 +139,20 @@ const median = (xs) => {
 
 try {
   console.log(`vitest run, ${files} files, ${rounds} interleaved rounds (after one warm-up each)`)
-  const configs = {
-    'stock, NODE_COMPILE_CACHE set': STOCK_CACHED,
-    'ns-isolated': 'isolated.config.ts',
+  const DEFAULT = 'isolated.config.ts'
+  const explanations = {
     'ns-isolated, prewarm: false': 'cold.config.ts',
     'ns-isolated, compileCache: false': 'nocache.config.ts',
   }
   for (const workers of [1, 2]) {
-    const all = ['stock.config.ts', ...Object.values(configs)]
+    const all = ['stock.config.ts', DEFAULT, ...Object.values(explanations), STOCK_CACHED]
     for (const c of all) await run(c, workers)
     const runs = Object.fromEntries(all.map((c) => [c, []]))
     for (let i = 0; i < rounds; i++) for (const c of all) runs[c].push(await run(c, workers))
     const stock = runs['stock.config.ts']
     const s = median(stock.map((r) => r.ms))
     const sc = median(stock.map((r) => r.cpu))
-    console.log(`maxWorkers=${workers}: stock forks ${s.toFixed(0)} ms (CPU busy ${sc.toFixed(0)} ms)`)
+    console.log(`maxWorkers=${workers}: stock (default) ${s.toFixed(0)} ms (CPU busy ${sc.toFixed(0)} ms)`)
     const line = (name, of, base, baseName) => {
       const b = median(base.map((r) => r.ms))
       const bc = median(base.map((r) => r.cpu))
@@ -168,9 +167,13 @@ try {
         `  ${name} / ${baseName}: ${n.toFixed(0)} ms, ratio ${(n / b).toFixed(3)}, paired ${paired.toFixed(3)} (${n >= b ? '+' : ''}${((n - b) / files).toFixed(1)} ms per file); CPU busy ${nc.toFixed(0)} ms, ratio ${(nc / bc).toFixed(3)}`,
       )
     }
-    for (const [name, c] of Object.entries(configs)) line(name, runs[c], stock, 'stock (goal <= 1.05)')
+    // What users compare: the plugin as configured by default against stock as configured by default.
+    line('ns-isolated (default)', runs[DEFAULT], stock, 'stock (default) (goal <= 1.05)')
+    console.log('  explained by:')
+    for (const [name, c] of Object.entries(explanations)) line(`  ${name}`, runs[c], stock, 'stock (default)')
+    line('  stock, NODE_COMPILE_CACHE set', runs[STOCK_CACHED], stock, 'stock (default)')
     // The sandbox's own price, with the compile cache on both sides.
-    line('ns-isolated', runs['isolated.config.ts'], runs[STOCK_CACHED], 'stock with NODE_COMPILE_CACHE')
+    line('  ns-isolated (default)', runs[DEFAULT], runs[STOCK_CACHED], 'stock with NODE_COMPILE_CACHE')
   }
   if (failures > 0) console.log(`${failures} run(s) failed and were retried`)
 } finally {
