@@ -32,7 +32,7 @@ export interface RunReport {
 export interface UnsandboxedFile {
   /** Path of the test file, relative to the project root where possible. */
   file: string
-  /** Why, and where to read more, e.g. `environment jsdom: not sandboxed (plugin option environments), see docs/vitest.md#any-environment`. */
+  /** Why, and where to read more, e.g. `environment jsdom: not sandboxed, see docs/vitest.md#any-environment`. */
   reason: string
   /** The runner's project, when the run has several. */
   project?: string
