@@ -150,6 +150,7 @@ static int leaks_truncated;
 struct leak {
   long pid;
   char state; /* from /proc/<pid>/stat: R and D are on their way somewhere (an exec, say) */
+  long cpu;   /* its utime + stime, in ticks */
   char cmd[4096];
 };
 static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
@@ -251,6 +252,9 @@ static int read_leaks(struct leak *out) {
     if (fd >= 0) close(fd);
     char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
     out[count].state = paren && paren[1] ? paren[2] : 'Z';
+    long utime = 0, stime = 0;
+    if (paren) sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
+    out[count].cpu = utime + stime;
     out[count++].pid = pid;
   }
   if (d) closedir(d);
@@ -260,26 +264,40 @@ static int read_leaks(struct leak *out) {
 /* What is still alive once the worker is gone, by the command it runs. A
  * leak is often caught between fork and exec (a shell's `setsid sleep &`:
  * still "sh", then "setsid", then "sleep"), so the list is read again until
- * two readings agree and nothing in it is running (R) or in the kernel (D):
- * a few ms on a quiet machine; at most 250 ms (a busy machine may keep a
- * runnable process waiting that long; a process that spins stays R). The
- * final command is named. */
+ * two readings agree and each process in it has settled: it sleeps or is
+ * stopped, or it keeps running on CPU of its own (a spinner: 50 ms since the
+ * first reading). Counted in the process's own CPU, not in time, so a busy
+ * machine that keeps a runnable process waiting does not cut the wait short;
+ * 5 s at most. The final command is named. */
 static int list_leaks(FILE *f) {
+  static struct leak first[MAX_LEAKS];
   struct leak *now = leaks_a, *next = leaks_b;
   int count = read_leaks(now);
-  for (int round = 0; count > 0 && round < 125; round++) {
+  int nfirst = count > 0 ? count : 0;
+  memcpy(first, now, sizeof(struct leak) * (size_t)nfirst);
+  struct timespec start, t;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long ticks = sysconf(_SC_CLK_TCK);
+  for (int round = 0; count > 0; round++) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - start.tv_sec >= 5) break;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
     nanosleep(&pause, NULL);
     int again = read_leaks(next);
-    int same = again == count;
-    for (int i = 0; same && i < count; i++)
-      same = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0 && next[i].state != 'R' &&
-             next[i].state != 'D';
-    struct leak *t = now;
+    int settled = again == count;
+    for (int i = 0; settled && i < count; i++) {
+      settled = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0;
+      if (!settled || (next[i].state != 'R' && next[i].state != 'D')) continue;
+      long ran = next[i].cpu;
+      for (int j = 0; j < nfirst; j++)
+        if (first[j].pid == next[i].pid) { ran -= first[j].cpu; break; }
+      settled = ran * 1000 >= 50 * ticks; /* running on its own: a spinner */
+    }
+    struct leak *swap = now;
     now = next;
-    next = t;
+    next = swap;
     count = again;
-    if (same) break;
+    if (settled) break;
   }
   for (int i = 0; i < count; i++) {
     fprintf(f, "%s{\"pid\":%ld,\"cmd\":", i ? "," : "", now[i].pid);
