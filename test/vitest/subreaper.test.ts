@@ -8,23 +8,13 @@
  * table is there, and every file is marked "no namespaces (seccomp)", in the
  * table and the JSON. A SIGKILLed Vitest takes the tree along.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
-import { pidsWithMarker, tempDir, waitFor } from '../helpers.ts'
+import { afterEach, expect, test } from 'vitest'
+import { pidsWithMarker, waitFor } from '../helpers.ts'
+import { probeDir } from '../sandbox/probes.ts'
 import { config, hostPidsWith, type Project, project, uniqueSleep } from './helpers.ts'
 
-const dir = tempDir('nsv-subreaper-')
-const probe = join(dir.path, 'probe')
-const underDockerSeccomp = [probe, 'docker-seccomp']
-beforeAll(() => {
-  const cc = spawnSync('cc', ['-O1', '-o', probe, join(import.meta.dirname, '../sandbox/fixtures/syscall-probe.c')], {
-    encoding: 'utf8',
-  })
-  expect(cc.status, cc.stderr).toBe(0)
-})
-afterAll(() => dir.cleanup())
+const underDockerSeccomp = [probeDir('nsv-subreaper-').probe, 'docker-seccomp']
 
 let p: Project | undefined
 afterEach(() => {
