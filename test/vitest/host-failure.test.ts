@@ -1,9 +1,14 @@
 /**
- * A host that cannot isolate (simulated: NS_ISOLATED_LAUNCHER names a
- * missing file, so the core throws ENS_LAUNCHER_MISSING): the file fails
- * clearly by default; `fallback: 'unisolated'` runs it as stock forks with a
- * warning.
+ * A host that cannot isolate: the file fails clearly by default;
+ * `fallback: 'unisolated'` runs it as stock forks with a warning. Two ways
+ * it cannot: no launcher (NS_ISOLATED_LAUNCHER names a missing file, so the
+ * core throws ENS_LAUNCHER_MISSING before anything starts), and a launcher
+ * that starts but is refused its namespaces (a stand-in that writes the
+ * launcher's `error` line and exits 125, as the real one does under
+ * Docker's seccomp profile): the failure is known only once it has run.
  */
+
+import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
 import { config, type Project, project } from './helpers.ts'
 
@@ -14,6 +19,7 @@ afterEach(() => {
 })
 
 const missing = '/nonexistent/ns-isolated-launcher'
+const refusing = join(import.meta.dirname, '../fixtures/refusing-launcher.sh')
 
 test('by default the run fails and says why', async () => {
   p = project('mixed', { 'vitest.config.ts': config('{}', "{ environment: 'node' }") })
@@ -37,4 +43,26 @@ test("fallback: 'unisolated' runs the file like stock forks, with a warning", as
   expect(r.code).toBe(0)
   expect(r.output).toContain("run unisolated (fallback: 'unisolated')")
   expect(r.output).toContain('NS_ISOLATED_LAUNCHER points to')
+})
+
+test('a launcher refused its namespaces at run time fails the run, saying why', async () => {
+  p = project('mixed', { 'vitest.config.ts': config('{}', "{ environment: 'node' }") })
+  const r = await p.run([], { NS_ISOLATED_LAUNCHER: refusing })
+  expect(r.code).toBe(1)
+  expect(r.output).toContain('ENS_NAMESPACE_DENIED')
+  expect(r.output).toContain('creating namespaces was refused (EPERM)')
+  expect(r.output).toMatch(/isolated\.spec\.ts/)
+})
+
+test("a launcher refused its namespaces at run time: fallback: 'unisolated' runs the file like stock forks", async () => {
+  p = project('mixed', { 'vitest.config.ts': config("{ fallback: 'unisolated' }", "{ environment: 'node' }") })
+  p.write(
+    'isolated.spec.ts',
+    `// @vitest-${'environment'} ns-isolated\nimport { expect, test } from 'vitest'\ntest('runs', () => { expect(process.env.NS_ISOLATED_INSIDE).toBeUndefined() })\n`,
+  )
+  const r = await p.run([], { NS_ISOLATED_LAUNCHER: refusing })
+  expect(r.output).toContain('2 passed')
+  expect(r.code).toBe(0)
+  expect(r.output).toContain("run unisolated (fallback: 'unisolated')")
+  expect(r.output).toContain('creating namespaces was refused (EPERM)')
 })
