@@ -38,8 +38,9 @@ describe('leaked processes', () => {
 
   it('passes SIGTERM on to the command and reports how it ended', async () => {
     const { spawnSandbox } = await import('../../dist/index.js')
-    const s = spawnSandbox('/bin/sleep', ['1000'], { stdio: 'ignore' })
-    await new Promise((r) => setTimeout(r, 100))
+    const s = spawnSandbox('/bin/sh', ['-c', 'echo running; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // Relayed to a command that runs (not one the launcher has yet to start).
+    await new Promise<void>((r) => s.child.stdout?.on('data', (d) => String(d).includes('running') && r()))
     s.kill('SIGTERM')
     const r = await s.result
     expect(r.signal).toBe('SIGTERM')
