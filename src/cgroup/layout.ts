@@ -121,9 +121,9 @@ function fromMountinfo(root: string, lines: MountLine[]): CgroupMounts | undefin
   }
 }
 
-/** A root that is not a mount point (a fake tree): look at the files a kernel would show. */
-function fromFiles(root: string, io: CgroupIo): CgroupMounts {
-  const none: CgroupMounts = {
+/** No cgroup filesystem at `root`. */
+function noCgroups(root: string): CgroupMounts {
+  return {
     layout: 'none',
     root,
     v1: new Map(),
@@ -132,6 +132,11 @@ function fromFiles(root: string, io: CgroupIo): CgroupMounts {
     readOnly: false,
     nsdelegate: false,
   }
+}
+
+/** A root that is not a mount point (a fake tree): look at the files a kernel would show. */
+function fromFiles(root: string, io: CgroupIo): CgroupMounts {
+  const none = noCgroups(root)
   if (io.exists(join(root, 'cgroup.controllers'))) return { ...none, layout: 'v2', unified: root }
   let dirs: string[]
   try {
@@ -169,16 +174,7 @@ export function readCgroupMounts(root: string = DEFAULT_ROOT, mountinfo?: string
   const mounted = fromMountinfo(root, parseMountinfo(text))
   if (mounted !== undefined) return mounted
   // Nothing mounted at the real root means no cgroups; any other root is a tree to probe.
-  if (root === DEFAULT_ROOT)
-    return {
-      layout: 'none',
-      root,
-      v1: new Map(),
-      unified: undefined,
-      unifiedMountRoot: '/',
-      readOnly: false,
-      nsdelegate: false,
-    }
+  if (root === DEFAULT_ROOT) return noCgroups(root)
   return fromFiles(root, io)
 }
 

@@ -150,6 +150,7 @@ static int leaks_truncated;
 struct leak {
   long pid;
   char state; /* from /proc/<pid>/stat: R and D are on their way somewhere (an exec, say) */
+  long cpu;   /* its utime + stime, in ticks */
   char cmd[4096];
 };
 static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
@@ -251,6 +252,9 @@ static int read_leaks(struct leak *out) {
     if (fd >= 0) close(fd);
     char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
     out[count].state = paren && paren[1] ? paren[2] : 'Z';
+    long utime = 0, stime = 0;
+    if (paren) sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
+    out[count].cpu = utime + stime;
     out[count++].pid = pid;
   }
   if (d) closedir(d);
@@ -260,26 +264,40 @@ static int read_leaks(struct leak *out) {
 /* What is still alive once the worker is gone, by the command it runs. A
  * leak is often caught between fork and exec (a shell's `setsid sleep &`:
  * still "sh", then "setsid", then "sleep"), so the list is read again until
- * two readings agree and nothing in it is running (R) or in the kernel (D):
- * a few ms on a quiet machine; at most 250 ms (a busy machine may keep a
- * runnable process waiting that long; a process that spins stays R). The
- * final command is named. */
+ * two readings agree and each process in it has settled: it sleeps or is
+ * stopped, or it keeps running on CPU of its own (a spinner: 50 ms since the
+ * first reading). Counted in the process's own CPU, not in time, so a busy
+ * machine that keeps a runnable process waiting does not cut the wait short;
+ * 5 s at most. The final command is named. */
 static int list_leaks(FILE *f) {
+  static struct leak first[MAX_LEAKS];
   struct leak *now = leaks_a, *next = leaks_b;
   int count = read_leaks(now);
-  for (int round = 0; count > 0 && round < 125; round++) {
+  int nfirst = count > 0 ? count : 0;
+  memcpy(first, now, sizeof(struct leak) * (size_t)nfirst);
+  struct timespec start, t;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long ticks = sysconf(_SC_CLK_TCK);
+  for (int round = 0; count > 0; round++) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - start.tv_sec >= 5) break;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
     nanosleep(&pause, NULL);
     int again = read_leaks(next);
-    int same = again == count;
-    for (int i = 0; same && i < count; i++)
-      same = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0 && next[i].state != 'R' &&
-             next[i].state != 'D';
-    struct leak *t = now;
+    int settled = again == count;
+    for (int i = 0; settled && i < count; i++) {
+      settled = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0;
+      if (!settled || (next[i].state != 'R' && next[i].state != 'D')) continue;
+      long ran = next[i].cpu;
+      for (int j = 0; j < nfirst; j++)
+        if (first[j].pid == next[i].pid) { ran -= first[j].cpu; break; }
+      settled = ran * 1000 >= 50 * ticks; /* running on its own: a spinner */
+    }
+    struct leak *swap = now;
     now = next;
-    next = t;
+    next = swap;
     count = again;
-    if (same) break;
+    if (settled) break;
   }
   for (int i = 0; i < count; i++) {
     fprintf(f, "%s{\"pid\":%ld,\"cmd\":", i ? "," : "", now[i].pid);
@@ -621,6 +639,21 @@ static void copy_file(const char *src, const char *dst) {
 enum { SC_EPERM, SC_ENOSYS, SC_MOUNT, SC_NSFLAGS };
 struct sc_rule { int nr; int act; };
 
+/* Calls added since Linux 5.1 have one number on every arch. */
+#define SC_UNIFIED                                                                                       \
+  {425, SC_ENOSYS} /* io_uring_setup */, {426, SC_ENOSYS} /* io_uring_enter */,                           \
+      {427, SC_ENOSYS} /* io_uring_register */, {428, SC_MOUNT} /* open_tree */,                          \
+      {429, SC_MOUNT} /* move_mount */, {430, SC_MOUNT} /* fsopen */, {431, SC_MOUNT} /* fsconfig */,     \
+      {432, SC_MOUNT} /* fsmount */, {433, SC_MOUNT} /* fspick */, {435, SC_ENOSYS} /* clone3 */,         \
+      {442, SC_MOUNT} /* mount_setattr */, {443, SC_EPERM} /* quotactl_fd */,                             \
+      {467, SC_MOUNT} /* open_tree_attr */
+
+#if defined(__NR_io_uring_setup) && defined(__NR_open_tree) && defined(__NR_clone3) && defined(__NR_quotactl_fd)
+_Static_assert(__NR_io_uring_setup == 425 && __NR_open_tree == 428 && __NR_clone3 == 435 && __NR_mount_setattr == 442 &&
+                   __NR_quotactl_fd == 443,
+               "the unified syscall numbers");
+#endif
+
 /* Calls some arches never had: -1 is skipped. */
 #ifndef __NR_iopl
 #define __NR_iopl -1
@@ -659,20 +692,15 @@ static const struct sc_rule native_rules[] = {
     {__NR_bpf, SC_EPERM}, {__NR_perf_event_open, SC_EPERM}, {__NR_swapon, SC_EPERM},
     {__NR_swapoff, SC_EPERM}, {__NR_settimeofday, SC_EPERM}, {__NR_clock_settime, SC_EPERM},
     {__NR_clock_adjtime, SC_EPERM}, {__NR_adjtimex, SC_EPERM}, {__NR_acct, SC_EPERM},
-    {__NR_quotactl, SC_EPERM}, {__NR_quotactl_fd, SC_EPERM}, {__NR_reboot, SC_EPERM},
+    {__NR_quotactl, SC_EPERM}, {__NR_reboot, SC_EPERM},
     {__NR_syslog, SC_EPERM}, {__NR_lookup_dcookie, SC_EPERM}, {__NR_userfaultfd, SC_EPERM},
     {__NR_vhangup, SC_EPERM}, {__NR_setns, SC_EPERM}, {__NR_iopl, SC_EPERM},
     {__NR_ioperm, SC_EPERM}, {__NR_uselib, SC_EPERM}, {__NR_ustat, SC_EPERM},
     {__NR_sysfs, SC_EPERM}, {__NR__sysctl, SC_EPERM}, {__NR_nfsservctl, SC_EPERM},
     {__NR_create_module, SC_EPERM}, {__NR_get_kernel_syms, SC_EPERM}, {__NR_query_module, SC_EPERM},
     {__NR_mount, SC_MOUNT}, {__NR_umount2, SC_MOUNT}, {__NR_pivot_root, SC_MOUNT},
-    {__NR_move_mount, SC_MOUNT}, {__NR_fsopen, SC_MOUNT}, {__NR_fsmount, SC_MOUNT},
-    {__NR_fsconfig, SC_MOUNT}, {__NR_fspick, SC_MOUNT}, {__NR_open_tree, SC_MOUNT},
-    {__NR_mount_setattr, SC_MOUNT},
-    {467, SC_MOUNT}, /* open_tree_attr (Linux 6.15), the same number on every arch */
-    {__NR_io_uring_setup, SC_ENOSYS}, {__NR_io_uring_enter, SC_ENOSYS}, {__NR_io_uring_register, SC_ENOSYS},
-    {__NR_clone3, SC_ENOSYS},
     {__NR_unshare, SC_NSFLAGS}, {__NR_clone, SC_NSFLAGS},
+    SC_UNIFIED,
 };
 #if defined(__x86_64__)
 /* i386 (int 0x80 on x86_64), from asm/unistd_32.h. */
@@ -722,19 +750,7 @@ static const struct sc_rule compat_rules[] = {
     {374, SC_EPERM} /* userfaultfd */,
     {404, SC_EPERM} /* clock_settime64 */,
     {405, SC_EPERM} /* clock_adjtime64 */,
-    {425, SC_ENOSYS} /* io_uring_setup */,
-    {426, SC_ENOSYS} /* io_uring_enter */,
-    {427, SC_ENOSYS} /* io_uring_register */,
-    {428, SC_MOUNT} /* open_tree */,
-    {429, SC_MOUNT} /* move_mount */,
-    {430, SC_MOUNT} /* fsopen */,
-    {431, SC_MOUNT} /* fsconfig */,
-    {432, SC_MOUNT} /* fsmount */,
-    {433, SC_MOUNT} /* fspick */,
-    {435, SC_ENOSYS} /* clone3 */,
-    {442, SC_MOUNT} /* mount_setattr */,
-    {443, SC_EPERM} /* quotactl_fd */,
-    {467, SC_MOUNT} /* open_tree_attr */};
+    SC_UNIFIED};
 #elif defined(__aarch64__)
 /* 32-bit ARM (EABI) on arm64, from arch/arm/tools/syscall.tbl. */
 static const struct sc_rule compat_rules[] = {
@@ -777,19 +793,7 @@ static const struct sc_rule compat_rules[] = {
     {401, SC_EPERM} /* kexec_file_load */,
     {404, SC_EPERM} /* clock_settime64 */,
     {405, SC_EPERM} /* clock_adjtime64 */,
-    {425, SC_ENOSYS} /* io_uring_setup */,
-    {426, SC_ENOSYS} /* io_uring_enter */,
-    {427, SC_ENOSYS} /* io_uring_register */,
-    {428, SC_MOUNT} /* open_tree */,
-    {429, SC_MOUNT} /* move_mount */,
-    {430, SC_MOUNT} /* fsopen */,
-    {431, SC_MOUNT} /* fsconfig */,
-    {432, SC_MOUNT} /* fsmount */,
-    {433, SC_MOUNT} /* fspick */,
-    {435, SC_ENOSYS} /* clone3 */,
-    {442, SC_MOUNT} /* mount_setattr */,
-    {443, SC_EPERM} /* quotactl_fd */,
-    {467, SC_MOUNT} /* open_tree_attr */};
+    SC_UNIFIED};
 #endif
 
 #if defined(__x86_64__)

@@ -5,42 +5,15 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { delegableCgroups, pidsWithMarker, tempDir, uniqueSleep } from '../helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { delegableCgroups, pidsWithMarker, uniqueSleep } from '../helpers.ts'
+import { attempt, probeDir, shellInside } from './probes.ts'
 
-const dir = tempDir('nsiso-cgfs-')
-const probe = join(dir.path, 'probe')
-afterAll(() => dir.cleanup())
-beforeAll(async () => {
-  const { spawnSync } = await import('node:child_process')
-  const cc = spawnSync('cc', ['-O1', '-o', probe, join(import.meta.dirname, 'fixtures/syscall-probe.c')], {
-    encoding: 'utf8',
-  })
-  expect(cc.status, cc.stderr).toBe(0)
-})
+const dir = probeDir('nsiso-cgfs-')
 
 /** Runs a shell script in a sandbox; its \`k=v\` lines. */
-async function inside(script: string) {
-  const out: string[] = []
-  const s = (await import('../../dist/index.js')).spawnSandbox('/bin/sh', ['-c', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    cwd: dir.path,
-    env: { ...process.env, PROBE: probe },
-  })
-  s.child.stdout?.on('data', (d) => out.push(String(d)))
-  await s.result
-  return Object.fromEntries(
-    out
-      .join('')
-      .trim()
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  )
-}
-
-const attempt = (name: string, cmd: string) =>
-  `if ${cmd} 2>/dev/null; then echo ${name}=ok; else echo ${name}=refused; fi`
+const inside = async (script: string) =>
+  (await shellInside(script, { cwd: dir.path, env: { ...process.env, PROBE: dir.probe } })).v
 
 describe('cgroupfs (root)', { tags: ['root'] }, () => {
   it("cannot write the host's cgroupfs: no kill of a host cgroup, no cap changed, no way out of its own", async () => {

@@ -6,57 +6,31 @@
 import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { launcherPath } from '../../dist/host/launcher-binary.js'
 import { buildPlan, realHost } from '../../dist/host/plan.js'
 import { defaultBounds, planEnv } from '../../dist/host/prepare.js'
 import { capabilityMask, DEFAULT_CAPABILITIES } from '../../dist/host/privileges.js'
 import { runSandbox } from '../../dist/index.js'
-import { delegableCgroups, runScript, tempDir } from '../helpers.ts'
+import { delegableCgroups, runScript } from '../helpers.ts'
+import { attempt, probeDir, shellInside } from './probes.ts'
 
-const dir = tempDir('nsiso-sec-')
-const probe = join(dir.path, 'probe')
+const dir = probeDir('nsiso-sec-')
+const probe = dir.probe
 const project = join(dir.path, 'proj')
 const nodeModules = join(project, 'node_modules')
 /** Docker's default set without MKNOD, as /proc/<pid>/status prints masks. */
 const DOCKER_MASK = capabilityMask(DEFAULT_CAPABILITIES).toString(16).padStart(16, '0')
 
 beforeAll(() => {
-  const cc = spawnSync('cc', ['-O1', '-o', probe, join(import.meta.dirname, 'fixtures/syscall-probe.c')], {
-    encoding: 'utf8',
-  })
-  expect(cc.status, cc.stderr).toBe(0)
   mkdirSync(join(nodeModules, 'dep'), { recursive: true })
   writeFileSync(join(nodeModules, 'dep', 'index.js'), 'module.exports = 1\n')
 })
-afterAll(() => dir.cleanup())
 
-/** Runs a shell script in a sandbox whose cwd is the project (so the probe and node_modules come in); `k=v` lines. */
-async function inside(script: string, options: Record<string, unknown> = {}) {
-  const out: string[] = []
-  const s = (await import('../../dist/index.js')).spawnSandbox('/bin/sh', ['-c', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: project,
-    env: { ...process.env, PROBE: probe, NM: nodeModules },
-    ...options,
-  })
-  s.child.stdout?.on('data', (d) => out.push(String(d)))
-  s.child.stderr?.on('data', () => {})
-  const result = await s.result
-  const v = Object.fromEntries(
-    out
-      .join('')
-      .trim()
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  )
-  return { v, result }
-}
+/** Runs a shell script in a sandbox whose cwd is the project (so the probe and node_modules come in). */
+const inside = (script: string, options: Record<string, unknown> = {}) =>
+  shellInside(script, { cwd: project, env: { ...process.env, PROBE: probe, NM: nodeModules }, ...options })
 
-/** `name=ok` when the command succeeded, `name=refused` when not. */
-const attempt = (name: string, cmd: string) =>
-  `if ${cmd} 2>/dev/null; then echo ${name}=ok; else echo ${name}=refused; fi`
 const status = (field: string) => `echo ${field}=$(awk '/^${field}:/ {print $2}' /proc/self/status)`
 
 describe('as root', { tags: ['root'] }, () => {

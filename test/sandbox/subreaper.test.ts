@@ -4,20 +4,12 @@
 // namespaces, installed by a helper of these tests (syscall-probe.c).
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runSandbox } from '../../dist/index.js'
-import { dist, isRoot, pidsWithMarker, runScript, tempDir, uniqueSleep, waitFor } from '../helpers.ts'
+import { dist, pidsWithMarker, runScript, uniqueSleep, waitFor } from '../helpers.ts'
+import { probeDir } from './probes.ts'
 
-const dir = tempDir('nsiso-sub-')
-const probe = join(dir.path, 'probe')
-beforeAll(() => {
-  const cc = spawnSync('cc', ['-O1', '-o', probe, join(import.meta.dirname, 'fixtures/syscall-probe.c')], {
-    encoding: 'utf8',
-  })
-  expect(cc.status, cc.stderr).toBe(0)
-})
-afterAll(() => dir.cleanup())
+const { probe } = probeDir('nsiso-sub-')
 
 const underDockerSeccomp = (args: string[]) =>
   spawnSync(probe, ['docker-seccomp', process.execPath, dist('cli/main.js'), ...args], { encoding: 'utf8' })
@@ -60,27 +52,26 @@ describe('under a seccomp filter like Docker’s', () => {
 })
 
 describe('namespaces: false', () => {
-  it.runIf(isRoot)(
-    'as root: double forks and setsid daemons are reported and killed; caps and figures from its cgroup',
-    async () => {
-      const sleep = uniqueSleep()
-      const r = await runSandbox(
-        'sh',
-        ['-c', `setsid sleep ${sleep} </dev/null >/dev/null 2>&1 & (sleep ${sleep} &); exit 3`],
-        {
-          namespaces: false,
-          pids: 64,
-          stdio: 'ignore',
-        },
-      )
-      expect(r.code).toBe(3)
-      expect(r.namespaces).toBe(false)
-      expect(r.leaked.map((l) => l.command).sort()).toEqual([`sleep ${sleep}`, `sleep ${sleep}`])
-      expect(r.caps.enforced.pids).toBe(true)
-      expect(r.usage.source).toBe('cgroup')
-      expect(pidsWithMarker(sleep)).toEqual([])
-    },
-  )
+  it('as root: double forks and setsid daemons are reported and killed; caps and figures from its cgroup', {
+    tags: ['root'],
+  }, async () => {
+    const sleep = uniqueSleep()
+    const r = await runSandbox(
+      'sh',
+      ['-c', `setsid sleep ${sleep} </dev/null >/dev/null 2>&1 & (sleep ${sleep} &); exit 3`],
+      {
+        namespaces: false,
+        pids: 64,
+        stdio: 'ignore',
+      },
+    )
+    expect(r.code).toBe(3)
+    expect(r.namespaces).toBe(false)
+    expect(r.leaked.map((l) => l.command).sort()).toEqual([`sleep ${sleep}`, `sleep ${sleep}`])
+    expect(r.caps.enforced.pids).toBe(true)
+    expect(r.usage.source).toBe('cgroup')
+    expect(pidsWithMarker(sleep)).toEqual([])
+  })
 
   it('rootless: the same, figures from rusage where there is no cgroup', () => {
     const sleep = uniqueSleep()

@@ -5,42 +5,16 @@
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isRoot, tempDir } from '../helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { probeDir, shellInside } from './probes.ts'
 
-const dir = tempDir('nsiso-sys-')
-const probe = join(dir.path, 'probe')
-beforeAll(() => {
-  const cc = spawnSync('cc', ['-O1', '-o', probe, join(import.meta.dirname, 'fixtures/syscall-probe.c')], {
-    encoding: 'utf8',
-  })
-  expect(cc.status, cc.stderr).toBe(0)
-})
-afterAll(() => dir.cleanup())
-
-async function inside(script: string, options: Record<string, unknown> = {}) {
-  const out: string[] = []
-  const s = (await import('../../dist/index.js')).spawnSandbox('/bin/sh', ['-c', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    cwd: dir.path,
-    env: { ...process.env, PROBE: probe },
-    ...options,
-  })
-  s.child.stdout?.on('data', (d) => out.push(String(d)))
-  await s.result
-  return Object.fromEntries(
-    out
-      .join('')
-      .trim()
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  )
-}
-
+const dir = probeDir('nsiso-sys-')
+const probe = dir.probe
 const project = dir.path
+const inside = async (script: string, options: Record<string, unknown> = {}) =>
+  (await shellInside(script, { cwd: dir.path, env: { ...process.env, PROBE: probe }, ...options })).v
 
-describe.runIf(isRoot)('system calls (root)', () => {
+describe('system calls (root)', { tags: ['root'] }, () => {
   it('refuses keyrings, open_by_handle_at, device nodes and the 32-bit entry points; answers clone3 callers with ENOSYS', async () => {
     writeFileSync(join(project, 'witness'), 'host\n')
     const v = await inside(
