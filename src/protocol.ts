@@ -42,7 +42,8 @@ export interface FinalStatusLine {
   v: 1
   code: number | null
   signal: number | null
-  leaked: Array<{ pid: number; cmd: string }>
+  /** `test`: the NS_ISOLATED_TEST in the process's environment (TEST_ENV), when it has one. */
+  leaked: Array<{ pid: number; cmd: string; test?: string }>
   leaksUnknown?: boolean
   /** More processes were left than PID 1 lists (256); all were killed. */
   leaksTruncated?: boolean

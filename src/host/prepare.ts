@@ -46,8 +46,10 @@ export type Strategy = 'root' | 'rootless'
 export interface LeakedProcess {
   /** Its pid inside the sandbox. */
   pid: number
-  /** Its command line. */
+  /** Its command line, once its pending exec is done (PID 1 waits for the name to settle). */
   command: string
+  /** The `NS_ISOLATED_TEST` in its environment, when it has one: the test that started it (set by the runners' trackers). */
+  test?: string
 }
 
 /** A path the sandbox wrote outside /tmp, into the overlay (gone with the sandbox). */
@@ -363,7 +365,9 @@ function prepare(
       code: final ? final.code : exit.code,
       signal: final ? signalName(final.signal) : exit.signal,
       wallMs,
-      leaked: (final?.leaked ?? []).map((l) => ({ pid: l.pid, command: l.cmd })),
+      leaked: (final?.leaked ?? []).map((l) =>
+        l.test ? { pid: l.pid, command: l.cmd, test: l.test } : { pid: l.pid, command: l.cmd },
+      ),
       leaksKnown: final !== undefined && !final.leaksUnknown,
       leaksTruncated: final?.leaksTruncated ?? false,
       writes,

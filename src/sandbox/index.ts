@@ -8,6 +8,7 @@ export { type CapCounters, type CapLimits, capHitMessage, testCapsHit } from '..
 export type { CapHit } from '../report/schema.ts'
 export { formatBytes, formatMs } from '../report/units.ts'
 export { type CgroupCounters, cgroupCounters } from './cgroup.ts'
+export { LeakAttribution, type SeenProcess } from './leaks.ts'
 export { diffSamples, insideSandbox, type SandboxDelta, type SandboxSample, sampleSandbox } from './probe.ts'
 export {
   commandOf,
