@@ -49,9 +49,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# 4. Build: the launcher and the TypeScript.
-node scripts/build-launcher.mjs >/dev/null
-tsc -p tsconfig.build.json
-for ws in plugins/*/; do
-  if [ -f "$ws/tsconfig.json" ]; then tsc -p "$ws/tsconfig.json"; fi
-done
+# 4. Build: the launcher and the TypeScript (the core and both plugins).
+npm run --silent build >/dev/null

@@ -10,6 +10,7 @@ export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export { type CompileCache, compileCacheFor } from './host/compile-cache.ts'
 export { assertNodeSupported, isNodeSupported, MIN_NODE_VERSION } from './host/node-version.ts'
 export type {
+  LauncherExit,
   LeakedProcess,
   SandboxCaps,
   SandboxLaunch,
@@ -21,6 +22,7 @@ export type {
 export { prepareSandbox } from './host/prepare.ts'
 export { refusedNamespaces } from './host/refusal.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
+export { type HiddenLauncher, type StartedSandbox, type StartOptions, startSandbox } from './host/start.ts'
 export {
   createIsolatePool,
   type IsolateCallOptions,
@@ -49,7 +51,8 @@ export {
   type SandboxMode,
   type SandboxOptions,
 } from './options.ts'
-export { INSIDE_ENV } from './protocol.ts'
+export { INSIDE_ENV, TEST_ENV } from './protocol.ts'
+export { type CapFigures, type CapLimits, capHitMessage, capsHit } from './report/caps.ts'
 export {
   type Cell,
   type CellStyle,

@@ -8,6 +8,12 @@
 export const PLAN_ENV = 'NS_ISOLATED_PLAN'
 /** Set in every sandbox's environment: its hostname. Tells code (and runner environments) that they run inside. */
 export const INSIDE_ENV = 'NS_ISOLATED_INSIDE'
+/**
+ * Set by the runners' trackers inside a sandbox while a test runs (an id of
+ * the test): every process the test starts inherits it, so a leak names its
+ * test however it was started (src/sandbox/proc.ts, `testMarkerOf`).
+ */
+export const TEST_ENV = 'NS_ISOLATED_TEST'
 /** Where the staging tmpfs (overlay upper layers, manifest) is visible inside, read-only. */
 export const STAGING_INSIDE = '/dev/.ns-isolated'
 /** The launcher's exit code when it (not the command) failed. */
@@ -36,7 +42,8 @@ export interface FinalStatusLine {
   v: 1
   code: number | null
   signal: number | null
-  leaked: Array<{ pid: number; cmd: string }>
+  /** `test`: the NS_ISOLATED_TEST in the process's environment (TEST_ENV), when it has one. */
+  leaked: Array<{ pid: number; cmd: string; test?: string }>
   leaksUnknown?: boolean
   /** More processes were left than PID 1 lists (256); all were killed. */
   leaksTruncated?: boolean
@@ -53,14 +60,43 @@ export type StatusLine = SetupDoneLine | SetupFailureLine | LauncherErrorLine | 
 
 /** Parses the status channel's text: one JSON object per line. Unparseable lines are skipped. */
 export function parseStatus(text: string): StatusLine[] {
-  const lines: StatusLine[] = []
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue
-    try {
-      lines.push(JSON.parse(line) as StatusLine)
-    } catch {
-      // A torn line (the runner died mid-write) carries nothing we can use.
-    }
+  const reader = new StatusReader()
+  reader.push(text)
+  reader.end()
+  return reader.lines
+}
+
+/** Reads the status channel as it arrives (a pipe): each whole line is parsed once; a partial one waits for its end. */
+export class StatusReader {
+  /** Every line read so far. */
+  readonly lines: StatusLine[] = []
+  #rest = ''
+
+  /** Adds text; returns the lines it completed. */
+  push(text: string): StatusLine[] {
+    const parts = (this.#rest + text).split('\n')
+    this.#rest = parts.pop() ?? ''
+    return this.#parse(parts)
   }
-  return lines
+
+  /** The channel ended: a last line without its newline counts too. */
+  end(): StatusLine[] {
+    const last = this.#rest
+    this.#rest = ''
+    return this.#parse([last])
+  }
+
+  #parse(texts: string[]): StatusLine[] {
+    const out: StatusLine[] = []
+    for (const line of texts) {
+      if (!line.trim()) continue
+      try {
+        out.push(JSON.parse(line) as StatusLine)
+      } catch {
+        // A torn line (the runner died mid-write) carries nothing we can use.
+      }
+    }
+    this.lines.push(...out)
+    return out
+  }
 }

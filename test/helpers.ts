@@ -108,6 +108,20 @@ export function zombieChildren(): number[] {
   return out
 }
 
+/**
+ * A port free on the host's loopback now: for a test that must use the
+ * host's network (this machine runs other suites too, so a fixed port there
+ * could be anyone's).
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 export async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end) {

@@ -8,7 +8,7 @@ import type { Cap, OpenResult, Problem } from './driver.ts'
 import { drainSync, makeDetachedHandle, makeHandle } from './handle.ts'
 import { type CgroupIo, realIo } from './io.ts'
 import { type CgroupMounts, DEFAULT_ROOT, readCgroupMounts } from './layout.ts'
-import { sandboxCgroupName } from './sweep.ts'
+import { sandboxCgroupName, sweepStaleCgroups } from './sweep.ts'
 import type { CgroupLayout, CgroupLimits, OpenOptions, SandboxCgroup } from './types.ts'
 import { openV1 } from './v1.ts'
 import { openV2, type V2Context } from './v2.ts'
@@ -77,6 +77,19 @@ export function fixFor(layout: CgroupLayout, problems: Problem[], rootless: bool
 
 const CAPS: Cap[] = ['memory', 'pids', 'cpu']
 
+let swept = false
+
+/** A crashed runner may have left sandbox cgroups behind: the first one a process opens sweeps them first. */
+function sweepOnce(root: string): void {
+  if (swept) return
+  swept = true
+  try {
+    sweepStaleCgroups(root)
+  } catch {
+    // what is wrong, if anything, shows in the figures and caps of the sandbox being opened
+  }
+}
+
 export function openSandboxCgroupWith(
   name: string,
   limits: CgroupLimits,
@@ -84,6 +97,7 @@ export function openSandboxCgroupWith(
   internals: OpenInternals = {},
 ): SandboxCgroup | null {
   const root = options.root ?? DEFAULT_ROOT
+  if (root === DEFAULT_ROOT && internals.io === undefined && internals.mountinfo === undefined) sweepOnce(root)
   const mounts = mountsOf(root, internals)
   const asked = CAPS.filter((c) => limits[c] !== undefined)
   const { driver, problems } = openDriver(mounts, sandboxCgroupName(name), limits, internals)

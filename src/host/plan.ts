@@ -173,7 +173,10 @@ function esc(s: string): string {
 const procEntries = new WeakMap<HostView, Map<string, { file: boolean; any: boolean }>>()
 function procEntry(host: HostView, name: string): { file: boolean; any: boolean } {
   let known = procEntries.get(host)
-  if (known === undefined) procEntries.set(host, (known = new Map()))
+  if (known === undefined) {
+    known = new Map()
+    procEntries.set(host, known)
+  }
   let entry = known.get(name)
   if (entry === undefined) {
     const st = host.stat(`/proc/${name}`)

@@ -1,20 +1,20 @@
 /**
  * Preparing one sandbox on the host side: validated options, the strategy,
- * the plan for the worker-side setup, the launcher's command line, and the
- * reading of its status channel into a result. Every front door builds on
- * this: `spawnSandbox` (CLI, `isolate`) and the Vitest and Jest workers, which
- * put the launcher in front of node through `child_process.fork`'s `execPath`.
+ * the sandbox's cgroup, the plan for the worker-side setup and the
+ * launcher's command line. What happens once the launcher runs (its status
+ * channel, the result, disposal) is `startSandbox`'s (start.ts); every
+ * front door goes through both: `spawnSandbox` (CLI), `isolate`, and the
+ * Vitest and Jest workers, which put the launcher in front of node through
+ * `child_process.fork`'s `execPath`.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { availableParallelism, constants, hostname, totalmem } from 'node:os'
-import { dirname } from 'node:path'
 import {
   type CgroupUsage,
   detectCgroupLayout,
   type EnforcedCaps,
   openSandboxCgroup,
   type SandboxCgroup,
-  sweepStaleCgroups,
   usageFromRusage,
 } from '../cgroup/index.ts'
 import { type NetworkMode, type ResolvedOptions, resolveOptions, type SandboxOptions } from '../options.ts'
@@ -26,17 +26,19 @@ import {
   parseStatus,
   type SetupDoneLine,
   type SetupFailureLine,
+  type StatusLine,
 } from '../protocol.ts'
+import { capsHit } from '../report/caps.ts'
 import type { CapHit } from '../report/schema.ts'
 import { explainLauncherError, explainSetupError } from './explain.ts'
 import { readHostFacts } from './facts.ts'
 import { assertLinux, launcherPath } from './launcher-binary.ts'
-import { isUnder } from './mountinfo.ts'
 import { nodeModulesDirs } from './node-modules.ts'
 import { assertNodeSupported } from './node-version.ts'
 import { buildPlan, type FsPlanInput } from './plan.ts'
 import { CAPABILITIES, lockdownFor } from './privileges.ts'
 import { implicitKeep } from './tmp-keep.ts'
+import { claimWritable, type WritableClaim } from './writable.ts'
 
 export type Strategy = 'root' | 'rootless'
 
@@ -44,8 +46,10 @@ export type Strategy = 'root' | 'rootless'
 export interface LeakedProcess {
   /** Its pid inside the sandbox. */
   pid: number
-  /** Its command line. */
+  /** Its command line, once its pending exec is done (PID 1 waits for the name to settle). */
   command: string
+  /** The `NS_ISOLATED_TEST` in its environment, when it has one: the test that started it (set by the runners' trackers). */
+  test?: string
 }
 
 /** A path the sandbox wrote outside /tmp, into the overlay (gone with the sandbox). */
@@ -109,18 +113,19 @@ export interface SandboxLaunch {
   readonly options: ResolvedOptions
   readonly plan: FsPlanInput
   readonly strategy: Strategy
+  /** Where the launcher writes its status lines (an fd of its stdio, or a file). */
+  readonly channel: StatusChannel
   /** The sandbox's cgroup (null without one): `read()` gives figures now, for per-test deltas. */
   readonly cgroup: SandboxCgroup | null
-  /** Settles once the sandbox's cgroup is gone (started by `finish` or `abandon`). */
+  /** Settles once the sandbox's cgroup is gone. Reading it changes nothing: the sandbox's end (or `abandon`) starts that. */
   readonly disposed: Promise<void>
-  /** For a sandbox that never started (spawn failed): removes its cgroup. */
+  /** For a sandbox that never started: removes its cgroup, and the directories created for its writable paths. */
   abandon(): Promise<void>
-  /** Reads the status channel's text and the exit of the launcher into a result; throws NsIsolatedError on setup failures. */
-  finish(
-    statusText: string,
-    exit: { code: number | null; signal: NodeJS.Signals | null },
-    wallMs: number,
-  ): SandboxResult
+  /**
+   * Reads the status channel's text and the launcher's exit into the result.
+   * @deprecated the runners' way until they go through `startSandbox`, which does this.
+   */
+  finish(statusText: string, exit: LauncherExit, wallMs: number): SandboxResult
 }
 
 export interface StatusChannel {
@@ -130,7 +135,28 @@ export interface StatusChannel {
   statusFile?: string
 }
 
-let swept = false
+/** How a launcher ended, as its parent saw it. */
+export interface LauncherExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** What start.ts alone does with a launch: front doors get results from `startSandbox`. */
+export interface LaunchInternals {
+  /** Turns the status lines and the launcher's exit into the result; throws NsIsolatedError on setup failures. */
+  finish(lines: StatusLine[], exit: LauncherExit, wallMs: number): SandboxResult
+  /** The directories behind the writable paths, held until the sandbox ends. */
+  writable: WritableClaim
+}
+
+const internals = new WeakMap<SandboxLaunch, LaunchInternals>()
+
+export function internalsOf(launch: SandboxLaunch): LaunchInternals {
+  const i = internals.get(launch)
+  if (!i) throw new Error('ns-isolated: internal: not a launch made by prepareSandbox')
+  return i
+}
+
 let nodeBinary: string[] | undefined
 
 /** The Node binary every front door runs in its sandboxes (process.execPath, as the kernel maps it). */
@@ -143,43 +169,6 @@ function runningNode(): string[] {
     }
   }
   return nodeBinary
-}
-
-/** The caps a sandbox ran into, from its final figures. */
-export function capsHit(
-  limits: SandboxCaps['limits'],
-  usage: CgroupUsage,
-  tmpfs: SandboxResult['tmpfs'] = null,
-): CapHit[] {
-  const hit: CapHit[] = []
-  if (limits.memory !== undefined && usage.oomKills > 0) {
-    hit.push({
-      cap: 'memory',
-      limit: limits.memory,
-      detail: `exceeded memory cap ${mib(limits.memory)} MiB: ${usage.oomKills} process${usage.oomKills === 1 ? '' : 'es'} OOM-killed`,
-    })
-  }
-  if (limits.pids !== undefined && usage.pidsPeak !== null && usage.pidsPeak >= limits.pids) {
-    hit.push({
-      cap: 'pids',
-      limit: limits.pids,
-      detail: `reached pids cap ${limits.pids}: further fork/clone calls failed (EAGAIN)`,
-    })
-  }
-  // Full to the last few blocks: a write failed with ENOSPC (or would have).
-  if (tmpfs && tmpfs.sizeBytes > 0 && tmpfs.sizeBytes - tmpfs.usedBytes < Math.max(65536, tmpfs.sizeBytes / 1000)) {
-    hit.push({
-      cap: 'tmpfs',
-      limit: tmpfs.sizeBytes,
-      detail: `filled its tmpfs (${mib(tmpfs.sizeBytes)} MiB for the copy-on-write root's changes, /tmp and /dev/shm): writes failed with ENOSPC`,
-    })
-  }
-  return hit
-}
-
-function mib(bytes: number): string {
-  const m = bytes / 2 ** 20
-  return Number.isInteger(m) ? String(m) : m.toFixed(1)
 }
 
 let sysAdmin: boolean | undefined
@@ -248,60 +237,20 @@ export function planEnv(text: string): Record<string, string> {
   return env
 }
 
-/** Writable paths of this process's live sandboxes: a directory made for one that failed stays while another uses it. */
-const writableInUse = new Map<string, number>()
-
-function useWritable(paths: string[], delta: 1 | -1): void {
-  for (const p of paths) {
-    const n = (writableInUse.get(p) ?? 0) + delta
-    if (n > 0) writableInUse.set(p, n)
-    else writableInUse.delete(p)
-  }
-}
-
-/** Creates the missing writable paths as directories; returns the topmost ones it created, to remove if the sandbox fails. */
-function createWritable(paths: string[]): string[] {
-  const made: string[] = []
-  for (const w of paths) {
-    if (existsSync(w)) continue
-    let top = w
-    while (!existsSync(dirname(top))) top = dirname(top)
-    mkdirSync(w, { recursive: true })
-    made.push(top)
-  }
-  return made
-}
-
-/** Removes what `createWritable` made, where it is still empty and no live sandbox of ours uses it: a failed sandbox leaves the host as it found it. */
-function removeCreated(made: string[]): void {
-  for (const top of made) {
-    if ([...writableInUse.keys()].some((p) => isUnder(p, top))) continue
-    const walk = (dir: string): void => {
-      try {
-        rmdirSync(dir)
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') return
-        // only the chain of directories we made: one child each
-        try {
-          const [only, ...rest] = readdirSync(dir)
-          if (only !== undefined && rest.length === 0) {
-            walk(`${dir}/${only}`)
-            rmdirSync(dir)
-          }
-        } catch {}
-      }
-    }
-    walk(top)
-  }
-}
-
 function signalName(n: number | null): NodeJS.Signals | null {
   if (n === null) return null
   for (const [name, num] of Object.entries(constants.signals)) if (num === n) return name as NodeJS.Signals
   return null
 }
 
-/** Prepares one sandbox. `options` are validated here (a TypeError names the mistake). */
+/**
+ * Prepares one sandbox: `options` are validated here (a TypeError names the
+ * mistake); on the host, its writable paths are claimed (a missing one is
+ * created as a directory: the plan binds what is there, see writable.ts) and
+ * its cgroup is opened; the launcher's command line and environment are
+ * made. The front door then starts the launcher through `startSandbox`,
+ * which releases both when the sandbox ends (`abandon` when it never starts).
+ */
 export function prepareSandbox(
   options: SandboxOptions | undefined,
   channel: StatusChannel,
@@ -312,22 +261,11 @@ export function prepareSandbox(
   const resolved = resolveOptions(options)
   const file = launcherPath()
   const strategy = chooseStrategy(resolved.mode)
-  // Writable paths must exist on the host to be bound; a missing one is
-  // created as a directory, and removed again if the sandbox fails.
-  const made = createWritable(resolved.writable)
-  let released = false
-  /** This sandbox is done with its writable paths; `failed`: remove what was made for it. */
-  const release = (failed: boolean) => {
-    if (released) return
-    released = true
-    useWritable(resolved.writable, -1)
-    if (failed) removeCreated(made)
-  }
-  useWritable(resolved.writable, 1)
+  const writable = claimWritable(resolved.writable)
   try {
-    return prepare(resolved, file, strategy, channel, extra, release)
+    return prepare(resolved, file, strategy, channel, extra, writable)
   } catch (e) {
-    release(true)
+    writable.release(true)
     throw e
   }
 }
@@ -338,17 +276,8 @@ function prepare(
   strategy: Strategy,
   channel: StatusChannel,
   extra: { keep?: string[]; extraLauncherArgs?: string[] },
-  release: (failed: boolean) => void,
+  writable: WritableClaim,
 ): SandboxLaunch {
-  // A crashed runner may have left cgroups behind: sweep them once per process.
-  if (!swept) {
-    swept = true
-    try {
-      sweepStaleCgroups()
-    } catch {
-      // figures and caps below say what is wrong, if anything
-    }
-  }
   const bounds = defaultBounds()
   const limits = { memory: resolved.memory, pids: resolved.pids ?? bounds.pids, cpu: resolved.cpu }
   const cgroup = openSandboxCgroup(resolved.hostname, limits, {
@@ -387,9 +316,16 @@ function prepare(
     if (cgroup) void cgroup.close()
     throw e
   }
-  let disposed: Promise<void> | undefined
-  const dispose = () => {
-    disposed ??= cgroup ? cgroup.close().then(() => undefined) : Promise.resolve()
+  let markDisposed!: () => void
+  const disposed = new Promise<void>((r) => {
+    markDisposed = r
+  })
+  let disposing = false
+  const dispose = (): Promise<void> => {
+    if (!disposing) {
+      disposing = true
+      void (cgroup ? cgroup.close() : Promise.resolve()).then(markDisposed, markDisposed)
+    }
     return disposed
   }
   const args = ['--parent-pid', String(process.pid)]
@@ -404,15 +340,13 @@ function prepare(
   else if (channel.statusFd !== undefined) args.push('--status-fd', String(channel.statusFd))
   args.push(...(extra.extraLauncherArgs ?? []), '--')
 
-  const finish: SandboxLaunch['finish'] = (statusText, exit, wallMs) => {
+  const finish: LaunchInternals['finish'] = (lines, exit, wallMs) => {
     // Every process of the sandbox is dead by now (PID 1 killed what was left
     // before it exited, or the kernel did): the cgroup's figures are final.
     const cgUsage = cgroup && cgroup.procsFiles.length > 0 ? cgroup.read() : undefined
     void dispose()
-    const lines = parseStatus(statusText)
     const launcherError = lines.find((l): l is LauncherErrorLine => 'error' in l)
     const setupError = lines.find((l): l is SetupFailureLine => 'setupError' in l)
-    release(launcherError !== undefined || setupError !== undefined)
     if (launcherError) throw explainLauncherError(launcherError, readHostFacts())
     if (setupError) throw explainSetupError(setupError, readHostFacts(), strategy === 'rootless')
     const done = lines.find((l): l is SetupDoneLine => 'setup' in l)
@@ -431,7 +365,9 @@ function prepare(
       code: final ? final.code : exit.code,
       signal: final ? signalName(final.signal) : exit.signal,
       wallMs,
-      leaked: (final?.leaked ?? []).map((l) => ({ pid: l.pid, command: l.cmd })),
+      leaked: (final?.leaked ?? []).map((l) =>
+        l.test ? { pid: l.pid, command: l.cmd, test: l.test } : { pid: l.pid, command: l.cmd },
+      ),
       leaksKnown: final !== undefined && !final.leaksUnknown,
       leaksTruncated: final?.leaksTruncated ?? false,
       writes,
@@ -455,21 +391,31 @@ function prepare(
     }
   }
 
-  return {
+  const launch: SandboxLaunch = {
     file,
     args,
     env: resolved.namespaces ? { ...planEnv(fsPlan.text), [INSIDE_ENV]: plan.hostname } : {},
     options: resolved,
     plan,
     strategy,
+    channel,
     cgroup,
-    get disposed() {
-      return dispose()
-    },
+    disposed,
     abandon: () => {
-      release(true)
+      writable.release(true)
       return dispose()
     },
-    finish,
+    finish: (statusText, exit, wallMs) => {
+      try {
+        const r = finish(parseStatus(statusText), exit, wallMs)
+        writable.release(false)
+        return r
+      } catch (e) {
+        writable.release(true)
+        throw e
+      }
+    },
   }
+  internals.set(launch, { finish, writable })
+  return launch
 }

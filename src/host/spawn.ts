@@ -3,11 +3,11 @@
  * object back when it ends.
  */
 import { type ChildProcess, type StdioNull, type StdioPipe, spawn } from 'node:child_process'
-import type { Readable } from 'node:stream'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import type { SandboxOptions } from '../options.ts'
 import { assertNodeSupported } from './node-version.ts'
 import { prepareSandbox, type SandboxResult } from './prepare.ts'
+import { startSandbox } from './start.ts'
 
 type Stdio = 'inherit' | 'pipe' | 'ignore'
 
@@ -43,93 +43,52 @@ export function spawnSandbox(command: string, args: readonly string[] = [], opti
   const { stdio = 'inherit', env, signal, ...sandboxOptions } = options
   const launch = prepareSandbox(sandboxOptions, { statusFd: 3 })
   const three = (typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio) as (StdioPipe | StdioNull)[]
-  const started = performance.now()
-  const child = spawn(launch.file, [...launch.args, command, ...args], {
-    stdio: [...three, 'pipe'],
-    env: { ...(env ?? process.env), ...launch.env },
-    cwd: launch.options.cwd,
-  })
-
-  let status = ''
-  const statusStream = child.stdio[3] as Readable
-  statusStream.setEncoding('utf8')
-  statusStream.on('data', (d: string) => {
-    status += d
-  })
-  let timedOut = false
-  let aborted = false
-  const killHard = () => {
-    // SIGKILL to the launcher: PID 1 dies with it (PDEATHSIG), and the kernel
-    // kills every process of the PID namespace.
+  const { launcher: child, result } = startSandbox(launch, () =>
+    spawn(launch.file, [...launch.args, command, ...args], {
+      stdio: [...three, 'pipe'],
+      env: { ...(env ?? process.env), ...launch.env },
+      cwd: launch.options.cwd,
+    }),
+  )
+  // SIGKILL to the launcher: PID 1 dies with it (PDEATHSIG), and the kernel
+  // kills every process of the PID namespace.
+  let stop: 'timeout' | 'abort' | undefined
+  const killFor = (why: 'timeout' | 'abort') => {
+    stop ??= why
     child.kill('SIGKILL')
   }
   const timer =
-    launch.options.timeout !== undefined
-      ? setTimeout(() => {
-          timedOut = true
-          killHard()
-        }, launch.options.timeout)
-      : undefined
-  const onAbort = () => {
-    aborted = true
-    killHard()
-  }
+    launch.options.timeout !== undefined ? setTimeout(() => killFor('timeout'), launch.options.timeout) : undefined
+  const onAbort = () => killFor('abort')
   signal?.addEventListener('abort', onAbort, { once: true })
   if (signal?.aborted) onAbort()
 
-  const result = new Promise<SandboxResult>((resolve, reject) => {
-    child.once('error', (e) => {
-      clearTimeout(timer)
-      void launch.abandon()
-      reject(
-        new NsIsolatedError(ErrorCodes.LAUNCHER_FAILED, `ns-isolated: cannot start the launcher: ${e.message}`, {
-          cause: e,
-        }),
-      )
-    })
-    child.once('close', (code, sig) => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      const wallMs = performance.now() - started
-      let r: SandboxResult
-      try {
-        r = launch.finish(status, { code, signal: sig }, wallMs)
-      } catch (e) {
-        launch.disposed.then(
-          () => reject(e),
-          () => reject(e),
-        )
-        return
-      }
-      // Resolve once the cgroup is gone, so nothing of the sandbox outlives the promise.
-      launch.disposed.then(settle, settle)
-      function settle() {
-        if (timedOut) {
-          reject(
-            new NsIsolatedError(
-              ErrorCodes.TIMEOUT,
-              `ns-isolated: the sandbox ran over its timeout of ${launch.options.timeout} ms and was killed with everything in it.`,
-              { details: { result: r } },
-            ),
-          )
-        } else if (aborted) {
-          reject(
-            new NsIsolatedError(
-              ErrorCodes.ABORTED,
-              'ns-isolated: the sandbox was aborted and killed with everything in it.',
-              { details: { result: r }, cause: signal?.reason },
-            ),
-          )
-        } else resolve(r)
-      }
-    })
+  const ended = result.finally(() => {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
   })
   return {
     get pid() {
       return child.pid
     },
     child,
-    result,
+    result: ended.then((r) => {
+      if (stop === 'timeout') {
+        throw new NsIsolatedError(
+          ErrorCodes.TIMEOUT,
+          `ns-isolated: the sandbox ran over its timeout of ${launch.options.timeout} ms and was killed with everything in it.`,
+          { details: { result: r } },
+        )
+      }
+      if (stop === 'abort') {
+        throw new NsIsolatedError(
+          ErrorCodes.ABORTED,
+          'ns-isolated: the sandbox was aborted and killed with everything in it.',
+          { details: { result: r }, cause: signal?.reason },
+        )
+      }
+      return r
+    }),
     kill: (s: NodeJS.Signals = 'SIGTERM') => {
       child.kill(s)
     },

@@ -7,11 +7,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { deserialize } from 'node:v8'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
 import { prepareSandbox, type SandboxLaunch, type SandboxResult } from '../host/prepare.ts'
+import { startSandbox } from '../host/start.ts'
+import { capHitMessage } from '../report/caps.ts'
 import { fromTransfer } from './errors-transfer.ts'
 import type { ValidatedCall, ValidatedProcess } from './options.ts'
 import type { ChildMessage, IsolateTarget, RunMessage } from './protocol.ts'
@@ -65,26 +66,22 @@ export class SandboxProcess {
     // stdio: 0 stdin (empty), 1/2 output, 3 the launcher's status fd, 4 IPC.
     this.launch = prepareSandbox(opts.process.sandbox, { statusFd: 3 }, { keep: opts.keep })
     const out = opts.stdio === 'pipe' ? 'pipe' : opts.stdio
-    this.child = fork(childEntry, [], {
-      execPath: this.launch.file,
-      execArgv: [...this.launch.args, process.execPath, ...opts.process.execArgv],
-      env: { ...(opts.process.env ?? process.env), ...this.launch.env },
-      cwd: this.launch.options.cwd,
-      serialization: 'advanced',
-      stdio: ['ignore', out, out, 'pipe', 'ipc'],
-    })
+    const sandbox = startSandbox(this.launch, () =>
+      fork(childEntry, [], {
+        execPath: this.launch.file,
+        execArgv: [...this.launch.args, process.execPath, ...opts.process.execArgv],
+        env: { ...(opts.process.env ?? process.env), ...this.launch.env },
+        cwd: this.launch.options.cwd,
+        serialization: 'advanced',
+        stdio: ['ignore', out, out, 'pipe', 'ipc'],
+      }),
+    )
+    this.child = sandbox.launcher
     if (!hooked) {
       hooked = true
       process.once('exit', killAllOnExit)
     }
     live.add(this.child)
-
-    let status = ''
-    const statusStream = this.child.stdio[3] as Readable
-    statusStream.setEncoding('utf8')
-    statusStream.on('data', (d: string) => {
-      status += d
-    })
     if (opts.stdio === 'pipe') {
       this.child.stdout?.setEncoding('utf8').on('data', (d: string) => this.output('stdout', d))
       this.child.stderr?.setEncoding('utf8').on('data', (d: string) => this.output('stderr', d))
@@ -98,33 +95,10 @@ export class SandboxProcess {
       if (m.t === 'ready') onReady(true)
       else if (!this.outcome) this.outcome = this.read(m)
     })
-    this.ended = new Promise<SandboxResult>((resolve, reject) => {
-      this.child.once('error', (e) => {
-        live.delete(this.child)
-        onReady(false)
-        void this.launch.abandon()
-        reject(
-          new NsIsolatedError(ErrorCodes.LAUNCHER_FAILED, `ns-isolated: cannot start the launcher: ${e.message}`, {
-            cause: e,
-          }),
-        )
-      })
-      this.child.once('close', (code, signal) => {
-        live.delete(this.child)
-        onReady(false)
-        let result: SandboxResult
-        try {
-          result = this.launch.finish(status, { code, signal }, performance.now() - this.startedAt)
-        } catch (e) {
-          reject(e)
-          return
-        }
-        // The call ends when the sandbox's cgroup is gone too: nothing of it outlives the call.
-        this.launch.disposed.then(
-          () => resolve(result),
-          () => resolve(result),
-        )
-      })
+    // The sandbox's end (or a launcher that never started) ends the wait for 'ready' too.
+    this.ended = sandbox.result.finally(() => {
+      live.delete(this.child)
+      onReady(false)
     })
     // Nobody may be waiting yet (a pool's spare); the error surfaces at run().
     this.ended.catch(() => {})
@@ -234,7 +208,11 @@ export class SandboxProcess {
       // computed under a starved sandbox is not to be trusted silently.
       throw new NsIsolatedError(
         ErrorCodes.CAP_EXCEEDED,
-        `ns-isolated: the isolated function's sandbox hit its ${usage.capHit.cap} cap: ${usage.capHit.detail}. Raise the \`${usage.capHit.cap}\` option or make the function use less.`,
+        capHitMessage(
+          "the isolated function's sandbox",
+          usage.capHit,
+          `Raise the \`${usage.capHit.cap}\` option or make the function use less.`,
+        ),
         {
           details: {
             usage,

@@ -4,6 +4,7 @@
  * is one, else getrusage of the whole tree; see src/report/schema.ts).
  */
 import type { SandboxResult } from '../host/prepare.ts'
+import { formatBytes } from '../report/units.ts'
 import type { IsolateCapHit, IsolateUsage } from './types.ts'
 
 export function toUsage(r: SandboxResult, wallMs = r.wallMs): IsolateUsage {
@@ -30,18 +31,20 @@ export function toUsage(r: SandboxResult, wallMs = r.wallMs): IsolateUsage {
 }
 
 /**
- * Which cap was hit: the core's answer (memory: an OOM kill counted by the
- * cgroup; pids: the peak reached the cap), memory first. Without cgroup
+ * Which cap was hit: the core's answer (memory first). Without cgroup
  * figures, the function's process killed by SIGKILL while a memory cap was
  * asked is what the OOM killer does.
  */
 function capHit(r: SandboxResult): IsolateCapHit | undefined {
-  const hits = r.caps.hit
-  const hit = hits.find((h) => h.cap === 'memory') ?? hits[0]
+  const [hit] = r.caps.hit
   if (hit) return { cap: hit.cap, limit: hit.limit, detail: hit.detail }
   const memory = r.caps.limits.memory
   if (memory !== undefined && r.usage.source === 'rusage' && r.signal === 'SIGKILL') {
-    return { cap: 'memory', limit: memory, detail: "the function's process was killed by SIGKILL (the OOM killer)" }
+    return {
+      cap: 'memory',
+      limit: memory,
+      detail: `exceeded memory cap ${formatBytes(memory)}: the function's process was killed by SIGKILL (the OOM killer)`,
+    }
   }
   return undefined
 }

@@ -261,6 +261,31 @@ static int read_leaks(struct leak *out) {
   return count;
 }
 
+/* The test a leak was started for: NS_ISOLATED_TEST in its environment (the
+ * runners' trackers set it while a test runs, and every process the test
+ * starts inherits it, however many forks, setsids and execs away). NULL
+ * when it has none. */
+static const char *test_of(long pid, size_t *len) {
+  static char env[256 * 1024];
+  static const char key[] = "NS_ISOLATED_TEST=";
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof env - 1 && (r = read(fd, env + n, sizeof env - 1 - n)) > 0) n += (size_t)r;
+  close(fd);
+  env[n] = 0;
+  for (size_t at = 0; at < n; at += strlen(env + at) + 1) {
+    if (strncmp(env + at, key, sizeof key - 1) != 0) continue;
+    const char *v = env + at + sizeof key - 1;
+    *len = strlen(v);
+    return *len ? v : NULL;
+  }
+  return NULL;
+}
+
 /* What is still alive once the worker is gone, by the command it runs. A
  * leak is often caught between fork and exec (a shell's `setsid sleep &`:
  * still "sh", then "setsid", then "sleep"), so the list is read again until
@@ -302,6 +327,12 @@ static int list_leaks(FILE *f) {
   for (int i = 0; i < count; i++) {
     fprintf(f, "%s{\"pid\":%ld,\"cmd\":", i ? "," : "", now[i].pid);
     json_str(f, now[i].cmd, strlen(now[i].cmd));
+    size_t tn;
+    const char *test = test_of(now[i].pid, &tn);
+    if (test) {
+      fputs(",\"test\":", f);
+      json_str(f, test, tn);
+    }
     fputc('}', f);
   }
   return count;

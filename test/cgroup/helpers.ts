@@ -30,13 +30,22 @@ export function runIn(
   })
 }
 
-/** Starts a workload in the cgroup without waiting for it. */
+/**
+ * Starts a workload in the cgroup without waiting for it. `joined` resolves
+ * true once the script has joined every cgroup (just before it execs the
+ * workload), false when it ended first (a join failed: exit 97, or it was killed).
+ */
 export function startIn(cg: Pick<SandboxCgroup, 'procsFiles'>, workload: string) {
-  const child = spawn('sh', ['-c', joinScript(cg, workload)], { stdio: 'ignore' })
+  const script = joinScript(cg, workload).replace(/; exec /, '; echo joined; exec ')
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),
   )
-  return { child, exited }
+  const joined = new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => String(d).includes('joined') && resolve(true))
+    void exited.then(() => resolve(false))
+  })
+  return { child, exited, joined }
 }
 
 /** Every cgroup directory below /sys/fs/cgroup, any layout (on a v1 or hybrid host, in every hierarchy). */

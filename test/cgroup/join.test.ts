@@ -5,10 +5,9 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { dirname, relative } from 'node:path'
-import type { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
-import { prepareSandbox } from '../../src/index.ts'
+import { prepareSandbox, startSandbox } from '../../src/index.ts'
 
 interface Inside {
   /** /proc/self/cgroup of the command. */
@@ -24,17 +23,14 @@ async function cgroupsInside(extraArgs: string[]): Promise<Inside> {
   const launch = prepareSandbox({ memory: '256M', pids: 64 }, { statusFd: 3 })
   const procsFiles = launch.cgroup?.procsFiles ?? []
   // The command prints its cgroups, then waits for its stdin to close: the launcher is alive meanwhile.
-  const child = spawn(
-    launch.file,
-    [...extraArgs, ...launch.args, 'sh', '-c', 'cat /proc/self/cgroup; echo END; cat >/dev/null'],
-    {
+  const { launcher: child, result: ended } = startSandbox(launch, () =>
+    spawn(launch.file, [...extraArgs, ...launch.args, 'sh', '-c', 'cat /proc/self/cgroup; echo END; cat >/dev/null'], {
       stdio: ['pipe', 'pipe', 'inherit', 'pipe'],
       env: { ...process.env, ...launch.env },
       cwd: launch.options.cwd,
-    },
+    }),
   )
   let out = ''
-  let status = ''
   let launcher: string[] = []
   const printed = new Promise<void>((resolve) => {
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -42,20 +38,13 @@ async function cgroupsInside(extraArgs: string[]): Promise<Inside> {
       if (out.includes('END\n')) resolve()
     })
   })
-  ;(child.stdio[3] as Readable).setEncoding('utf8').on('data', (d: string) => {
-    status += d
-  })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  )
-  await Promise.race([printed, exit])
+  await Promise.race([printed, ended])
   try {
     launcher = readFileSync(`/proc/${child.pid}/cgroup`, 'utf8').trim().split('\n')
   } finally {
     child.stdin?.end()
   }
-  const result = launch.finish(status, await exit, 0)
-  await launch.disposed
+  const result = await ended
   expect(result.code).toBe(0)
   return {
     lines: out.replace('END\n', '').trim().split('\n'),

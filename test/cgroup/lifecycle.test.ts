@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
@@ -6,6 +7,7 @@ import { makeHandle } from '../../src/cgroup/handle.ts'
 import { openSandboxCgroup, type SandboxCgroup, sweepStaleCgroups } from '../../src/cgroup/index.ts'
 import { realIo } from '../../src/cgroup/io.ts'
 import { readCgroupMounts } from '../../src/cgroup/layout.ts'
+import { openSandboxCgroupWith } from '../../src/cgroup/open.ts'
 import { pidNamespaceId, sandboxCgroupName } from '../../src/cgroup/sweep.ts'
 import { openV1 } from '../../src/cgroup/v1.ts'
 import { waitFor } from '../helpers.ts'
@@ -67,33 +69,33 @@ it("sweepStaleCgroups removes a dead runner's cgroups next to ours (and kills wh
 }, async () => {
   const live = t.track(openSandboxCgroup('live', {}, OPTS))
   if (!live) throw new Error('no cgroup')
-  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
-  const dead = `${pidMax + 7}-${pidNamespaceId()}-0-beef-stale` // a pid above pid_max is never alive
+  // The runner that owns the stale cgroups: alive (so no sweep, ours or another test file's, takes
+  // them) until everything is in place, then gone.
+  const owner = spawn('sleep', ['1000'], { stdio: 'ignore' })
+  const ownerGone = new Promise((r) => owner.once('close', r))
+  const dead = `${owner.pid}-${pidNamespaceId()}-0-beef-stale`
   // Where a runner like us would have left them: beside our own sandboxes.
   const dirs = sandboxParents(live).map((p) => join(p, dead))
-  for (const d of dirs) {
-    mkdirSync(d)
-    strays.push(d)
+  try {
+    for (const d of dirs) {
+      mkdirSync(d)
+      strays.push(d)
+    }
+    mkdirSync(join(dirs[0] as string, 'nested')) // a sandbox may have made child cgroups
+    // Something still running in the stale cgroup.
+    const { exited, joined } = startIn({ procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) }, 'sleep 60')
+    expect(await joined).toBe(true)
+    owner.kill('SIGKILL')
+    await ownerGone
+    // Every sandbox start sweeps: another test file may get there first; either way what is inside is
+    // killed and the directories are gone.
+    sweepStaleCgroups()
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' })
+    for (const d of dirs) expect(existsSync(d)).toBe(false)
+    for (const f of live.procsFiles) expect(existsSync(f)).toBe(true)
+  } finally {
+    owner.kill('SIGKILL')
   }
-  mkdirSync(join(dirs[0] as string, 'nested')) // a sandbox may have made child cgroups
-  // Something still running in the stale cgroup.
-  const { exited } = startIn({ procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) }, 'sleep 60')
-  // Every sandbox start sweeps, so a test file running in parallel may sweep
-  // this stale cgroup before we do: either way what is inside must end up
-  // killed and the directories gone.
-  const procs = join(dirs.at(-1) as string, 'cgroup.procs')
-  let joined = false
-  for (let i = 0; i < 100 && !joined && existsSync(procs); i++) {
-    joined = existsSync(procs) && readFileSync(procs, 'utf8') !== ''
-    if (!joined) await new Promise((r) => setTimeout(r, 20))
-  }
-  sweepStaleCgroups()
-  const end = await exited
-  if (joined) expect(end.signal).toBe('SIGKILL')
-  else expect(end.code).toBe(97) // swept before it could even join
-  for (const d of dirs) expect(existsSync(d)).toBe(false)
-  for (const f of live.procsFiles) expect(existsSync(f)).toBe(true)
-  expect(sweepStaleCgroups()).toBe(0)
 })
 
 it("leaves the sandboxes of another PID namespace's runner alone (its pid means nothing here)", {
@@ -109,16 +111,39 @@ it("leaves the sandboxes of another PID namespace's runner alone (its pid means 
 })
 
 it('recreates the shared ns-isolated parent when someone removed it', { tags: ['root'] }, async () => {
-  const a = openSandboxCgroup('a', { pids: 10 }, OPTS)
+  // The host's shared parent is in use by every runner on it, so the kernel refuses its removal
+  // (EBUSY) while any other has a sandbox: this runner is placed, as a nested runner is, under a
+  // cgroup of its own in every hierarchy (its /proc/self/cgroup says so), whose parent nobody else uses.
+  const mounts = readCgroupMounts()
+  const own = `${process.pid}-${pidNamespaceId()}-0-0000-own`
+  const tops = [...new Set([...mounts.v1.values(), ...(mounts.unified ? [mounts.unified] : [])])]
+  const homes = tops.map((m) => join(m, 'ns-isolated', own))
+  const sharedMade = tops.map((m) => join(m, 'ns-isolated')).filter((d) => !existsSync(d))
+  for (const h of homes) {
+    mkdirSync(h, { recursive: true })
+    strays.push(h)
+  }
+  const self = readFileSync('/proc/self/cgroup', 'utf8').replace(/^(\d+:[^:]*:).*$/gm, `$1/ns-isolated/${own}`)
+  const io = { ...realIo, read: (p: string) => (p === '/proc/self/cgroup' ? self : realIo.read(p)) }
+  const internals = { io, selfCgroup: self }
+  const a = openSandboxCgroupWith('a', { pids: 10 }, OPTS, internals)
   if (!a) throw new Error('no cgroup')
   const parents = sandboxParents(a)
+  expect(parents.every((p) => homes.includes(dirname(p)))).toBe(true)
   await a.close()
-  // Another runner (or an admin) removed the shared parent.
-  try {
-    rmdirSync(parents.at(-1) as string)
-  } catch {} // EBUSY while another runner has sandboxes there: fine, nothing to prove then
-  const b = t.track(openSandboxCgroup('b', { pids: 10 }, OPTS))
+  // Another runner (or an admin) removed the shared parent: nothing of anyone's is in it, so it goes.
+  for (const p of parents) rmdirSync(p)
+  const b = openSandboxCgroupWith('b', { pids: 10 }, OPTS, internals)
   expect(b?.enforced.pids).toBe(true)
+  for (const p of parents) expect(existsSync(p)).toBe(true)
+  await b?.close()
+  for (const p of parents) rmdirSync(p)
+  for (const h of homes) rmdirSync(h)
+  for (const d of sharedMade) {
+    try {
+      rmdirSync(d) // made here; another runner's sandboxes may have moved in since (EBUSY): theirs then
+    } catch {}
+  }
 })
 
 it('the last runner out removes the empty shared parent; one still in use stays', { tags: ['root'] }, async () => {
@@ -155,7 +180,15 @@ it('plain v1 (no unified hierarchy): cpuacct figures and freeze/SIGKILL/thaw, fo
     cg,
     `sh -c 'for i in 1 2 3 4; do (sleep 60 &); done; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60'`,
   )
-  await new Promise((r) => setTimeout(r, 400))
+  // The loop is done when all five are sleeps: the four backgrounded, and the shell exec'd.
+  const sleeping = () => {
+    const pids = readFileSync(cg.procsFiles[0] as string, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+    const cmd = (p: string) => (existsSync(`/proc/${p}/cmdline`) ? readFileSync(`/proc/${p}/cmdline`, 'utf8') : '')
+    return pids.length === 5 && pids.every((p) => cmd(p).startsWith('sleep\0'))
+  }
+  expect(await waitFor(sleeping, 30_000)).toBe(true)
   await cg.killAll()
   for (const f of cg.procsFiles) expect(readFileSync(f, 'utf8')).toBe('')
   await exited

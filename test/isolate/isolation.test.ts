@@ -3,26 +3,34 @@ import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { isolate } from '../../dist/isolate/isolate.js'
-import { pidsWithMarker, uniqueSleep } from '../helpers.ts'
+import { pidsWithMarker, tempDir, uniqueSleep } from '../helpers.ts'
 
-const serveAndFetch = async ({ port, tag }: { port: number; tag: string }) => {
+// Listens on the port, says so in the rendezvous directory (a writable host path, the one place both
+// sandboxes share), and fetches from itself once the other has said the same: both listened at once.
+const serveAndMeet = async ({ port, me, other, dir }: { port: number; me: string; other: string; dir: string }) => {
   const http = await import('node:http')
-  const server = http.createServer((_req, res) => res.end(tag))
+  const fs = await import('node:fs')
+  const server = http.createServer((_req, res) => res.end(me))
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
-  await new Promise((r) => setTimeout(r, 200)) // both servers are up at the same time
+  fs.writeFileSync(`${dir}/${me}`, 'listening')
+  while (!fs.existsSync(`${dir}/${other}`)) await new Promise((r) => setTimeout(r, 10))
   const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())
   server.close()
   return body
 }
 
 describe('isolation', () => {
-  it('two concurrent calls listen on the same port 3000 and both succeed', async () => {
-    const [a, b] = await Promise.all([
-      isolate(serveAndFetch, { args: { port: 3000, tag: 'a' } }),
-      isolate(serveAndFetch, { args: { port: 3000, tag: 'b' } }),
-    ])
-    expect(a.value).toBe('a')
-    expect(b.value).toBe('b')
+  it('two concurrent calls listen on the same port 3000 at the same time and both succeed', async () => {
+    const dir = tempDir('nsiso-rdv-')
+    try {
+      const call = (me: string, other: string) =>
+        isolate(serveAndMeet, { args: { port: 3000, me, other, dir: dir.path }, writable: [dir.path] })
+      const [a, b] = await Promise.all([call('a', 'b'), call('b', 'a')])
+      expect(a.value).toBe('a')
+      expect(b.value).toBe('b')
+    } finally {
+      dir.cleanup()
+    }
   })
 
   it('runs as pid 2 with its own hostname; a write to /etc is reported and invisible on the host', async () => {

@@ -10,7 +10,7 @@ import { root } from '../helpers.ts'
 
 const require = createRequire(import.meta.url)
 const dist = join(root, 'plugins/jest/dist')
-const { withNsIsolated } = require(join(dist, 'config.js')) as typeof import('../../plugins/jest/src/config.ts')
+const { withNsIsolated } = require(join(dist, 'config.js')) as typeof import('../../plugins/jest/dist/config.js')
 const RUNNER = join(dist, 'runner.js')
 const ENVIRONMENT = join(dist, 'environment.js')
 const REPORTER = join(dist, 'reporter.js')

@@ -19,7 +19,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { ResetReport } from '../../plugins/jest/src/messages.ts'
+import type { ResetReport } from '../../plugins/jest/dist/messages.js'
 import { asUnprivileged, root } from '../helpers.ts'
 
 export const fixtures = join(import.meta.dirname, 'fixtures')
@@ -106,6 +106,7 @@ export interface UsageReport {
     file: string
     isolation: string
     sandbox: string
+    wallMs: number
     pidsPeak: number | null
     memoryPeakBytes: number | null
     cpuUserMs: number | null

@@ -44,7 +44,7 @@ describe('jest: transform cache', () => {
   for (const [mode, config] of [
     ['stock Jest', 'jest.stock.config.js'],
     ['isolated', 'jest.config.js'],
-  ]) {
+  ] as const) {
     it(`${mode}: the first run fills the cache, the second transforms nothing and rewrites no entry`, async () => {
       p = project('transform-cache')
       const first = await runJestRaw(p, ['-c', config, '-i'])

@@ -16,8 +16,10 @@ import {
   NsIsolatedError,
   prepareSandbox,
   runSandbox,
+  startSandbox,
 } from '../../dist/index.js'
 import { runScript, tempDir } from '../helpers.ts'
+import { resolvedInstead } from '../isolate/expect-rejection.ts'
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
   try {
@@ -90,23 +92,18 @@ describe('error codes', () => {
     const dir = tempDir()
     const gone = join(dir.path, 'gone')
     const launch = prepareSandbox({ writable: [gone], cwd: '/' }, { statusFd: 3 })
-    rmSync(gone, { recursive: true })
-    const child = spawn(launch.file, [...launch.args, '/bin/true'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...launch.env },
+    const s = startSandbox(launch, () => {
+      rmSync(gone, { recursive: true }) // gone by the time the launcher binds it
+      return spawn(launch.file, [...launch.args, '/bin/true'], {
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...launch.env },
+      })
     })
-    let status = ''
-    child.stdio[3]?.on('data', (d) => {
-      status += d
-    })
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-      child.on('close', (code, signal) => r({ code, signal })),
-    )
+    const err = await s.result.then(resolvedInstead, (e: unknown) => e as NsIsolatedError)
     dir.cleanup()
-    expect(exit.code).toBe(125)
-    const err = await codeOf(() => launch.finish(status, exit, 0))
-    expect(err).toBe(ErrorCodes.MOUNT_FAILED)
-    expect(() => launch.finish(status, exit, 0)).toThrow(new RegExp(gone))
+    expect(s.launcher.exitCode).toBe(125)
+    expect(err.code).toBe(ErrorCodes.MOUNT_FAILED)
+    expect(err.message).toMatch(new RegExp(gone))
   })
 
   it("ENS_NAMESPACE_DENIED as root without CAP_SYS_ADMIN in mode 'root'; mode 'auto' takes a user namespace instead", {

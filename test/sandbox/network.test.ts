@@ -4,23 +4,23 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { sandboxHosts } from '../../dist/host/plan.js'
 import { runSandbox } from '../../dist/index.js'
-import { runScript, tempDir } from '../helpers.ts'
+import { freePort, runScript, tempDir } from '../helpers.ts'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
-// Listens on 127.0.0.1:3000 and [::1]:3000 (or fails to), says so in the
+// Listens on 127.0.0.1:PORT and [::1]:PORT (3000 unless given; or fails to), says so in the
 // rendezvous directory, waits until the other sandbox has said the same
 // (so both tried while both ran), then talks to itself on both.
 const SERVER = `
 const http = require('node:http'), os = require('node:os'), fs = require('node:fs'), path = require('node:path');
-const { RDV, ME, OTHER } = process.env;
+const { RDV, ME, OTHER } = process.env; const PORT = Number(process.env.PORT || 3000);
 const say = (what) => fs.writeFileSync(path.join(RDV, ME), what);
 const other = () => new Promise((ok) => { const t = setInterval(() => { if (fs.existsSync(path.join(RDV, OTHER))) { clearInterval(t); ok() } }, 10) });
-const serve = (host) => new Promise((ok, ko) => { const s = http.createServer((q, r) => r.end(os.hostname())); s.on('error', ko); s.listen(3000, host, () => ok(s)) });
-const get = (host) => new Promise((ok, ko) => http.get({ host, port: 3000 }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => ok(b)) }).on('error', ko));
+const serve = (host) => new Promise((ok, ko) => { const s = http.createServer((q, r) => r.end(os.hostname())); s.on('error', ko); s.listen(PORT, host, () => ok(s)) });
+const get = (host) => new Promise((ok, ko) => http.get({ host, port: PORT }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => ok(b)) }).on('error', ko));
 (async () => {
   let servers;
   try { servers = [await serve('127.0.0.1'), await serve('::1')] } catch (e) { say('failed'); await other(); console.error(e.code); process.exit(2) }
@@ -60,6 +60,7 @@ describe('network (root)', { tags: ['root'] }, () => {
 
   it('without a network namespace the same two servers collide (EADDRINUSE)', async () => {
     const { dir, env } = rendezvous()
+    const port = String(await freePort()) // the host's network: 3000 may be another suite's
     const results = await Promise.all(
       [
         ['h-a', 'h-b'],
@@ -69,7 +70,7 @@ describe('network (root)', { tags: ['root'] }, () => {
           hostname: me,
           network: 'host',
           writable: [dir],
-          env: env(me as string, other as string),
+          env: { ...env(me as string, other as string), PORT: port },
           stdio: 'ignore',
         }),
       ),

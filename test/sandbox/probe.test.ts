@@ -1,4 +1,5 @@
 // Per-test figures from inside a sandbox: CPU delta, tasks started, processes left running.
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { dist, runScript } from '../helpers.ts'
 
@@ -9,8 +10,9 @@ const a = sampleSandbox()
 const c0 = process.cpuUsage(); let x = 0  // 300 ms of CPU, however loaded the host
 while (process.cpuUsage(c0).user < 300_000) for (let i = 0; i < 1e5; i++) x += i
 for (let i = 0; i < 3; i++) execFileSync('/bin/true')             // 3 short-lived processes
-spawn('/bin/sleep', ['1000'], { stdio: 'ignore', detached: true }).unref()  // 1 left running
-await new Promise((r) => setTimeout(r, 100))
+const left = spawn('/bin/sleep', ['1000'], { stdio: 'ignore', detached: true })  // 1 left running
+await new Promise((r) => left.once('spawn', r))  // exec'd: its command line is sleep's
+left.unref()
 const d = diffSamples(a, sampleSandbox())
 console.log(JSON.stringify({ inside: insideSandbox(), cpuMs: d.cpuMs, started: d.started, leaked: d.leaked }))
 process.exit(0)
@@ -56,8 +58,18 @@ describe('sandbox probe (ns-isolated/sandbox)', () => {
     check(json as string)
   })
 
-  it('is not inside outside a sandbox', async () => {
-    const { insideSandbox } = await import('../../dist/sandbox/probe.js')
-    expect(insideSandbox()).toBe(process.env.NS_ISOLATED_INSIDE !== undefined)
+  it('is not inside outside a sandbox', () => {
+    const env = { ...process.env }
+    delete env.NS_ISOLATED_INSIDE
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { insideSandbox } from '${dist('sandbox/probe.js')}'; console.log(insideSandbox())`,
+      ],
+      { env, encoding: 'utf8' },
+    )
+    expect(r.stdout.trim(), r.stderr).toBe('false')
   })
 })

@@ -57,20 +57,20 @@ function run(asNobody: boolean) {
   const mark = `nsiso-reset-${process.pid}-${Date.now()}`
   const { json, stderr } = runScript(
     `
-    import { prepareSandbox } from '@dist/index.js'
+    import { prepareSandbox, startSandbox } from '@dist/index.js'
     import { spawnSync } from 'node:child_process'
-    import { readFileSync } from 'node:fs'
     const statusFile = ${JSON.stringify(join(dir.path, 'status'))}
     // privileged: the script changes the hostname and breaks the reset on purpose (umount), which a test may not do
     const launch = prepareSandbox({ cwd: ${JSON.stringify(dir.path)}, privileged: true }, { statusFile }, { extraLauncherArgs: ['--reuse'] })
-    const started = performance.now()
-    const r = spawnSync(launch.file, [...launch.args, '/bin/bash', '-c', ${JSON.stringify(SCRIPT)}], {
-      cwd: ${JSON.stringify(dir.path)},
-      env: { ...process.env, ...launch.env, MARK: ${JSON.stringify(mark)}, START: ${JSON.stringify(dir.path)} },
-      encoding: 'utf8',
-    })
-    const result = launch.finish(readFileSync(statusFile, 'utf8'), { code: r.status, signal: r.signal }, performance.now() - started)
-    await launch.disposed
+    let r
+    const result = await startSandbox(launch, () => {
+      r = spawnSync(launch.file, [...launch.args, '/bin/bash', '-c', ${JSON.stringify(SCRIPT)}], {
+        cwd: ${JSON.stringify(dir.path)},
+        env: { ...process.env, ...launch.env, MARK: ${JSON.stringify(mark)}, START: ${JSON.stringify(dir.path)} },
+        encoding: 'utf8',
+      })
+      return { exited: Promise.resolve({ code: r.status, signal: r.signal }) }
+    }).result
     const seen = Object.fromEntries(r.stdout.trim().split('\\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
     console.log(JSON.stringify({ seen, stderr: r.stderr, code: result.code, writes: result.writes, sandbox: result.hostname }))
     `,

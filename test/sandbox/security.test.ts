@@ -144,22 +144,26 @@ describe('as root', { tags: ['root'] }, () => {
   })
 
   it('refuses a reset asked for by anything but the worker (reuse mode), and puts the attempt on record', async () => {
-    const { prepareSandbox } = await import('../../dist/index.js')
+    const { prepareSandbox, startSandbox } = await import('../../dist/index.js')
     const statusFile = join(dir.path, 'reset-status')
     const launch = prepareSandbox({ cwd: project }, { statusFile }, { extraLauncherArgs: ['--reuse'] })
-    const r = spawnSync(
-      launch.file,
-      [
-        ...launch.args,
-        '/bin/bash',
-        '-c',
-        // a child asks (it is not the worker), then the worker asks and reads its one answer
-        '(printf R >&$NS_ISOLATED_RESET_FD) & child=$!; wait $child; echo child=$child; printf R >&$NS_ISOLATED_RESET_FD; read -r line <&$NS_ISOLATED_RESET_FD; echo "answer=$line"',
-      ],
-      { env: { ...process.env, ...launch.env }, encoding: 'utf8', cwd: project },
-    )
-    launch.finish(readFileSync(statusFile, 'utf8'), { code: r.status, signal: null }, 0)
-    await launch.disposed
+    const run = () =>
+      spawnSync(
+        launch.file,
+        [
+          ...launch.args,
+          '/bin/bash',
+          '-c',
+          // a child asks (it is not the worker), then the worker asks and reads its one answer
+          '(printf R >&$NS_ISOLATED_RESET_FD) & child=$!; wait $child; echo child=$child; printf R >&$NS_ISOLATED_RESET_FD; read -r line <&$NS_ISOLATED_RESET_FD; echo "answer=$line"',
+        ],
+        { env: { ...process.env, ...launch.env }, encoding: 'utf8', cwd: project },
+      )
+    let r = { stdout: '', status: null as number | null }
+    await startSandbox(launch, () => {
+      r = run()
+      return { exited: Promise.resolve({ code: r.status, signal: null }) }
+    }).result
     const status = readFileSync(statusFile, 'utf8')
     rmSync(statusFile)
     const child = /child=(\d+)/.exec(r.stdout)?.[1]

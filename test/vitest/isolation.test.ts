@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { afterEach, describe, expect, test } from 'vitest'
+import { freePort } from '../helpers.ts'
 import { config, hostPidsWith, type Project, project, uniqueSleep } from './helpers.ts'
 
 let p: Project | undefined
@@ -33,7 +34,8 @@ describe('fixed ports', () => {
     p = project('ports', {
       'vitest.config.ts': config('{}', "{ environment: 'node', maxWorkers: 2, testTimeout: 20_000 }"),
     })
-    const r = await p.run()
+    // The host's network: 3000 may be another suite's on this machine.
+    const r = await p.run([], { MEET_PORT: String(await freePort()) })
     expect(r.code).toBe(1)
     expect(r.output).toContain('EADDRINUSE')
     expect([p.read('shared/a'), p.read('shared/b')].sort()).toEqual(['failed', 'listening'])

@@ -35,7 +35,7 @@ test('-u updates the snapshot on disk', async () => {
 
 test('an inline snapshot is written into the test file', async () => {
   const r = await p.run(['inline'])
-  expect(r.code).toBe(0)
+  expect(r.code, r.output).toBe(0)
   expect(r.output).toContain('1 written')
   expect(p.read('inline.spec.ts')).toContain('"inline": "one"')
 })

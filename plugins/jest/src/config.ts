@@ -42,8 +42,8 @@ export interface JestConfigLike {
   [key: string]: unknown
 }
 
-/** What `withNsIsolated` adds. */
-export interface WithNsIsolated {
+/** What `withNsIsolated` adds. A type, not an interface: its result must pass as a `JestConfigLike` again. */
+export type WithNsIsolated = {
   runner: string
   testEnvironment: string
   testEnvironmentOptions: Record<string, unknown>
