@@ -64,7 +64,9 @@ console.log(JSON.stringify(out))
 `
 
 let text = ''
-const s = spawnSandbox(process.execPath, ['--input-type=module', '-e', INSIDE], { stdio: ['ignore', 'pipe', 'inherit'] })
+const s = spawnSandbox(process.execPath, ['--input-type=module', '-e', INSIDE], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
 s.child.stdout.on('data', (d) => {
   text += d
 })
