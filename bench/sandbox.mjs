@@ -8,7 +8,7 @@
 // Prints: launcher vs `unshare -pmnui --fork --mount-proc` (and bwrap where
 // installed) running /bin/true; a full sandbox (overlay root, /proc, /dev, lo)
 // running /bin/true; a Node child through the sandbox vs a plain spawn of the
-// same Node; and whether the cost stays flat over many consecutive sandboxes.
+// same Node; the namespace-free mode against a plain spawn; and whether the cost stays flat over many consecutive sandboxes.
 import './node.mjs'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -44,6 +44,7 @@ const sandboxedWith = async (run, cmd, args) => {
   return performance.now() - t
 }
 const sandboxed = (cmd, args) => sandboxedWith(runSandbox, cmd, args)
+const noNamespaces = (cmd, args) => sandboxedWith((c, a, o) => runSandbox(c, a, { ...o, namespaces: false }), cmd, args)
 
 const launcher = launcherPath()
 const cases = {
@@ -52,6 +53,10 @@ const cases = {
   'full sandbox true': () => sandboxed('/bin/true', []),
   'node -e 0': () => run(process.execPath, ['-e', '0']),
   'sandboxed node -e 0': () => sandboxed(process.execPath, ['-e', '0']),
+  // The namespace-free mode (fallback 'subreaper'): what a host that refuses namespaces gets.
+  true: () => run('/bin/true', []),
+  'no-namespaces sandbox true': () => noNamespaces('/bin/true', []),
+  'no-namespaces node -e 0': () => noNamespaces(process.execPath, ['-e', '0']),
 }
 if (baseline) {
   cases['full sandbox true (baseline)'] = () => sandboxedWith(baseline, '/bin/true', [])
@@ -97,6 +102,10 @@ if (samples['bwrap --unshare-all --die-with-parent --dev --proc --tmpfs true']) 
 const added = m('sandboxed node -e 0') - m('node -e 0')
 console.log(
   `sandboxed node / plain node:        ${(m('sandboxed node -e 0') / m('node -e 0')).toFixed(3)}x (+${added.toFixed(2)} ms per Node start)`,
+)
+const free = m('no-namespaces node -e 0') - m('node -e 0')
+console.log(
+  `no-namespaces node / plain node:    ${(m('no-namespaces node -e 0') / m('node -e 0')).toFixed(3)}x (+${free.toFixed(2)} ms per Node start; true: +${(m('no-namespaces sandbox true') - m('true')).toFixed(2)} ms)`,
 )
 
 if (baseline) {
