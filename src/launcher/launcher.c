@@ -200,8 +200,9 @@ static int descendants(long *out, int max) {
   return count;
 }
 
-/* One pass over /proc: every process of the sandbox but us, with its
- * command line (its comm for a zombie). -1 when /proc is not the sandbox's own. */
+/* One pass over /proc: every process of the sandbox but us that has not
+ * ended, with its command line (its comm for one without: a kernel thread's
+ * kind). -1 when /proc is not the sandbox's own. */
 static int read_leaks(struct leak *out) {
   static long candidates[MAX_LEAKS + 1];
   int ncandidates = -1;
@@ -234,7 +235,7 @@ static int read_leaks(struct leak *out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
     if (fd >= 0) close(fd);
-    if (n <= 0) { /* zombie or kernel-less: fall back to comm */
+    if (n <= 0) { /* no command line: fall back to comm */
       snprintf(path, sizeof path, "/proc/%ld/comm", pid);
       fd = open(path, O_RDONLY | O_CLOEXEC);
       n = fd >= 0 ? read(fd, buf, sizeof out[count].cmd - 1) : -1;
@@ -252,8 +253,12 @@ static int read_leaks(struct leak *out) {
     if (fd >= 0) close(fd);
     char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
     out[count].state = paren && paren[1] ? paren[2] : 'Z';
+    unsigned flags = 0;
     long utime = 0, stime = 0;
-    if (paren) sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
+    if (paren) sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %u %*u %*u %*u %*u %ld %ld", &flags, &utime, &stime);
+    /* Ended (a zombie) or ending (PF_EXITING, its command line already gone: it would read as its thread's
+     * name, "MainThread"): not a process left running. */
+    if (out[count].state == 'Z' || out[count].state == 'X' || (flags & 0x4)) continue;
     out[count].cpu = utime + stime;
     out[count++].pid = pid;
   }
