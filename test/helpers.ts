@@ -150,3 +150,29 @@ export const asUnprivileged: readonly string[] = isRoot
   ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
   : []
 export { spawn }
+
+/**
+ * The body of a test file whose second of three tests starts a `setsid`
+ * daemon, a double-forking shell and a child that forks 50 ms later (during
+ * the third test, which waits for it): `sleep <sleep>1`, `2` and `3`, all
+ * three the second test's leaks. `head` brings `test`, `spawn`, `readdirSync` and `readFileSync`
+ * in the runner's module system.
+ */
+export function leakChainFile(head: string, sleep: string): string {
+  return `${head}
+const running = (cmd) => readdirSync('/proc').some((p) => {
+  try { return readFileSync('/proc/' + p + '/cmdline', 'utf8').split('\\0').join(' ').trim() === cmd } catch { return false }
+})
+const spawned = (c) => new Promise((r, j) => { c.once('spawn', r); c.once('error', j) }).then(() => c.unref())
+test('first', () => {})
+test('second', async () => {
+  await spawned(spawn('setsid', ['sleep', '${sleep}1'], { stdio: 'ignore', detached: true }))
+  await spawned(spawn('sh', ['-c', '(sleep ${sleep}2 &) &'], { stdio: 'ignore' }))
+  await spawned(spawn(process.execPath, ['-e', "setTimeout(() => require('child_process').spawn('sleep', ['${sleep}3'], { stdio: 'ignore', detached: true }).unref(), 50)"], { stdio: 'ignore' }))
+})
+test('third', async () => {
+  // The late child forks while this test runs: it is still the second test's.
+  while (!running('sleep ${sleep}3')) await new Promise((r) => setTimeout(r, 5))
+})
+`
+}

@@ -2,8 +2,10 @@
  * From sandbox records and Vitest's test results to the core's run report
  * (`version: 1`, src/report/schema.ts): one FileReport per sandbox through
  * the core's `fileReportFromResult`, with the tests Vitest ran and the
- * leaks named against the test that started them (the worker-side tracker
- * left the pids each test started in `task.meta.nsIsolated`).
+ * leaks named against the test that started them: PID 1 reports each leak
+ * with the test id its environment carries (the worker-side tracker's
+ * marker); the tracker's `task.meta.nsIsolated` says what each test left
+ * running, for a process started with an environment of its own.
  */
 import { relative } from 'node:path'
 import {
@@ -37,7 +39,17 @@ export function fileReport(
     const m = modules.get(`${record.projectName}\0${f}`)
     return m ? [...m.children.allTests()] : []
   })
-  const alive = new Set(result.leaked.map((l) => l.pid))
+  // Each leak once, as PID 1 reported it at the end (by its final command), under the test whose id it
+  // carries in its environment (the tracker's marker), else the test the tracker saw leave it running.
+  const leftBy = new Map<number, string>()
+  for (const t of cases) for (const p of metaOf(t)?.started ?? []) leftBy.set(p.pid, t.id)
+  const byTest = new Map<string, LeakReport[]>()
+  const ids = new Set(cases.map((t) => t.id))
+  for (const l of result.leaked) {
+    const marked = l.test?.slice(0, l.test.lastIndexOf('#')) // `<test id>#<attempt>` (worker/track.cts)
+    const id = marked !== undefined && ids.has(marked) ? marked : leftBy.get(l.pid)
+    if (id !== undefined) byTest.set(id, [...(byTest.get(id) ?? []), { pid: l.pid, command: l.command }])
+  }
   const attributed: LeakReport[] = []
   const tests: TestReport[] = cases.map((t) => {
     const meta = metaOf(t)
@@ -46,26 +58,16 @@ export function fileReport(
       wallMs: t.diagnostic()?.duration ?? 0,
       cpuMs: meta ? meta.cpuMs : null,
     }
-    if (meta) {
-      test.pidsStarted = meta.started.length
-      // Started by this test, still running when the file ended: this test's leak.
-      const own = meta.started
-        .filter((p) => alive.has(p.pid))
-        .map((p) => ({ pid: p.pid, command: p.command, test: t.fullName }))
-      if (own.length > 0) {
-        test.leaked = own
-        attributed.push(...own)
-      }
+    if (meta) test.pidsStarted = meta.started.length
+    const own = (byTest.get(t.id) ?? []).map((l) => ({ ...l, test: t.fullName }))
+    if (own.length > 0) {
+      test.leaked = own
+      attributed.push(...own)
     }
     return test
   })
   const file = record.files.map((f) => relative(record.root, f)).join(', ') || '(no test file)'
   const report: VitestFileReport = fileReportFromResult({ file, result, tests, attributed })
-  // The leak's command as the sandbox saw it at the end (the tracker's is from the test's end).
-  report.leaked = report.leaked.map((l) => ({
-    ...l,
-    command: result.leaked.find((x) => x.pid === l.pid)?.command ?? l.command,
-  }))
   if (record.capHit && !report.capHit) report.capHit = record.capHit
   if (record.missingIsolation) report.missingIsolation = record.missingIsolation
   if (multiProject) report.project = record.projectName
