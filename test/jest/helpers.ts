@@ -204,9 +204,12 @@ export function runJestRaw(p: Project, args: string[], env: NodeJS.ProcessEnv = 
   })
 }
 
-/** Jest's output without the ns-isolated usage report (printed after Jest's summary, ending with a blank line). */
+/** Jest's output without the ns-isolated usage report (from its title to its closing count and the blank line after). */
 export function withoutUsage(text: string): string {
-  return text.replace(/\n*ns-isolated usage\n[\s\S]*?\n\n/, '\n')
+  return text.replace(
+    /\n*ns-isolated usage\n[\s\S]*?\nns-isolated: \d+ files? sandboxed[^\n]*\n(ns-isolated: usage report written[^\n]*\n)?\n/,
+    '\n',
+  )
 }
 
 /** Host pids whose environment holds `NAME=value` (every process a Jest run starts inherits it, in sandboxes too). */

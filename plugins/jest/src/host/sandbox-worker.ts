@@ -109,6 +109,7 @@ export class SandboxWorker {
   readonly #started = performance.now()
   #ended: Promise<SandboxResult | Error> | undefined
   #files = 0
+  #forceExited = false
 
   constructor(o: SandboxWorkerOptions) {
     this.workerId = o.workerId
@@ -117,7 +118,8 @@ export class SandboxWorker {
     this.launch = prepareSandbox(
       o.sandbox,
       { statusFile: this.#statusFile },
-      { keep: o.keep, extraLauncherArgs: o.reuse ? ['--reuse'] : [] },
+      // (Without namespaces there is no root of ours to rebuild.)
+      { keep: o.keep, extraLauncherArgs: o.reuse && o.sandbox.namespaces !== false ? ['--reuse'] : [] },
     )
     const limit = o.globalConfig.workerIdleMemoryLimit
     const { Worker } = requireFromJestRunner()('jest-worker') as typeof JestWorker
@@ -158,6 +160,11 @@ export class SandboxWorker {
 
   get files(): number {
     return this.#files
+  }
+
+  /** A reused worker did not exit within workerGracefulExitTimeout and was killed (stock Jest warns about it). */
+  get forceExited(): boolean {
+    return this.#forceExited
   }
 
   /** Runs one file; Jest's own custom events (test-case-start/result) go to `onEvent`. */
@@ -207,7 +214,8 @@ export class SandboxWorker {
         // interrupt: a graceful end, then SIGTERM/SIGKILL after
         // workerGracefulExitTimeout. fresh: SIGTERM at once (see the
         // constructor). SIGKILL to the launcher kills the whole sandbox.
-        await this.#worker.end()
+        const { forceExited } = await this.#worker.end()
+        this.#forceExited = forceExited && this.#reuse
       } catch {
         // already ended
       }
