@@ -124,18 +124,23 @@ export interface UsageReport {
   totals: { files: number; leaked: number; capHits: number }
 }
 
-/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: unprivileged (see `asUnprivileged`), the real rootless path. */
+/**
+ * Runs real Jest in the project; never rejects on a failing run. `asNobody`:
+ * unprivileged (see `asUnprivileged`), the real rootless path. `prefix`: a
+ * command Jest runs under (e.g. a seccomp helper that execs the rest).
+ */
 export function runJest(
   p: Project,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   asNobody = false,
+  prefix: readonly string[] = [],
 ): Promise<JestRun> {
   const out = join(p.dir, '.jest-results.json')
   rmSync(out, { force: true })
   rmSync(join(p.dir, 'usage.json'), { force: true })
   return new Promise((resolve, reject) => {
-    const argv = [node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
+    const argv = [...prefix, node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
     if (asNobody) {
       chmodSync(p.dir, 0o777)
       argv.unshift(...asUnprivileged)
@@ -178,9 +183,15 @@ function collect(child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.Readable
 }
 
 /** Starts real Jest in the project with exactly these arguments (no --json); `CI` is left out of its environment. */
-export function startJest(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+export function startJest(
+  p: Project,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  prefix: readonly string[] = [],
+): ChildProcessWithoutNullStreams {
   const { CI: _ci, ...rest } = process.env
-  return spawn(node, [jestBin, ...args], {
+  const [command, ...pre] = [...prefix, node]
+  return spawn(command as string, [...pre, jestBin, ...args], {
     cwd: p.dir,
     env: { ...rest, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

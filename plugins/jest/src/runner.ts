@@ -75,10 +75,36 @@ interface Planned {
   all: Record<string, unknown>
   /** Reuse-mode pool key: the same options (a worker runs files of any project). */
   key: string
+  /** The isolation this file runs without (`fallback: 'subreaper'` where the host refuses namespaces), and why. */
+  missing?: string
 }
 
 /** Sandbox options that decide whether the host can set a sandbox up (not caps, paths or names). */
 const PROBED_KEYS = ['network', 'mode', 'nodeModules', 'user', 'capabilities', 'privileged'] as const
+const probes = new Map<string, Promise<Error | undefined>>()
+
+/**
+ * Whether this host can set up a sandbox with these options: one sandbox of
+ * `/bin/true` (a few ms), once per process and set of options (the host
+ * does not change under a watch-mode session). The error that says why not,
+ * or undefined. Without it, a launcher that fails its setup would be forked
+ * again and again by jest-worker's retries, each file failing with
+ * jest-worker's words instead of the host's.
+ */
+function probe(sandbox: Record<string, unknown>): Promise<Error | undefined> {
+  const options: Record<string, unknown> = {}
+  for (const k of PROBED_KEYS) if (sandbox[k] !== undefined) options[k] = sandbox[k]
+  const key = JSON.stringify(options)
+  let p = probes.get(key)
+  if (!p) {
+    p = runSandbox('/bin/true', [], { ...(options as SandboxOptions), stdio: 'ignore' }).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    )
+    probes.set(key, p)
+  }
+  return p
+}
 
 /** Slots 1…n: a worker's JEST_WORKER_ID, unique among the workers running at once, as in stock Jest. */
 class Slots {
@@ -120,9 +146,13 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
    * Validates every file's options before any sandbox starts; a mistake
    * fails that file with the precise TypeError. Under Node's environment an
    * unknown key is such a mistake (a typo would become a global); jsdom and
-   * custom environments get every key that is not ours.
+   * custom environments get every key that is not ours. Then whether this
+   * host can set the files' sandboxes up (`probe`): where it cannot, each
+   * file fails with that error and its fix, before any worker starts; or,
+   * where it refuses namespaces and the file's `fallback` is 'subreaper',
+   * the file runs without them, and says so.
    */
-  #plan(tests: Test[]): { planned: Planned[]; rejected: [Test, Error][] } {
+  async #plan(tests: Test[]): Promise<{ planned: Planned[]; rejected: [Test, Error][] }> {
     const planned: Planned[] = []
     const rejected: [Test, Error][] = []
     for (const test of tests) {
@@ -133,7 +163,11 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         if (nodeEnvironment) resolveOptions(all as never, [...JEST_KEYS, ...NODE_ENV_KEYS])
         else resolveOptions(sandbox as never)
         const options = resolveJestOptions(jest)
-        planned.push({ test, options, all, key: JSON.stringify(all) })
+        const hostError = await probe(sandbox)
+        const refused = hostError && options.fallback === 'subreaper' ? namespacesRefusedBy(hostError) : undefined
+        if (hostError && !refused) throw hostError
+        const missing = refused ? `no namespaces (${refused})` : undefined
+        planned.push({ test, options, all, key: JSON.stringify(all), ...(missing ? { missing } : {}) })
       } catch (e) {
         rejected.push([test, e instanceof Error ? e : new Error(String(e))])
       }
@@ -141,33 +175,16 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     return { planned, rejected }
   }
 
-  /**
-   * With `fallback: 'subreaper'`: whether this host refuses namespaces, and
-   * why ("seccomp", …), from one sandbox of `/bin/true` with the options
-   * that decide it. Undefined where namespaces work, or where the sandbox
-   * fails for another reason (the files then fail with that error).
-   */
-  async #namespacesRefused(planned: Planned[]): Promise<string | undefined> {
-    const first = planned.find((p) => p.options.fallback === 'subreaper')
-    if (!first) return undefined
-    const { sandbox } = splitOptions(first.all)
-    const probe: Record<string, unknown> = {}
-    for (const k of PROBED_KEYS) if (sandbox[k] !== undefined) probe[k] = sandbox[k]
-    try {
-      await runSandbox('/bin/true', [], { ...(probe as SandboxOptions), stdio: 'ignore' })
-      return undefined
-    } catch (e) {
-      return namespacesRefusedBy(e)
-    }
-  }
-
   async #runIsolated(tests: Test[], watcher: TestWatcher, serial: boolean): Promise<void> {
-    const { planned, rejected } = this.#plan(tests)
+    const { planned, rejected } = await this.#plan(tests)
     for (const [test, error] of rejected) {
       await this.#events.emit('test-file-start', [test])
+      // A host's refusal is no bug of ours or the test's: its message and fix, without our stack frames.
+      const code = (error as { code?: string }).code
+      const stack = code ? `${error.name}: ${error.message}` : error.stack
       await this.#events.emit('test-file-failure', [
         test,
-        { message: error.message, stack: error.stack, type: error.name },
+        { message: error.message, stack, type: error.name, ...(code ? { code } : {}) },
       ])
     }
     if (planned.length === 0) return
@@ -193,10 +210,6 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     /** Writable/kept paths per pool key (reuse: all files of that key; fresh: per file). */
     const byKey = new Map<string, Planned[]>()
     for (const p of planned) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p])
-    const refused = await this.#namespacesRefused(planned)
-    /** Why a file runs without namespaces (`fallback: 'subreaper'` on a host that refuses them), e.g. "no namespaces (seccomp)". */
-    const missingFor = (p: Planned) =>
-      refused !== undefined && p.options.fallback === 'subreaper' ? `no namespaces (${refused})` : undefined
 
     const newWorker = async (p: Planned, slot: number, files: Planned[]): Promise<SandboxWorker> => {
       const { sandbox } = splitOptions(p.all)
@@ -215,7 +228,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       }
       const compileCache = p.options.compileCache ? compileCacheFor() : undefined
       if (compileCache) writable.add(compileCache.dir)
-      const missing = missingFor(p)
+      const missing = p.missing
       const sw = new SandboxWorker({
         sandbox: { ...sandbox, writable: [...writable], ...(missing ? { namespaces: false } : {}) },
         env: { ...compileCache?.env, ...(missing ? { [NO_NAMESPACES_ENV]: missing } : {}) },
@@ -271,7 +284,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         if (reuse && run.error === undefined) {
           release()
           const report = reuseReport(p.test.path, run, sw.launch, this._globalConfig.rootDir, wallMs)
-          await this.#success(p, run.result as TestResult, withMissing(report, missingFor(p)))
+          await this.#success(p, run.result as TestResult, withMissing(report, p.missing))
           return
         }
         // Fresh mode, or a reused worker that failed: the sandbox ends here, and its result tells what happened.
@@ -279,7 +292,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         release()
         const ended = await sw.end()
         live.delete(sw)
-        await this.#finishFresh(p, run, ended, missingFor(p))
+        await this.#finishFresh(p, run, ended, p.missing)
       } finally {
         release()
       }

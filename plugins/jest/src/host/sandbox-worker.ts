@@ -63,7 +63,13 @@ type CustomMessage = [string, unknown]
 type PendingRun = Promise<TestResult> & { UNSTABLE_onCustomMessage?: (fn: (m: CustomMessage) => void) => void }
 type TestWorkerFarm = Worker & { worker(request: WorkerRequest): PendingRun }
 /** jest-worker's pool; `getWorkers()` and `getWorkerSystemId()` are its public WorkerPoolInterface/WorkerInterface. */
-type PoolChild = { getWorkerSystemId?(): number; waitForExit?(): Promise<void> }
+type PoolChild = {
+  getWorkerSystemId?(): number
+  waitForExit?(): Promise<void>
+  /** ChildProcessWorker's process, and its (re)start (jest-worker 29 and 30). */
+  _child?: { on(event: 'error', listener: (e: Error) => void): unknown }
+  initialize?(): void
+}
 type WithPool = { _workerPool?: { getWorkers?(): PoolChild[] } }
 
 /**
@@ -152,6 +158,20 @@ export class SandboxWorker {
       // written synchronously.
       workerGracefulExitTimeout: o.reuse ? o.globalConfig.workerGracefulExitTimeout : 0,
     }) as TestWorkerFarm
+    // A launcher that fails its setup (a host that refuses namespaces) exits before jest-worker's first
+    // message reaches it, and jest-worker listens for no 'error': that send's EPIPE would crash Jest. The
+    // file fails with the setup error instead (end()), as it does when the launcher fails later. Also on
+    // every restart of a reused worker's child.
+    for (const child of (this.#worker as unknown as WithPool)._workerPool?.getWorkers?.() ?? []) {
+      const ignoreEpipe = () => child._child?.on('error', () => {})
+      ignoreEpipe()
+      const initialize = child.initialize
+      if (initialize)
+        child.initialize = function (this: PoolChild) {
+          initialize.call(this)
+          ignoreEpipe()
+        }
+    }
     this.#worker.getStdout()?.pipe(process.stdout)
     this.#worker.getStderr()?.pipe(process.stderr)
     this.#reuse = o.reuse
