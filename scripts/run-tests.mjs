@@ -164,6 +164,7 @@ if (!v2Only && !onlySuite) {
       '@vitest/coverage-istanbul@^4',
       'jest@^29',
       'babel-jest@^29',
+      'jest-environment-jsdom@^29',
       'jest-junit@^17',
     ]
     const npm = ['install', '--prefix', compat, '--no-audit', '--no-fund', '--loglevel=error']

@@ -52,6 +52,7 @@ export {
 export { INSIDE_ENV } from './protocol.ts'
 export { formatBytes, formatMs, formatUsageTable, toJson, type UsageTableOptions } from './report/format.ts'
 export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
+export { type MergedReport, type MergeInput, mergeRunReports } from './report/merge.ts'
 export {
   type CapHit,
   createRunReport,
