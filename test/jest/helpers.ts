@@ -45,12 +45,12 @@ export interface Project {
   cleanup(): void
 }
 
-/** Copies `fixtures/<name>` (plus `extra` files) into a fresh temp dir. */
-export function project(name: string, extra: Record<string, string> = {}): Project {
+/** Copies `fixtures/<name>` (or `<from>/<name>`, e.g. an example), plus `extra` files, into a fresh temp dir. */
+export function project(name: string, extra: Record<string, string> = {}, from = fixtures): Project {
   const dir = mkdtempSync(join(tmpdir(), `nsiso-jest-${name}-`))
   try {
     chmodSync(dir, 0o755)
-    cpSync(join(fixtures, name), dir, { recursive: true })
+    cpSync(join(from, name), dir, { recursive: true })
     symlinkSync(modules, join(dir, 'node_modules'))
   } catch (e) {
     rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
