@@ -57,12 +57,6 @@ import { NO_NAMESPACES_ENV } from './messages'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
 
 const { EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
-type Chalk = { yellow(s: string): string }
-const chalkModule = requireFromJestRunner()('chalk') as Chalk & { default?: Chalk }
-const chalk = chalkModule.default ?? chalkModule
-/** jest-runner's words for a worker that had to be killed at the end of the run. */
-const FORCE_EXITED =
-  'A worker process has failed to exit gracefully and has been force exited. This is likely caused by tests leaking due to improper teardown. Try running with --detectOpenHandles to find leaks. Active timers can also cause this, ensure that .unref() was called on them.'
 
 class CancelRun extends Error {
   override name = 'CancelRun'
@@ -77,11 +71,15 @@ interface Planned {
   key: string
   /** The isolation this file runs without (`fallback: 'subreaper'` where the host refuses namespaces), and why. */
   missing?: string
+  /** fallback 'error': the probe's answer, awaited before the file's first request (see `probe`). */
+  hostError?: Promise<Error | undefined>
 }
 
 /** Sandbox options that decide whether the host can set a sandbox up (not caps, paths or names). */
 const PROBED_KEYS = ['network', 'mode', 'nodeModules', 'user', 'capabilities', 'privileged'] as const
 const probes = new Map<string, Promise<Error | undefined>>()
+/** What a probe that has not answered yet is raced against. */
+const PENDING = Symbol('pending')
 
 /**
  * Whether this host can set up a sandbox with these options: one sandbox of
@@ -89,7 +87,9 @@ const probes = new Map<string, Promise<Error | undefined>>()
  * does not change under a watch-mode session). The error that says why not,
  * or undefined. Without it, a launcher that fails its setup would be forked
  * again and again by jest-worker's retries, each file failing with
- * jest-worker's words instead of the host's.
+ * jest-worker's words instead of the host's. With `fallback: 'error'` it
+ * runs while the first worker starts (a host that refuses then ends that
+ * worker); 'subreaper' waits for it, since it decides how workers start.
  */
 function probe(sandbox: Record<string, unknown>): Promise<Error | undefined> {
   const options: Record<string, unknown> = {}
@@ -148,9 +148,9 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
    * unknown key is such a mistake (a typo would become a global); jsdom and
    * custom environments get every key that is not ours. Then whether this
    * host can set the files' sandboxes up (`probe`): where it cannot, each
-   * file fails with that error and its fix, before any worker starts; or,
-   * where it refuses namespaces and the file's `fallback` is 'subreaper',
-   * the file runs without them, and says so.
+   * file fails with that error and its fix; or, where it refuses namespaces
+   * and the file's `fallback` is 'subreaper', the file runs without them,
+   * and says so.
    */
   async #plan(tests: Test[]): Promise<{ planned: Planned[]; rejected: [Test, Error][] }> {
     const planned: Planned[] = []
@@ -163,11 +163,17 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         if (nodeEnvironment) resolveOptions(all as never, [...JEST_KEYS, ...NODE_ENV_KEYS])
         else resolveOptions(sandbox as never)
         const options = resolveJestOptions(jest)
+        const key = JSON.stringify(all)
+        if (options.fallback === 'error') {
+          // Awaited only before the file's first request: the probe runs while its worker starts.
+          planned.push({ test, options, all, key, hostError: probe(sandbox) })
+          continue
+        }
+        // 'subreaper': the answer decides how the worker is started.
         const hostError = await probe(sandbox)
-        const refused = hostError && options.fallback === 'subreaper' ? namespacesRefusedBy(hostError) : undefined
+        const refused = hostError ? namespacesRefusedBy(hostError) : undefined
         if (hostError && !refused) throw hostError
-        const missing = refused ? `no namespaces (${refused})` : undefined
-        planned.push({ test, options, all, key: JSON.stringify(all), ...(missing ? { missing } : {}) })
+        planned.push({ test, options, all, key, ...(refused ? { missing: `no namespaces (${refused})` } : {}) })
       } catch (e) {
         rejected.push([test, e instanceof Error ? e : new Error(String(e))])
       }
@@ -179,13 +185,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     const { planned, rejected } = await this.#plan(tests)
     for (const [test, error] of rejected) {
       await this.#events.emit('test-file-start', [test])
-      // A host's refusal is no bug of ours or the test's: its message and fix, without our stack frames.
-      const code = (error as { code?: string }).code
-      const stack = code ? `${error.name}: ${error.message}` : error.stack
-      await this.#events.emit('test-file-failure', [
-        test,
-        { message: error.message, stack, type: error.name, ...(code ? { code } : {}) },
-      ])
+      await this.#fail(test, error)
     }
     if (planned.length === 0) return
 
@@ -272,10 +272,25 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         let sw: SandboxWorker
         const reuseKey = `${slot}\0${p.key}`
         const existing = reuse ? reused.get(reuseKey) : undefined
+        // The probe has answered already (a file after the first): a host that refuses gets no worker at all.
+        const known = p.hostError && (await Promise.race([p.hostError, Promise.resolve(PENDING)]))
+        if (known instanceof Error) {
+          await this.#events.emit('test-file-start', [p.test])
+          throw known
+        }
         if (existing) sw = existing
         else {
           sw = await newWorker(p, slot, reuse ? (byKey.get(p.key) ?? []) : [p])
           if (reuse) reused.set(reuseKey, sw)
+        }
+        const hostError = await p.hostError
+        if (hostError) {
+          // This host cannot set the sandbox up: the worker (its launcher failing) goes, the file fails with the reason.
+          if (reuse) reused.delete(reuseKey)
+          live.delete(sw)
+          void sw.end()
+          await this.#events.emit('test-file-start', [p.test])
+          throw hostError
         }
         await this.#events.emit('test-file-start', [p.test])
         const started = performance.now()
@@ -307,20 +322,28 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       planned.map((p) =>
         runOne(p).catch(async (error: unknown) => {
           if (error instanceof CancelRun) return
-          const e = error instanceof Error ? error : new Error(String(error))
-          await this.#events.emit('test-file-failure', [p.test, { message: e.message, stack: e.stack, type: e.name }])
+          await this.#fail(p.test, error instanceof Error ? error : new Error(String(error)))
         }),
       ),
     )
     const cleanup = async () => {
       await Promise.all([...live].map((sw) => sw.end()))
-      // As the stock runner says it of its workers (a reused worker ends like one).
-      if ([...live].some((sw) => sw.forceExited)) console.error(chalk.yellow(FORCE_EXITED))
       paths.dispose()
       removeStatusDir()
       process.removeListener('exit', removeStatusDir)
     }
     await Promise.race([all, onInterrupt]).then(cleanup, cleanup)
+  }
+
+  /** A file that could not run: an option mistake, or a host that cannot set its sandbox up. */
+  async #fail(test: Test, error: Error): Promise<void> {
+    // A host's refusal is no bug of ours or the test's: its message and fix, without our stack frames.
+    const code = (error as { code?: string }).code
+    const stack = code ? `${error.name}: ${error.message}` : error.stack
+    await this.#events.emit('test-file-failure', [
+      test,
+      { message: error.message, stack, type: error.name, ...(code ? { code } : {}) },
+    ])
   }
 
   async #success(p: Planned, result: TestResult, report: ReturnType<typeof reuseReport>): Promise<void> {
