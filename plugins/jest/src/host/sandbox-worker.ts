@@ -115,7 +115,6 @@ export class SandboxWorker {
   readonly #started = performance.now()
   #ended: Promise<SandboxResult | Error> | undefined
   #files = 0
-  #forceExited = false
 
   constructor(o: SandboxWorkerOptions) {
     this.workerId = o.workerId
@@ -149,14 +148,20 @@ export class SandboxWorker {
         },
       },
       setupArgs: o.setupArgs,
-      // A fresh sandbox has served its one file when it is ended: it is ended
-      // at once (SIGTERM, relayed by the launcher to the worker), as stock
-      // Jest ends a worker it restarts after a file (workerIdleMemoryLimit).
-      // A graceful end let the idle worker finish V8's incremental marking
-      // first, CPU stock's restarted workers do not spend. Its figures and
-      // the file's result are in by then; stdout and stderr are pipes,
-      // written synchronously.
-      workerGracefulExitTimeout: o.reuse ? o.globalConfig.workerGracefulExitTimeout : 0,
+      // A sandbox has served its files when it is ended (a fresh one its one
+      // file; a reused one the run's, or the run was interrupted): it is
+      // ended at once (SIGTERM, relayed by the launcher to the worker), as
+      // stock Jest ends a worker it restarts after a file
+      // (workerIdleMemoryLimit). A graceful end let the idle worker finish
+      // V8's incremental marking and Node's exit first, time at the end of
+      // every run that stock's restarted workers do not spend. Nothing is
+      // lost: the files' results and figures are in by then; the compile
+      // cache is flushed after each file (environment.ts); stdout and
+      // stderr are pipes, written synchronously; and a test's `process` is
+      // Jest's copy (jest-util's createProcessObject, also what
+      // `require('process')` gives), whose 'exit' is never emitted, so no
+      // at-exit work of the tests runs in a stock worker either.
+      workerGracefulExitTimeout: 0,
     }) as TestWorkerFarm
     // A launcher that fails its setup (a host that refuses namespaces) exits before jest-worker's first
     // message reaches it, and jest-worker listens for no 'error': that send's EPIPE would crash Jest. The
@@ -180,11 +185,6 @@ export class SandboxWorker {
 
   get files(): number {
     return this.#files
-  }
-
-  /** A reused worker did not exit within workerGracefulExitTimeout and was killed (stock Jest warns about it). */
-  get forceExited(): boolean {
-    return this.#forceExited
   }
 
   /** Runs one file; Jest's own custom events (test-case-start/result) go to `onEvent`. */
@@ -230,12 +230,9 @@ export class SandboxWorker {
   end(): Promise<SandboxResult | Error> {
     this.#ended ??= (async () => {
       try {
-        // reuse: as the stock runner ends its workers, also on a watch-mode
-        // interrupt: a graceful end, then SIGTERM/SIGKILL after
-        // workerGracefulExitTimeout. fresh: SIGTERM at once (see the
-        // constructor). SIGKILL to the launcher kills the whole sandbox.
-        const { forceExited } = await this.#worker.end()
-        this.#forceExited = forceExited && this.#reuse
+        // SIGTERM at once (workerGracefulExitTimeout 0, see the constructor),
+        // relayed by the launcher; SIGKILL to the launcher kills the whole sandbox.
+        await this.#worker.end()
       } catch {
         // already ended
       }
