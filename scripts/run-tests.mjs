@@ -5,6 +5,7 @@
 //                examples/vitest-app stock and isolated, the per-test statuses
 //                compared (as root, again as nobody: its permission test runs
 //                only as an ordinary user)
+//                examples/jest-app stock and isolated, each test's status compared
 //   install      the release tarballs (scripts/pack.mjs) installed from the
 //                registry into new projects, with Vitest 4 and 5, Jest 29 and 30
 //                (vitest.install.config.ts)
@@ -160,6 +161,41 @@ function exampleApp(as) {
   })
 }
 
+/**
+ * A Jest example run stock and isolated: counted from the isolated run, and
+ * each test whose status differs from stock's is a failure.
+ */
+function exampleStockAndIsolated(name, stockConfig, isolatedConfig, skipReason) {
+  console.log(`\n=== ${name} (stock, then isolated)`)
+  const cwd = join(root, name)
+  const slug = name.replace(/[^a-z0-9]+/gi, '-')
+  const run = (config, json) =>
+    spawnSync(join(root, 'node_modules/.bin/jest'), ['-c', config, '--json', `--outputFile=${json}`], {
+      stdio: 'inherit',
+      cwd,
+    })
+  const stockJson = join(dir, `${slug}-stock.json`)
+  const isolatedJson = join(dir, `${slug}.json`)
+  run(stockConfig, stockJson)
+  const results = count(name, isolatedJson, run(isolatedConfig, isolatedJson))
+  const stage = stages.at(-1)
+  const statuses = (j) =>
+    new Map(j.testResults.flatMap((f) => f.assertionResults.map((t) => [`${f.name} > ${t.fullName}`, t.status])))
+  const stock = existsSync(stockJson) ? statuses(JSON.parse(readFileSync(stockJson, 'utf8'))) : new Map()
+  const isolated = results ? statuses(results) : new Map()
+  const differ = [...new Set([...stock.keys(), ...isolated.keys()])].filter((k) => stock.get(k) !== isolated.get(k))
+  for (const k of differ) console.log(`${name}: ${k}: stock ${stock.get(k)}, isolated ${isolated.get(k)}`)
+  if (differ.length > 0) {
+    stage.failed += differ.length
+    stage.note += ` (${differ.length} test${differ.length === 1 ? '' : 's'} with another status than stock's)`
+  }
+  for (const [k, status] of isolated) {
+    const [file, ...test] = k.split(' > ')
+    if (status === 'pending' || status === 'todo')
+      skipped.push({ stage: name, file, name: test.join(' > '), reason: skipReason })
+  }
+}
+
 /** Why the v2 VM cannot run here, or undefined. */
 function v2Unavailable() {
   if (process.getuid?.() !== 0) return 'not root (the VM runs the suite as root, and its packages install with apt-get)'
@@ -237,6 +273,13 @@ if (!v2Only && !onlySuite) {
     }
   }
 
+  exampleStockAndIsolated(
+    'examples/jest-app',
+    'jest.stock.config.js',
+    'jest.config.js',
+    'skipped as root (root writes anywhere); run as an ordinary user in test/jest/example-app.test.ts',
+  )
+
   // The release tarballs, made the one way they are made.
   console.log('\n=== packages (scripts/pack.mjs)')
   const packs = join(dir, 'packs')
@@ -267,6 +310,7 @@ if (!v2Only && !onlySuite) {
       '@vitest/coverage-istanbul@^4',
       'jest@^29',
       'babel-jest@^29',
+      'jest-environment-jsdom@^29',
       'jest-junit@^17',
       // the DOM environments the Vitest e2e tests sandbox (plugins/vitest's devDependencies)
       'jsdom@^29',

@@ -8,6 +8,7 @@ export { isAlive } from './cgroup/io.ts'
 export { pidNamespaceId } from './cgroup/sweep.ts'
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export { type CompileCache, compileCacheFor } from './host/compile-cache.ts'
+export { namespacesRefusedBy } from './host/explain.ts'
 export { assertNodeSupported, isNodeSupported, MIN_NODE_VERSION } from './host/node-version.ts'
 export type {
   LauncherExit,
@@ -72,6 +73,7 @@ export {
   wrapText,
 } from './report/format.ts'
 export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
+export { type MergedReport, type MergeInput, mergeRunReports } from './report/merge.ts'
 export {
   type CapHit,
   createRunReport,

@@ -3,7 +3,7 @@
  * The `ns-isolated` command: `run` a command in a sandbox, `doctor` the host,
  * `demo` what isolation looks like.
  */
-import { closeSync, openSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { Command, type CommanderError, Option } from 'commander'
 import { ErrorCodes, NsIsolatedError } from '../errors.ts'
@@ -12,7 +12,8 @@ import type { SandboxResult } from '../host/prepare.ts'
 import { spawnSandbox } from '../host/spawn.ts'
 import { packageVersion } from '../launcher/build.ts'
 import type { SandboxOptions } from '../options.ts'
-import { formatTable } from '../report/format.ts'
+import { formatTable, formatUsageTable, toJson } from '../report/format.ts'
+import { mergeRunReports } from '../report/merge.ts'
 import { buildLauncher } from './build-launcher.ts'
 import { runDemo } from './demo.ts'
 import { type Check, runChecks } from './doctor.ts'
@@ -200,6 +201,36 @@ program
   .action(async () => {
     try {
       process.exit(await runDemo())
+    } catch (e) {
+      fatal(e)
+    }
+  })
+
+const report = program.command('report').description('work with usage reports (the JSON the runners write)')
+report
+  .command('merge')
+  .description(
+    'merge the usage reports of a sharded run (jest --shard=i/n, one report each) into one, printed as JSON on stdout',
+  )
+  .argument('<reports...>', 'the JSON reports, e.g. shard-*.json')
+  .option('--table', 'also print the usage table of the whole run on stderr')
+  .option('--partial', 'merge even when shards are missing')
+  .action((files: string[], opts: { table?: boolean; partial?: boolean }) => {
+    const inputs = files.map((name) => {
+      try {
+        return { name, text: readFileSync(name, 'utf8') }
+      } catch (e) {
+        return fatal(
+          new TypeError(
+            `ns-isolated report merge: cannot read ${name} (${(e as NodeJS.ErrnoException).code ?? String(e)}).`,
+          ),
+        )
+      }
+    })
+    try {
+      const merged = mergeRunReports(inputs, { partial: opts.partial === true })
+      process.stdout.write(toJson(merged))
+      if (opts.table) process.stderr.write(formatUsageTable(merged))
     } catch (e) {
       fatal(e)
     }

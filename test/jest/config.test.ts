@@ -48,14 +48,26 @@ describe('withNsIsolated', () => {
     ])
   })
 
-  it('refuses what it cannot combine with, and option mistakes, with a precise TypeError', () => {
-    // (the docblock's name is not written out here: Vitest would read it as this file's own)
-    expect(() => withNsIsolated({ testEnvironment: 'jsdom' })).toThrow(
-      /testEnvironment is 'jsdom'; the ns-isolated environment is Node's.* docblock: they then run unisolated/,
+  it('keeps another environment (the runner isolates its files and wraps it), which may read keys of its own', () => {
+    const c = withNsIsolated(
+      { testEnvironment: 'jsdom', testEnvironmentOptions: { url: 'https://x.test/' } },
+      { pids: 64 },
     )
+    expect([c.runner, c.testEnvironment, c.testEnvironmentOptions]).toEqual([
+      RUNNER,
+      'jsdom',
+      { url: 'https://x.test/', pids: 64 },
+    ])
+    // Under Node's environment an unknown key is a typo that would become a global.
+    expect(() => withNsIsolated({ testEnvironmentOptions: { url: 'https://x.test/' } })).toThrow(/unknown option `url`/)
+    expect(() => withNsIsolated({ testEnvironment: 'jsdom' }, { memory: 'lots' } as never)).toThrow(TypeError)
+  })
+
+  it('refuses what it cannot combine with, and option mistakes, with a precise TypeError', () => {
     expect(() => withNsIsolated({ runner: 'jest-runner-eslint' })).toThrow(/runner is 'jest-runner-eslint'/)
-    expect(() => withNsIsolated({ projects: [{ testEnvironment: 'jsdom' }] })).toThrow(/projects\[0\]\.testEnvironment/)
+    expect(() => withNsIsolated({ projects: [{ runner: 'x' }] })).toThrow(/projects\[0\]\.runner/)
     expect(() => withNsIsolated({}, { memory: 'lots' } as never)).toThrow(TypeError)
+    expect(() => withNsIsolated({}, { fallback: 'unisolated' } as never)).toThrow(/`fallback` must be one of/)
     expect(() => withNsIsolated({}, { leaks: 'maybe' } as never)).toThrow(/`leaks` must be one of/)
     expect(() => withNsIsolated([] as never)).toThrow(/takes a Jest config object/)
   })

@@ -45,12 +45,12 @@ export interface Project {
   cleanup(): void
 }
 
-/** Copies `fixtures/<name>` (plus `extra` files) into a fresh temp dir. */
-export function project(name: string, extra: Record<string, string> = {}): Project {
+/** Copies `fixtures/<name>` (or `<from>/<name>`, e.g. an example), plus `extra` files, into a fresh temp dir. */
+export function project(name: string, extra: Record<string, string> = {}, from = fixtures): Project {
   const dir = mkdtempSync(join(tmpdir(), `nsiso-jest-${name}-`))
   try {
     chmodSync(dir, 0o755)
-    cpSync(join(fixtures, name), dir, { recursive: true })
+    cpSync(join(from, name), dir, { recursive: true })
     symlinkSync(modules, join(dir, 'node_modules'))
   } catch (e) {
     rmSync(dir, { recursive: true, force: true }) // no cleanup is registered yet
@@ -125,18 +125,23 @@ export interface UsageReport {
   totals: { files: number; leaked: number; capHits: number }
 }
 
-/** Runs real Jest in the project; never rejects on a failing run. `asNobody`: unprivileged (see `asUnprivileged`), the real rootless path. */
+/**
+ * Runs real Jest in the project; never rejects on a failing run. `asNobody`:
+ * unprivileged (see `asUnprivileged`), the real rootless path. `prefix`: a
+ * command Jest runs under (e.g. a seccomp helper that execs the rest).
+ */
 export function runJest(
   p: Project,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   asNobody = false,
+  prefix: readonly string[] = [],
 ): Promise<JestRun> {
   const out = join(p.dir, '.jest-results.json')
   rmSync(out, { force: true })
   rmSync(join(p.dir, 'usage.json'), { force: true })
   return new Promise((resolve, reject) => {
-    const argv = [node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
+    const argv = [...prefix, node, jestBin, '--ci=false', '--json', `--outputFile=${out}`, ...args]
     if (asNobody) {
       chmodSync(p.dir, 0o777)
       argv.unshift(...asUnprivileged)
@@ -179,9 +184,15 @@ function collect(child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.Readable
 }
 
 /** Starts real Jest in the project with exactly these arguments (no --json); `CI` is left out of its environment. */
-export function startJest(p: Project, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+export function startJest(
+  p: Project,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  prefix: readonly string[] = [],
+): ChildProcessWithoutNullStreams {
   const { CI: _ci, ...rest } = process.env
-  return spawn(node, [jestBin, ...args], {
+  const [command, ...pre] = [...prefix, node]
+  return spawn(command as string, [...pre, jestBin, ...args], {
     cwd: p.dir,
     env: { ...rest, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -205,9 +216,12 @@ export function runJestRaw(p: Project, args: string[], env: NodeJS.ProcessEnv = 
   })
 }
 
-/** Jest's output without the ns-isolated usage report (printed after Jest's summary, ending with a blank line). */
+/** Jest's output without the ns-isolated usage report (from its title to its closing count and the blank line after). */
 export function withoutUsage(text: string): string {
-  return text.replace(/\n*ns-isolated usage\n[\s\S]*?\n\n/, '\n')
+  return text.replace(
+    /\n*ns-isolated usage\n[\s\S]*?\nns-isolated: \d+ files? sandboxed[^\n]*\n(ns-isolated: usage report written[^\n]*\n)?\n/,
+    '\n',
+  )
 }
 
 /** Host pids whose environment holds `NAME=value` (every process a Jest run starts inherits it, in sandboxes too). */

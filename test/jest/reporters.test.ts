@@ -23,6 +23,8 @@ async function run(q: Project, config: string, args: string[] = []): Promise<Raw
 /** The default reporter's text, timings blanked, one block per file sorted (parallel files finish in any order). */
 function text(stderr: string): string[] {
   const blocks = withoutUsage(stderr)
+    // Whether a worker outlives workerGracefulExitTimeout is the machine's timing, stock or isolated.
+    .replace(/\n+A worker process has failed to exit gracefully[^\n]*/g, '')
     .replace(/\(\d+(\.\d+)? m?s\)/g, '(N ms)')
     .replace(/^Time:.*$/m, 'Time: N')
     .split(/\n(?=PASS |FAIL |Test Suites:)/)

@@ -5,24 +5,28 @@
  *
  *   module.exports = withNsIsolated({ preset: 'ts-jest' }, { memory: '1G' })
  *
- * It returns the config with the ns-isolated runner, test environment and
- * usage reporter (after the reporters already there, or after 'default'),
- * and `options` merged over its `testEnvironmentOptions`; everything else is
- * kept. Options are validated here, so a mistake stops Jest at config load.
+ * It returns the config with the ns-isolated runner (which isolates every
+ * file, whatever its test environment), the ns-isolated environment where
+ * none other is set, and the usage reporter (after the reporters already
+ * there, or after 'default'), and `options` merged over its
+ * `testEnvironmentOptions`; everything else is kept. Options are validated
+ * here, so a mistake stops Jest at config load.
  */
 // First: an old Node is refused before the core loads.
 import './node-gate'
 import { join } from 'node:path'
 import { resolveOptions, type SandboxOptions } from 'ns-isolated'
 import { resolveJestOptions } from './host/validate'
-import { type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEYS } from './options'
+import { type Fallback, type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEYS, splitOptions } from './options'
 
 /** `testEnvironmentOptions` of ns-isolated: the sandbox's options plus the Jest integration's own. */
 export interface NsIsolatedJestOptions extends SandboxOptions {
   /** Processes a file leaves running: 'report' (default) in the usage report, 'fail' the test too, 'ignore'. */
   leaks?: LeakPolicy
-  /** 'fresh' (default): new namespaces for every file; 'reuse': one sandbox per worker, reset between files. */
+  /** 'reuse' (default): one sandbox per worker, reset between files; 'fresh': new namespaces for every file. */
   isolation?: Isolation
+  /** Where the host refuses namespaces: 'error' (default) fails naming the fix; 'subreaper' runs files without them, reported. */
+  fallback?: Fallback
   /** The usage report: `{ json?: path, table?: boolean, heaviest?: number | 'all' }`, or false for none. */
   report?: { json?: string; table?: boolean; heaviest?: number | 'all' } | false
   /** Node's compile cache for sandboxed workers. Default true. */
@@ -55,7 +59,8 @@ const ENVIRONMENT = join(__dirname, 'environment.js')
 const REPORTER = join(__dirname, 'reporter.js')
 /** Values a config may already have that ns-isolated replaces without changing what the user asked for. */
 const STOCK_RUNNERS = new Set([undefined, 'jest-runner', RUNNER, 'jest-environment-ns-isolated/runner'])
-const STOCK_ENVIRONMENTS = new Set([
+/** Node's environment, or ours (Node's plus the tracker): options that neither reads are a mistake. */
+const NODE_ENVIRONMENTS = new Set([
   undefined,
   'node',
   'jest-environment-node',
@@ -76,23 +81,26 @@ function isolateProject<C extends JestConfigLike>(config: C, options: NsIsolated
       `ns-isolated: ${where}runner is '${config.runner}'; ns-isolated runs test files with its own runner, and Jest takes one runner per project. Keep that project without withNsIsolated().`,
     )
   }
-  if (!STOCK_ENVIRONMENTS.has(config.testEnvironment)) {
-    throw new TypeError(
-      `ns-isolated: ${where}testEnvironment is '${config.testEnvironment}'; the ns-isolated environment is Node's. Drop testEnvironment, or give the files that need '${config.testEnvironment}' a \`@jest-environment ${config.testEnvironment}\` docblock: they then run unisolated.`,
-    )
-  }
   const testEnvironmentOptions = { ...config.testEnvironmentOptions, ...options }
-  resolveOptions(testEnvironmentOptions as SandboxOptions, [...JEST_KEYS, ...NODE_ENV_KEYS])
-  resolveJestOptions(testEnvironmentOptions)
-  return { ...config, runner: RUNNER, testEnvironment: ENVIRONMENT, testEnvironmentOptions }
+  const { sandbox, jest } = splitOptions(testEnvironmentOptions)
+  // jsdom or a custom environment may read any other key; Node's reads two.
+  if (NODE_ENVIRONMENTS.has(config.testEnvironment))
+    resolveOptions(testEnvironmentOptions as SandboxOptions, [...JEST_KEYS, ...NODE_ENV_KEYS])
+  else resolveOptions(sandbox as SandboxOptions)
+  resolveJestOptions(jest)
+  // Another environment (jsdom, a custom one) stays: the runner isolates its files and wraps it.
+  const testEnvironment = NODE_ENVIRONMENTS.has(config.testEnvironment)
+    ? ENVIRONMENT
+    : (config.testEnvironment as string)
+  return { ...config, runner: RUNNER, testEnvironment, testEnvironmentOptions }
 }
 
 /**
  * Returns `config` with every test file isolated and the usage report added
  * (see the module's comment). With `projects`, each inline project config is
  * isolated too (a project given as a path keeps its own config file: wrap
- * that one). Throws a `TypeError` for a runner or test environment it cannot
- * combine with, and for a mistake in `options`.
+ * that one). Throws a `TypeError` for a runner it cannot combine with, and
+ * for a mistake in `options`.
  */
 export function withNsIsolated<C extends JestConfigLike>(
   config: C = {} as C,

@@ -1,27 +1,33 @@
 /**
- * `testEnvironment: 'ns-isolated'` (worker side): jest-environment-node,
- * plus per-test figures and leak tracking from the sandbox's own /proc, and
- * the reset between files in `reuse` mode. It runs only inside a sandbox
- * that the ns-isolated runner started; anywhere else it refuses, naming the
- * one-line fix, because running "isolated" tests unisolated would pass
+ * `testEnvironment: 'ns-isolated'` (worker side), and the wrapper the runner
+ * gives every sandboxed file: the file's own environment (node, jsdom, a
+ * custom one; from the config or its `@jest-environment` docblock), loaded
+ * by Jest as usual and delegated to, plus per-test figures and leak
+ * tracking, and the reset between files in `reuse` mode. Alone (the
+ * preset's `testEnvironment`), its inner environment is
+ * jest-environment-node.
+ *
+ * It runs only in a worker that the ns-isolated runner started (in a
+ * sandbox, or as the subreaper's child where the host refused namespaces
+ * and `fallback: 'subreaper'` was chosen); anywhere else it refuses, naming
+ * the one-line fix, because running "isolated" tests unisolated would pass
  * silently and prove nothing.
  */
 
 // First: an old Node is refused (the runner refused it already, unless the environment is used without it).
 import './node-gate'
 import { flushCompileCache } from 'node:module'
-import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment'
+import type { EnvironmentContext, JestEnvironment, JestEnvironmentConfig } from '@jest/environment'
 import type { Circus } from '@jest/types'
 import type * as JestEnvironmentNode from 'jest-environment-node'
 import type * as JestWorker from 'jest-worker'
 import { requireFromJestRunner } from './jest-modules'
-import { FILE_EVENT, type FileMessage } from './messages'
-import { type Isolation, splitOptions } from './options'
+import { FILE_EVENT, type FileMessage, NO_NAMESPACES_ENV } from './messages'
+import { DEFAULT_ISOLATION, type Isolation, splitOptions } from './options'
 import { killAll, resetForNextFile, type SandboxState, sandboxState } from './sandbox/reset'
 import { UsageTracker } from './sandbox/tracker'
 
 const jestRequire = requireFromJestRunner()
-const { TestEnvironment: NodeEnvironment } = jestRequire('jest-environment-node') as typeof JestEnvironmentNode
 const { messageParent } = jestRequire('jest-worker') as typeof JestWorker
 
 /** Set by the core in every sandbox: its hostname (the core's `INSIDE_ENV`). */
@@ -49,42 +55,84 @@ function testPathOf(test: Circus.TestEntry): string[] {
   return path
 }
 
+/** An environment class as Jest loads it (`new TestEnvironment(config, context)`). */
+export type EnvironmentClass = new (config: JestEnvironmentConfig, context: EnvironmentContext) => JestEnvironment
+
 /** The sandbox as this file found it (reuse mode): what differs at its end is the file's doing. */
 let before: SandboxState | undefined
 
-export default class NsIsolatedEnvironment extends NodeEnvironment {
+/** Where this worker runs: the sandbox's hostname, or (no namespaces) why there are none. */
+function whereAmI(): { sandbox: string; namespaces: boolean } | undefined {
+  const inside = process.env[INSIDE_ENV]
+  if (inside) return { sandbox: inside, namespaces: true }
+  if (process.env[NO_NAMESPACES_ENV]) return { sandbox: '', namespaces: false }
+  return undefined
+}
+
+export default class NsIsolatedEnvironment implements JestEnvironment {
+  /** The environment this one delegates to; jest-environment-node unless `wrapEnvironment` says otherwise. */
+  static inner: EnvironmentClass | undefined
+  readonly #inner: JestEnvironment
   readonly #testPath: string
   readonly #sandbox: string
+  readonly #namespaces: boolean
   readonly #isolation: Isolation
   #tracker: UsageTracker | undefined
 
   constructor(config: JestEnvironmentConfig, context: EnvironmentContext) {
-    const inside = process.env[INSIDE_ENV]
-    if (!inside) throw new Error(notInsideMessage(context.testPath))
+    const where = whereAmI()
+    if (!where) throw new Error(notInsideMessage(context.testPath))
     const { jest, rest } = splitOptions(config.projectConfig.testEnvironmentOptions)
-    // Our keys are not globals for the test: hand jest-environment-node the rest only.
-    super({ ...config, projectConfig: { ...config.projectConfig, testEnvironmentOptions: rest } }, context)
+    const Inner =
+      (new.target as typeof NsIsolatedEnvironment).inner ??
+      (jestRequire('jest-environment-node') as typeof JestEnvironmentNode).TestEnvironment
+    // Our keys are not the inner environment's (jest-environment-node would make them globals): it gets the rest.
+    this.#inner = new Inner(
+      { ...config, projectConfig: { ...config.projectConfig, testEnvironmentOptions: rest } },
+      context,
+    )
     this.#testPath = context.testPath
-    this.#sandbox = inside
-    this.#isolation = jest.isolation === 'reuse' ? 'reuse' : 'fresh'
+    this.#sandbox = where.sandbox
+    this.#namespaces = where.namespaces
+    this.#isolation = jest.isolation === 'fresh' || jest.isolation === 'reuse' ? jest.isolation : DEFAULT_ISOLATION
   }
 
-  override async setup(): Promise<void> {
-    await super.setup()
-    if (this.#isolation === 'reuse') before ??= sandboxState()
+  get global(): JestEnvironment['global'] {
+    return this.#inner.global
+  }
+  get fakeTimers(): JestEnvironment['fakeTimers'] {
+    return this.#inner.fakeTimers
+  }
+  get fakeTimersModern(): JestEnvironment['fakeTimersModern'] {
+    return this.#inner.fakeTimersModern
+  }
+  get moduleMocker(): JestEnvironment['moduleMocker'] {
+    return this.#inner.moduleMocker
+  }
+  getVmContext(): ReturnType<JestEnvironment['getVmContext']> {
+    return this.#inner.getVmContext()
+  }
+  exportConditions(): string[] {
+    return this.#inner.exportConditions?.() ?? []
+  }
+
+  async setup(): Promise<void> {
+    await this.#inner.setup()
+    if (this.#isolation === 'reuse' && this.#namespaces) before ??= sandboxState()
     this.#tracker = new UsageTracker()
   }
 
-  async handleTestEvent(event: Circus.Event): Promise<void> {
+  async handleTestEvent(event: Circus.Event, state: Circus.State): Promise<void> {
     if (event.name === 'test_start') this.#tracker?.testStart(testPathOf(event.test))
     else if (event.name === 'test_done') this.#tracker?.testDone()
+    await this.#inner.handleTestEvent?.(event as never, state)
   }
 
-  override async teardown(): Promise<void> {
+  async teardown(): Promise<void> {
     const tracker = this.#tracker
     this.#tracker = undefined
     if (tracker) {
-      const leaked = tracker.leaks()
+      const leaked = await tracker.leaks()
       const message: FileMessage = {
         testPath: this.#testPath,
         sandbox: this.#sandbox,
@@ -93,12 +141,13 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
         ...tracker.fileFigures(),
       }
       const pids = leaked.map((l) => l.pid)
-      if (this.#isolation === 'reuse') {
+      if (this.#isolation === 'reuse' && this.#namespaces) {
         const { report, after } = await resetForNextFile(pids, this.#sandbox, before ?? sandboxState())
         message.reset = report
         before = after
       } else {
-        // The sandbox ends with the file anyway; killing now keeps the figures and the report the same in both modes.
+        // Fresh: the sandbox ends with the file anyway; killing now keeps the figures and the report the same in
+        // both modes. Without namespaces there is nothing of ours to reset (/tmp, the hostname are the host's).
         await killAll(pids)
       }
       // Node writes its compile cache (compileCache, NODE_COMPILE_CACHE) at exit, and a fresh
@@ -110,7 +159,19 @@ export default class NsIsolatedEnvironment extends NodeEnvironment {
         // not under jest-worker (cannot happen with our runner): the figures are lost, the tests are not
       }
     }
-    await super.teardown()
+    await this.#inner.teardown()
+  }
+}
+
+/**
+ * The file's own environment class, wrapped: what the runner's sandboxed
+ * workers run (see sandbox/preload.ts). Ours, or a subclass of it, stays as
+ * it is.
+ */
+export function wrapEnvironment(Inner: EnvironmentClass): EnvironmentClass {
+  if (Inner === NsIsolatedEnvironment || Inner.prototype instanceof NsIsolatedEnvironment) return Inner
+  return class extends NsIsolatedEnvironment {
+    static override inner = Inner
   }
 }
 

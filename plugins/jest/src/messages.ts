@@ -8,6 +8,13 @@
 /** The custom message's event name. The runner swallows it; it never reaches Jest. */
 export const FILE_EVENT = 'ns-isolated:file'
 
+/**
+ * Set by the runner in a worker it started without namespaces (`fallback:
+ * 'subreaper'`), to why there are none: the environment then knows it runs
+ * under the runner's launcher, and the tracker that /proc is the host's.
+ */
+export const NO_NAMESPACES_ENV = 'NS_ISOLATED_NO_NAMESPACES'
+
 /** A process the file left running (alive when the file ended); killed by the environment. */
 export interface InsideLeak {
   pid: number

@@ -14,6 +14,10 @@
 export type LeakPolicy = 'report' | 'fail' | 'ignore'
 /** New namespaces for every file, or one sandbox per worker reset between files. */
 export type Isolation = 'fresh' | 'reuse'
+/** The default mode (docs/jest.md, "Modes"): as fast as stock Jest; 'fresh' is one option away. */
+export const DEFAULT_ISOLATION: Isolation = 'reuse'
+/** What to do where the host refuses namespaces: fail (naming the fix), or run without them. */
+export type Fallback = 'error' | 'subreaper'
 
 /** Options of the usage report. */
 export interface ReportOptions {
@@ -28,6 +32,7 @@ export interface ReportOptions {
 export interface JestOptions {
   leaks: LeakPolicy
   isolation: Isolation
+  fallback: Fallback
   report: ReportOptions
   /** Give sandboxed workers Node's compile cache (the core's `compileCacheFor`). Default true. */
   compileCache: boolean
@@ -57,7 +62,7 @@ export const SANDBOX_KEYS = [
   'namespaces',
 ] as const
 /** Our own keys. */
-export const JEST_KEYS = ['leaks', 'isolation', 'report', 'compileCache'] as const
+export const JEST_KEYS = ['leaks', 'isolation', 'fallback', 'report', 'compileCache'] as const
 /** Keys jest-environment-node itself reads; passed through to it. */
 export const NODE_ENV_KEYS = ['customExportConditions', 'globalsCleanup'] as const
 

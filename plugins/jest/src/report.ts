@@ -8,7 +8,7 @@
  * ('ns-isolated': `createRunReport`, `formatUsageTable`).
  */
 
-import type { FileReport, TestReport } from 'ns-isolated'
+import type { FileReport, RunReport, TestReport } from 'ns-isolated'
 import type { ResetReport } from './messages'
 
 export type { CapHit, FileReport, LeakReport, RunReport } from 'ns-isolated'
@@ -30,6 +30,29 @@ export interface JestFileReport extends FileReport {
   sandbox: string
   /** What the reuse-mode reset did after this file. */
   reset?: ResetReport
+  /**
+   * The isolation this file ran without, and why: `no namespaces (seccomp)`
+   * where the host refused namespaces and `fallback: 'subreaper'` ran it
+   * under the launcher as its subreaper (leaks still reported and killed;
+   * no own PID view, network, hostname or root). Absent: fully isolated.
+   */
+  isolationMissing?: string
+}
+
+/** A file Jest ran without the ns-isolated runner. */
+export interface UnsandboxedFile {
+  file: string
+  /** Why, and the fix: `not sandboxed: project web runs it with the stock jest-runner, …`. */
+  reason: string
+}
+
+/** The run's report as the reporter writes it (JSON): the core's, plus what Jest adds. */
+export interface JestRunReport extends RunReport {
+  files: JestFileReport[]
+  /** Files of the run that were not sandboxed, with the reason (never silently). */
+  unsandboxed: UnsandboxedFile[]
+  /** `jest --shard=index/count`: this report is one shard's (`ns-isolated report merge` joins them). */
+  shard?: { index: number; count: number }
 }
 
 /** The property of a TestResult that carries its file's report. */

@@ -4,24 +4,44 @@
  * and the heaviest tests, the leaked processes with the test that started
  * them, the caps hit — and, when asked, the whole report as JSON.
  *
+ * Every file of the run is accounted for: a file Jest ran without the
+ * ns-isolated runner (a project of `projects` that keeps the stock runner)
+ * is listed as not sandboxed, with the reason, and the closing line counts
+ * the files sandboxed, run without namespaces (`fallback: 'subreaper'`, the
+ * reason on each) and not sandboxed.
+ *
  * Options (reporter options, or `testEnvironmentOptions.report`; the
  * reporter's own win): `{ json?: string, table?: boolean, heaviest?: number | 'all' }`.
+ * `{shard}` in the json path becomes `i-n` under `jest --shard=i/n` (`1-1`
+ * without), so the shards of one machine write apart; `ns-isolated report
+ * merge` makes them one report.
  */
 // First: an old Node is refused before the core loads.
 import './node-gate'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
 import type { AggregatedResult, Test, TestContext, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import { createRunReport, formatUsageTable } from './host/format'
 import { resolveReportOptions } from './host/validate'
 import type { ReportOptions } from './options'
-import { type JestFileReport, RESULT_KEY } from './report'
+import { type JestFileReport, type JestRunReport, RESULT_KEY, type UnsandboxedFile } from './report'
+
+const OUR_RUNNER = realpath(join(__dirname, 'runner.js'))
+
+function realpath(p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return p
+  }
+}
 
 export default class NsIsolatedReporter {
   readonly #globalConfig: Config.GlobalConfig
   readonly #own: Record<string, unknown>
   #files: JestFileReport[] = []
+  #unsandboxed: UnsandboxedFile[] = []
 
   constructor(globalConfig: Config.GlobalConfig, options: Record<string, unknown> = {}) {
     this.#globalConfig = globalConfig
@@ -32,11 +52,23 @@ export default class NsIsolatedReporter {
 
   onRunStart(): void {
     this.#files = []
+    this.#unsandboxed = []
   }
 
-  onTestResult(_test: Test, result: TestResult): void {
+  onTestResult(test: Test, result: TestResult): void {
     const report = (result as unknown as Record<string, unknown>)[RESULT_KEY] as JestFileReport | undefined
-    if (report) this.#files.push(report)
+    if (report) {
+      this.#files.push(report)
+      return
+    }
+    // Our runner's files without a report failed before or while their sandbox started: the failure says why.
+    const config = test.context.config
+    if (realpath(config.runner) === OUR_RUNNER) return
+    const project = config.displayName?.name ?? (relative(this.#globalConfig.rootDir, config.rootDir) || '.')
+    this.#unsandboxed.push({
+      file: relative(this.#globalConfig.rootDir, test.path) || test.path,
+      reason: `not sandboxed: project ${project} runs it with ${runnerName(config.runner)}, not the ns-isolated runner (docs/jest.md#only-some-files)`,
+    })
   }
 
   #options(contexts: Set<TestContext>): ReportOptions {
@@ -49,13 +81,22 @@ export default class NsIsolatedReporter {
   }
 
   onRunComplete(contexts: Set<TestContext>, _results: AggregatedResult): void {
-    if (this.#files.length === 0) return
+    if (this.#files.length === 0 && this.#unsandboxed.length === 0) return
     const options = this.#options(contexts)
     const files = [...this.#files].sort((a, b) => a.file.localeCompare(b.file))
-    const report = createRunReport(files)
+    const unsandboxed = [...this.#unsandboxed].sort((a, b) => a.file.localeCompare(b.file))
+    const shard = this.#globalConfig.shard
+    const report: JestRunReport = {
+      ...createRunReport(files),
+      files,
+      unsandboxed,
+      ...(shard ? { shard: { index: shard.shardIndex, count: shard.shardCount } } : {}),
+    }
     const out: string[] = []
-    if (options.table) {
-      out.push('', 'ns-isolated usage', formatUsageTable(report, files, options.heaviest).trimEnd())
+    if (options.table && files.length > 0) {
+      // The table names the isolation a file ran without next to it; the JSON has it in its own field.
+      const shown = files.map((f) => (f.isolationMissing ? { ...f, file: `${f.file} — ${f.isolationMissing}` } : f))
+      out.push('', 'ns-isolated usage', formatUsageTable(createRunReport(shown), shown, options.heaviest).trimEnd())
     }
     const leaks = groupLeaks(files)
     if (leaks.total > 0 && options.table) {
@@ -77,11 +118,18 @@ export default class NsIsolatedReporter {
         )
       }
     }
+    if (unsandboxed.length > 0 && options.table) {
+      out.push('', `ns-isolated: ${unsandboxed.length} file${unsandboxed.length === 1 ? '' : 's'} not sandboxed:`)
+      for (const u of unsandboxed) out.push(`  ${u.file}: ${u.reason}`)
+    }
+    // The closing line, last in the report's block (tools that cut the report out stop after it).
+    if (options.table) out.push('', summaryLine(files, unsandboxed))
     if (options.json) {
-      const path = resolve(this.#globalConfig.rootDir, options.json)
+      const name = options.json.replaceAll('{shard}', shard ? `${shard.shardIndex}-${shard.shardCount}` : '1-1')
+      const path = resolve(this.#globalConfig.rootDir, name)
       mkdirSync(dirname(path), { recursive: true })
       writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`)
-      if (options.table) out.push('', `ns-isolated: usage report written to ${path}`)
+      if (options.table) out.push(`ns-isolated: usage report written to ${path}`)
     }
     if (out.length > 0) process.stderr.write(`${out.join('\n')}\n\n`)
   }
@@ -89,6 +137,23 @@ export default class NsIsolatedReporter {
   getLastError(): Error | undefined {
     return undefined
   }
+}
+
+/** `jest-runner` for the stock runner's path, else the path as configured. */
+function runnerName(runner: string): string {
+  return /[\\/]jest-runner[\\/]build[\\/]index\.js$/.test(runner) ? 'the stock jest-runner' : runner
+}
+
+/** What the run isolated, every file counted: `ns-isolated: 12 files sandboxed, 2 without namespaces (seccomp), 1 not sandboxed`. */
+function summaryLine(files: JestFileReport[], unsandboxed: UnsandboxedFile[]): string {
+  const plural = (n: number) => `${n} file${n === 1 ? '' : 's'}`
+  const parts = [`${plural(files.filter((f) => !f.isolationMissing).length)} sandboxed`]
+  const missing = new Map<string, number>()
+  for (const f of files)
+    if (f.isolationMissing) missing.set(f.isolationMissing, (missing.get(f.isolationMissing) ?? 0) + 1)
+  for (const [what, n] of missing) parts.push(`${n} ${what.replace(/^no /, 'without ')}`)
+  parts.push(`${unsandboxed.length} not sandboxed`)
+  return `ns-isolated: ${parts.join(', ')}`
 }
 
 /** One line per file, test and command: a fork bomb is one line, not hundreds. */

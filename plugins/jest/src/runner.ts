@@ -1,7 +1,9 @@
 /**
- * `runner: 'jest-environment-ns-isolated/runner'` (host side). Files whose
- * environment is ns-isolated run in Jest workers started inside fresh
- * namespaces; every other file goes to the stock jest-runner, unchanged.
+ * `runner: 'jest-environment-ns-isolated/runner'` (host side). Every file it
+ * is given runs in a Jest worker started inside fresh namespaces, whatever
+ * its test environment: the worker wraps the file's own environment in ours
+ * (sandbox/preload.ts). Projects that should run unisolated keep the stock
+ * runner (Jest's `projects`); the usage report lists their files.
  *
  * Jest decides "in band" (one file, --runInBand, maxWorkers 1, small fast
  * suites) in the parent and would then run the file in its own process: for
@@ -11,13 +13,22 @@
  * worker start-ups) saves nothing here, since every isolated file is forked
  * anyway, and honouring it halved the parallelism of small suites.
  *
- * Modes (`testEnvironmentOptions.isolation`):
- * - 'fresh' (default): a new sandbox per file. Its result (figures, caps,
- *   leaks) is read when it ends; the worker's slot is freed as soon as the
- *   file's result is in, so tearing the sandbox down overlaps the next file.
- * - 'reuse': one sandbox per worker slot and set of options, reset between
- *   files by the environment (see sandbox/reset.ts for what is and is not
- *   reset); figures are per-file deltas of the shared sandbox's cgroup.
+ * Modes (`testEnvironmentOptions.isolation`, docs/jest.md "Modes"):
+ * - 'reuse' (default): one sandbox per worker slot and set of options (all
+ *   projects with the same options share it), reset between files by the
+ *   environment (see sandbox/reset.ts for what is and is not reset);
+ *   figures are per-file deltas of the shared sandbox's cgroup. As fast as
+ *   stock Jest, which also keeps its workers: a worker's start (Node, Jest's
+ *   runtime, a transformer's: ts-jest builds a TypeScript program) is paid
+ *   once per worker, not per file.
+ * - 'fresh': a new sandbox per file. Its result (figures, caps, leaks) is
+ *   read when it ends; the worker's slot is freed as soon as the file's
+ *   result is in, so tearing the sandbox down overlaps the next file.
+ *
+ * `fallback: 'subreaper'`: where this host refuses namespaces (a probe
+ * before the first file says so, and why), files run without them, under
+ * the launcher as their subreaper, and every such file's report says which
+ * isolation was missing.
  */
 // First: an old Node is refused before the core loads.
 import './node-gate'
@@ -26,7 +37,14 @@ import type { Test, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import type * as JestRunner from 'jest-runner'
 import type { TestRunnerOptions, TestWatcher, UnsubscribeFn } from 'jest-runner'
-import { compileCacheFor, resolveOptions, type SandboxResult } from 'ns-isolated'
+import {
+  compileCacheFor,
+  namespacesRefusedBy,
+  resolveOptions,
+  runSandbox,
+  type SandboxOptions,
+  type SandboxResult,
+} from 'ns-isolated'
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
 import { HostPaths } from './host/paths'
@@ -35,17 +53,10 @@ import { select } from './host/select'
 import { createStatusDir } from './host/status-dir'
 import { resolveJestOptions } from './host/validate'
 import { requireFromJestRunner } from './jest-modules'
+import { NO_NAMESPACES_ENV } from './messages'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
 
-const { default: StockRunner, EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
-
-const STOCK_EVENTS = [
-  'test-file-start',
-  'test-file-success',
-  'test-file-failure',
-  'test-case-start',
-  'test-case-result',
-] as const
+const { EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
 
 class CancelRun extends Error {
   override name = 'CancelRun'
@@ -56,8 +67,43 @@ interface Planned {
   options: JestOptions
   /** All testEnvironmentOptions of the file (project + docblock). */
   all: Record<string, unknown>
-  /** Reuse-mode pool key: same project, same options. */
+  /** Reuse-mode pool key: the same options (a worker runs files of any project). */
   key: string
+  /** The isolation this file runs without (`fallback: 'subreaper'` where the host refuses namespaces), and why. */
+  missing?: string
+  /** fallback 'error': the probe's answer, awaited before the file's first request (see `probe`). */
+  hostError?: Promise<Error | undefined>
+}
+
+/** Sandbox options that decide whether the host can set a sandbox up (not caps, paths or names). */
+const PROBED_KEYS = ['network', 'mode', 'nodeModules', 'user', 'capabilities', 'privileged'] as const
+const probes = new Map<string, Promise<Error | undefined>>()
+/** What a probe that has not answered yet is raced against. */
+const PENDING = Symbol('pending')
+
+/**
+ * Whether this host can set up a sandbox with these options: one sandbox of
+ * `/bin/true` (a few ms), once per process and set of options (the host
+ * does not change under a watch-mode session). The error that says why not,
+ * or undefined. Without it, a launcher that fails its setup would be forked
+ * again and again by jest-worker's retries, each file failing with
+ * jest-worker's words instead of the host's. With `fallback: 'error'` it
+ * runs while the first worker starts (a host that refuses then ends that
+ * worker); 'subreaper' waits for it, since it decides how workers start.
+ */
+function probe(sandbox: Record<string, unknown>): Promise<Error | undefined> {
+  const options: Record<string, unknown> = {}
+  for (const k of PROBED_KEYS) if (sandbox[k] !== undefined) options[k] = sandbox[k]
+  const key = JSON.stringify(options)
+  let p = probes.get(key)
+  if (!p) {
+    p = runSandbox('/bin/true', [], { ...(options as SandboxOptions), stdio: 'ignore' }).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    )
+    probes.set(key, p)
+  }
+  return p
 }
 
 /** Slots 1…n: a worker's JEST_WORKER_ID, unique among the workers running at once, as in stock Jest. */
@@ -93,41 +139,41 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
   }
 
   async runTests(tests: Test[], watcher: TestWatcher, options: TestRunnerOptions): Promise<void> {
-    const isolated: Test[] = []
-    const stock: Test[] = []
-    const docOptions = new Map<Test, Record<string, unknown> | undefined>()
-    for (const test of tests) {
-      const s = select(test)
-      ;(s.isolated ? isolated : stock).push(test)
-      docOptions.set(test, s.docOptions)
-    }
-    if (isolated.length > 0) await this.#runIsolated(isolated, docOptions, watcher, options.serial)
-    if (stock.length > 0 && !watcher.isInterrupted()) await this.#runStock(stock, watcher, options)
+    await this.#runIsolated(tests, watcher, options.serial)
   }
 
-  async #runStock(tests: Test[], watcher: TestWatcher, options: TestRunnerOptions): Promise<void> {
-    const runner = new StockRunner(this._globalConfig, this._context)
-    const off = STOCK_EVENTS.map((name) => runner.on(name, (data) => this.#events.emit(name, data)))
-    try {
-      await runner.runTests(tests, watcher, options)
-    } finally {
-      for (const f of off) f()
-    }
-  }
-
-  /** Validates every file's options before any sandbox starts; a mistake fails that file with the precise TypeError. */
-  #plan(
-    tests: Test[],
-    docOptions: Map<Test, Record<string, unknown> | undefined>,
-  ): { planned: Planned[]; rejected: [Test, Error][] } {
+  /**
+   * Validates every file's options before any sandbox starts; a mistake
+   * fails that file with the precise TypeError. Under Node's environment an
+   * unknown key is such a mistake (a typo would become a global); jsdom and
+   * custom environments get every key that is not ours. Then whether this
+   * host can set the files' sandboxes up (`probe`): where it cannot, each
+   * file fails with that error and its fix; or, where it refuses namespaces
+   * and the file's `fallback` is 'subreaper', the file runs without them,
+   * and says so.
+   */
+  async #plan(tests: Test[]): Promise<{ planned: Planned[]; rejected: [Test, Error][] }> {
     const planned: Planned[] = []
     const rejected: [Test, Error][] = []
     for (const test of tests) {
-      const all = { ...test.context.config.testEnvironmentOptions, ...docOptions.get(test) }
+      const { docOptions, nodeEnvironment } = select(test)
+      const all = { ...test.context.config.testEnvironmentOptions, ...docOptions }
       try {
-        resolveOptions(all as never, [...JEST_KEYS, ...NODE_ENV_KEYS])
-        const options = resolveJestOptions(all)
-        planned.push({ test, options, all, key: `${test.context.config.id}\0${JSON.stringify(all)}` })
+        const { sandbox, jest } = splitOptions(all)
+        if (nodeEnvironment) resolveOptions(all as never, [...JEST_KEYS, ...NODE_ENV_KEYS])
+        else resolveOptions(sandbox as never)
+        const options = resolveJestOptions(jest)
+        const key = JSON.stringify(all)
+        if (options.fallback === 'error') {
+          // Awaited only before the file's first request: the probe runs while its worker starts.
+          planned.push({ test, options, all, key, hostError: probe(sandbox) })
+          continue
+        }
+        // 'subreaper': the answer decides how the worker is started.
+        const hostError = await probe(sandbox)
+        const refused = hostError ? namespacesRefusedBy(hostError) : undefined
+        if (hostError && !refused) throw hostError
+        planned.push({ test, options, all, key, ...(refused ? { missing: `no namespaces (${refused})` } : {}) })
       } catch (e) {
         rejected.push([test, e instanceof Error ? e : new Error(String(e))])
       }
@@ -135,19 +181,11 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     return { planned, rejected }
   }
 
-  async #runIsolated(
-    tests: Test[],
-    docOptions: Map<Test, Record<string, unknown> | undefined>,
-    watcher: TestWatcher,
-    serial: boolean,
-  ): Promise<void> {
-    const { planned, rejected } = this.#plan(tests, docOptions)
+  async #runIsolated(tests: Test[], watcher: TestWatcher, serial: boolean): Promise<void> {
+    const { planned, rejected } = await this.#plan(tests)
     for (const [test, error] of rejected) {
       await this.#events.emit('test-file-start', [test])
-      await this.#events.emit('test-file-failure', [
-        test,
-        { message: error.message, stack: error.stack, type: error.name },
-      ])
+      await this.#fail(test, error)
     }
     if (planned.length === 0) return
 
@@ -173,15 +211,28 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     const byKey = new Map<string, Planned[]>()
     for (const p of planned) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p])
 
-    const newWorker = async (p: Planned, slot: number, files: string[]): Promise<SandboxWorker> => {
-      const config = p.test.context.config
+    const newWorker = async (p: Planned, slot: number, files: Planned[]): Promise<SandboxWorker> => {
       const { sandbox } = splitOptions(p.all)
-      const { writable, keep } = await paths.forFiles(config, files, sandbox.writable)
+      const writable = new Set<string>()
+      const keep = new Set<string>()
+      // The files of each project: its cache directory, snapshot directories, root dir.
+      const byConfig = new Map<Config.ProjectConfig, string[]>()
+      for (const f of files) {
+        const c = f.test.context.config
+        byConfig.set(c, [...(byConfig.get(c) ?? []), f.test.path])
+      }
+      for (const [config, paths_] of byConfig) {
+        const forFiles = await paths.forFiles(config, paths_, sandbox.writable)
+        for (const w of forFiles.writable) writable.add(w)
+        for (const k of forFiles.keep) keep.add(k)
+      }
       const compileCache = p.options.compileCache ? compileCacheFor() : undefined
+      if (compileCache) writable.add(compileCache.dir)
+      const missing = p.missing
       const sw = new SandboxWorker({
-        sandbox: { ...sandbox, writable: compileCache ? [...writable, compileCache.dir] : writable },
-        env: compileCache?.env ?? {},
-        keep,
+        sandbox: { ...sandbox, writable: [...writable], ...(missing ? { namespaces: false } : {}) },
+        env: { ...compileCache?.env, ...(missing ? { [NO_NAMESPACES_ENV]: missing } : {}) },
+        keep: [...keep],
         workerId: slot,
         globalConfig: this._globalConfig,
         setupArgs,
@@ -221,10 +272,25 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         let sw: SandboxWorker
         const reuseKey = `${slot}\0${p.key}`
         const existing = reuse ? reused.get(reuseKey) : undefined
+        // The probe has answered already (a file after the first): a host that refuses gets no worker at all.
+        const known = p.hostError && (await Promise.race([p.hostError, Promise.resolve(PENDING)]))
+        if (known instanceof Error) {
+          await this.#events.emit('test-file-start', [p.test])
+          throw known
+        }
         if (existing) sw = existing
         else {
-          sw = await newWorker(p, slot, reuse ? (byKey.get(p.key) ?? []).map((x) => x.test.path) : [p.test.path])
+          sw = await newWorker(p, slot, reuse ? (byKey.get(p.key) ?? []) : [p])
           if (reuse) reused.set(reuseKey, sw)
+        }
+        const hostError = await p.hostError
+        if (hostError) {
+          // This host cannot set the sandbox up: the worker (its launcher failing) goes, the file fails with the reason.
+          if (reuse) reused.delete(reuseKey)
+          live.delete(sw)
+          void sw.end()
+          await this.#events.emit('test-file-start', [p.test])
+          throw hostError
         }
         await this.#events.emit('test-file-start', [p.test])
         const started = performance.now()
@@ -232,8 +298,8 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         const wallMs = performance.now() - started
         if (reuse && run.error === undefined) {
           release()
-          const report = reuseReport(p.test.path, run, sw.launch, p.test.context.config.rootDir, wallMs)
-          await this.#success(p, run.result as TestResult, report)
+          const report = reuseReport(p.test.path, run, sw.launch, this._globalConfig.rootDir, wallMs)
+          await this.#success(p, run.result as TestResult, withMissing(report, p.missing))
           return
         }
         // Fresh mode, or a reused worker that failed: the sandbox ends here, and its result tells what happened.
@@ -241,7 +307,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         release()
         const ended = await sw.end()
         live.delete(sw)
-        await this.#finishFresh(p, run, ended)
+        await this.#finishFresh(p, run, ended, p.missing)
       } finally {
         release()
       }
@@ -256,8 +322,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       planned.map((p) =>
         runOne(p).catch(async (error: unknown) => {
           if (error instanceof CancelRun) return
-          const e = error instanceof Error ? error : new Error(String(error))
-          await this.#events.emit('test-file-failure', [p.test, { message: e.message, stack: e.stack, type: e.name }])
+          await this.#fail(p.test, error instanceof Error ? error : new Error(String(error)))
         }),
       ),
     )
@@ -270,12 +335,28 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     await Promise.race([all, onInterrupt]).then(cleanup, cleanup)
   }
 
+  /** A file that could not run: an option mistake, or a host that cannot set its sandbox up. */
+  async #fail(test: Test, error: Error): Promise<void> {
+    // A host's refusal is no bug of ours or the test's: its message and fix, without our stack frames.
+    const code = (error as { code?: string }).code
+    const stack = code ? `${error.name}: ${error.message}` : error.stack
+    await this.#events.emit('test-file-failure', [
+      test,
+      { message: error.message, stack, type: error.name, ...(code ? { code } : {}) },
+    ])
+  }
+
   async #success(p: Planned, result: TestResult, report: ReturnType<typeof reuseReport>): Promise<void> {
     applyToResult(result, report, p.options, p.test.context.config, this._globalConfig)
     await this.#events.emit('test-file-success', [p.test, result])
   }
 
-  async #finishFresh(p: Planned, run: FileRun, ended: SandboxResult | Error): Promise<void> {
+  async #finishFresh(
+    p: Planned,
+    run: FileRun,
+    ended: SandboxResult | Error,
+    missing: string | undefined,
+  ): Promise<void> {
     const test = p.test
     if (ended instanceof Error) {
       // The sandbox could not be set up (e.g. ENS_USERNS_APPARMOR): that explanation beats jest-worker's "crashed".
@@ -290,7 +371,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       ])
       return
     }
-    const report = freshReport(test.path, run, ended, test.context.config.rootDir)
+    const report = withMissing(freshReport(test.path, run, ended, this._globalConfig.rootDir), missing)
     if (run.result && run.error === undefined) {
       await this.#success(p, run.result, report)
       return
@@ -299,4 +380,10 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     const message = report.capHit ? `${capMessage(report.capHit)}\n${original}` : original
     await this.#events.emit('test-file-failure', [test, { message, stack: message, type: 'Error' }])
   }
+}
+
+/** Marks a file that ran without namespaces, and why. */
+function withMissing<R extends { isolationMissing?: string }>(report: R, missing: string | undefined): R {
+  if (missing) report.isolationMissing = missing
+  return report
 }

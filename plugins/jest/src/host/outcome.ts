@@ -138,9 +138,13 @@ export function reuseReport(
   }
   if (inside?.reset) report.reset = inside.reset
   if (fromCgroup) {
+    // The shared cgroup's peak cannot be reset, but when it reached the cap during this file, the file reached it.
+    const limit = launch.options.pids
+    const crossed = limit !== undefined && a.pidsPeak !== null && b.pidsPeak !== null && b.pidsPeak < limit
+    if (crossed && a.pidsPeak !== null && a.pidsPeak >= limit) report.pidsPeak = a.pidsPeak
     const hit = capHitOf(
       { memory: launch.options.memory, pids: launch.options.pids },
-      { ...a, pidsPeak: inside?.pidsPeak ?? null },
+      { ...a, pidsPeak: report.pidsPeak },
       oomKills,
     )
     if (hit) report.capHit = hit

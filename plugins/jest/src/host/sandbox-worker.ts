@@ -63,7 +63,13 @@ type CustomMessage = [string, unknown]
 type PendingRun = Promise<TestResult> & { UNSTABLE_onCustomMessage?: (fn: (m: CustomMessage) => void) => void }
 type TestWorkerFarm = Worker & { worker(request: WorkerRequest): PendingRun }
 /** jest-worker's pool; `getWorkers()` and `getWorkerSystemId()` are its public WorkerPoolInterface/WorkerInterface. */
-type PoolChild = { getWorkerSystemId?(): number; waitForExit?(): Promise<void> }
+type PoolChild = {
+  getWorkerSystemId?(): number
+  waitForExit?(): Promise<void>
+  /** ChildProcessWorker's process, and its (re)start (jest-worker 29 and 30). */
+  _child?: { on(event: 'error', listener: (e: Error) => void): unknown }
+  initialize?(): void
+}
 type WithPool = { _workerPool?: { getWorkers?(): PoolChild[] } }
 
 /**
@@ -117,7 +123,8 @@ export class SandboxWorker {
     this.launch = prepareSandbox(
       o.sandbox,
       { statusFile: this.#statusFile },
-      { keep: o.keep, extraLauncherArgs: o.reuse ? ['--reuse'] : [] },
+      // (Without namespaces there is no root of ours to rebuild.)
+      { keep: o.keep, extraLauncherArgs: o.reuse && o.sandbox.namespaces !== false ? ['--reuse'] : [] },
     )
     const limit = o.globalConfig.workerIdleMemoryLimit
     const { Worker } = requireFromJestRunner()('jest-worker') as typeof JestWorker
@@ -141,15 +148,35 @@ export class SandboxWorker {
         },
       },
       setupArgs: o.setupArgs,
-      // A fresh sandbox has served its one file when it is ended: it is ended
-      // at once (SIGTERM, relayed by the launcher to the worker), as stock
-      // Jest ends a worker it restarts after a file (workerIdleMemoryLimit).
-      // A graceful end let the idle worker finish V8's incremental marking
-      // first, CPU stock's restarted workers do not spend. Its figures and
-      // the file's result are in by then; stdout and stderr are pipes,
-      // written synchronously.
-      workerGracefulExitTimeout: o.reuse ? o.globalConfig.workerGracefulExitTimeout : 0,
+      // A sandbox has served its files when it is ended (a fresh one its one
+      // file; a reused one the run's, or the run was interrupted): it is
+      // ended at once (SIGTERM, relayed by the launcher to the worker), as
+      // stock Jest ends a worker it restarts after a file
+      // (workerIdleMemoryLimit). A graceful end let the idle worker finish
+      // V8's incremental marking and Node's exit first, time at the end of
+      // every run that stock's restarted workers do not spend. Nothing is
+      // lost: the files' results and figures are in by then; the compile
+      // cache is flushed after each file (environment.ts); stdout and
+      // stderr are pipes, written synchronously; and a test's `process` is
+      // Jest's copy (jest-util's createProcessObject, also what
+      // `require('process')` gives), whose 'exit' is never emitted, so no
+      // at-exit work of the tests runs in a stock worker either.
+      workerGracefulExitTimeout: 0,
     }) as TestWorkerFarm
+    // A launcher that fails its setup (a host that refuses namespaces) exits before jest-worker's first
+    // message reaches it, and jest-worker listens for no 'error': that send's EPIPE would crash Jest. The
+    // file fails with the setup error instead (end()), as it does when the launcher fails later. Also on
+    // every restart of a reused worker's child.
+    for (const child of (this.#worker as unknown as WithPool)._workerPool?.getWorkers?.() ?? []) {
+      const ignoreEpipe = () => child._child?.on('error', () => {})
+      ignoreEpipe()
+      const initialize = child.initialize
+      if (initialize)
+        child.initialize = function (this: PoolChild) {
+          initialize.call(this)
+          ignoreEpipe()
+        }
+    }
     this.#worker.getStdout()?.pipe(process.stdout)
     this.#worker.getStderr()?.pipe(process.stderr)
     this.#reuse = o.reuse
@@ -203,10 +230,8 @@ export class SandboxWorker {
   end(): Promise<SandboxResult | Error> {
     this.#ended ??= (async () => {
       try {
-        // reuse: as the stock runner ends its workers, also on a watch-mode
-        // interrupt: a graceful end, then SIGTERM/SIGKILL after
-        // workerGracefulExitTimeout. fresh: SIGTERM at once (see the
-        // constructor). SIGKILL to the launcher kills the whole sandbox.
+        // SIGTERM at once (workerGracefulExitTimeout 0, see the constructor),
+        // relayed by the launcher; SIGKILL to the launcher kills the whole sandbox.
         await this.#worker.end()
       } catch {
         // already ended

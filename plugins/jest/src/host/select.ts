@@ -1,9 +1,14 @@
 /**
- * Which test files are isolated: those whose environment is ours, from the
- * project's `testEnvironment` or from the file's `@jest-environment`
- * docblock (which wins, both ways, as in Jest). Decided in the runner,
- * before any worker starts; reading the docblock costs one file read, which
- * stock Jest does in the worker anyway.
+ * What the runner needs from a file before any worker starts: its own
+ * `@jest-environment-options` (JSON, merged over the project's
+ * testEnvironmentOptions by Jest), and whether its environment is Node's
+ * (the project's `testEnvironment`, or the file's `@jest-environment`
+ * docblock, which wins as in Jest). Every file the runner gets runs in a
+ * sandbox whatever its environment (sandbox/preload.ts wraps it); Node's
+ * takes no options of its own beyond two, so there an unknown key is a
+ * mistake worth failing on, while jsdom or a custom environment may read
+ * any key. Reading the docblock costs one file read, which stock Jest does
+ * in the worker anyway.
  */
 import { readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -17,7 +22,9 @@ const docblock = requireFromJestRunner()('jest-docblock') as {
 }
 
 const OURS = realpath(join(__dirname, '..', 'environment.js'))
-const NAMES = new Set([
+const NODE_NAMES = new Set([
+  'node',
+  'jest-environment-node',
   'ns-isolated',
   'jest-environment-ns-isolated',
   'jest-environment-ns-isolated/dist/environment.js',
@@ -31,23 +38,26 @@ function realpath(p: string): string {
   }
 }
 
-function isOurs(environment: string, fromDir: string): boolean {
-  if (NAMES.has(environment)) return true
-  if (realpath(environment) === OURS) return true
-  try {
-    return realpath(createRequire(join(fromDir, 'x')).resolve(environment)) === OURS
-  } catch {
-    return false
-  }
+function isNodes(environment: string, fromDir: string): boolean {
+  if (NODE_NAMES.has(environment)) return true
+  const resolved = (() => {
+    try {
+      return realpath(createRequire(join(fromDir, 'x')).resolve(environment))
+    } catch {
+      return realpath(environment)
+    }
+  })()
+  return resolved === OURS || /[\\/]jest-environment-node[\\/]build[\\/]index\.js$/.test(resolved)
 }
 
 export interface Selection {
-  isolated: boolean
   /** `@jest-environment-options` of the file (JSON), merged over the project's testEnvironmentOptions by Jest. */
   docOptions: Record<string, unknown> | undefined
+  /** The file's environment is Node's (or ours, which is Node's plus the tracker). */
+  nodeEnvironment: boolean
 }
 
-/** Whether this file must run in a sandbox, and its own environment options. */
+/** A file's own environment options, and whether its environment is Node's. */
 export function select(test: Test): Selection {
   const config = test.context.config
   let pragmas: Record<string, string | string[]> = {}
@@ -57,8 +67,8 @@ export function select(test: Test): Selection {
     // unreadable: let the worker report it, as stock Jest would
   }
   const env = pragmas['jest-environment']
-  const isolated =
-    typeof env === 'string' ? isOurs(env, dirname(test.path)) : isOurs(config.testEnvironment, config.rootDir)
+  const nodeEnvironment =
+    typeof env === 'string' ? isNodes(env, dirname(test.path)) : isNodes(config.testEnvironment, config.rootDir)
   let docOptions: Record<string, unknown> | undefined
   const raw = pragmas['jest-environment-options']
   if (typeof raw === 'string') {
@@ -68,5 +78,5 @@ export function select(test: Test): Selection {
       // Jest itself reports the bad JSON when it runs the file
     }
   }
-  return { isolated, docOptions }
+  return { docOptions, nodeEnvironment }
 }

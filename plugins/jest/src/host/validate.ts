@@ -4,7 +4,7 @@
  * core's style: precise `TypeError`s that name the option.
  */
 import { describeValue, parseChoice, parseFlag } from 'ns-isolated'
-import type { JestOptions, ReportOptions } from '../options'
+import { DEFAULT_ISOLATION, type JestOptions, type ReportOptions } from '../options'
 
 /** The default report options. */
 export const DEFAULT_REPORT: ReportOptions = { json: undefined, table: true, heaviest: 5 }
@@ -57,7 +57,8 @@ export function resolveReportOptions(value: unknown, name = 'report'): ReportOpt
 export function resolveJestOptions(input: Record<string, unknown>): JestOptions {
   return {
     leaks: parseChoice('leaks', input.leaks, ['report', 'fail', 'ignore'] as const, 'report'),
-    isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse'] as const, 'fresh'),
+    isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse'] as const, DEFAULT_ISOLATION),
+    fallback: parseChoice('fallback', input.fallback, ['error', 'subreaper'] as const, 'error'),
     report: resolveReportOptions(input.report),
     compileCache: parseFlag('compileCache', input.compileCache, true),
   }

@@ -1,9 +1,19 @@
 /**
  * Loaded with `node --require` into every sandboxed Jest worker, before
  * jest-worker's child code. It must cost next to nothing: it runs in every
- * fresh worker.
+ * fresh worker. Two hooks on Jest's own modules, each applied the moment
+ * Jest requires that module:
  *
- * Every sandboxed worker is PID 2 of its own PID namespace. Jest writes its
+ * 1. Every file runs under the ns-isolated environment, whatever its own
+ *    (`testEnvironment`, or a `@jest-environment` docblock, which Jest's
+ *    worker reads and resolves itself): jest-runner loads a file's
+ *    environment as the first module through that file's new script
+ *    transformer (so a custom environment is transformed as in stock
+ *    Jest); the class it gets back is wrapped (environment.ts,
+ *    `wrapEnvironment`), which delegates to it and adds the tracker.
+ *
+ * 2. Unique temp names for Jest's transform-cache writes. Every sandboxed
+ * worker is PID 2 of its own PID namespace. Jest writes its
  * transform cache with write-file-atomic, which names its temp file
  * `<entry>.<hash of pid, thread id, call number>`: in every sandbox the n-th
  * cache write gets the same temp name. Two sandboxed workers writing the
@@ -84,16 +94,49 @@ type Load = (request: string, parent: { filename?: string | null } | null | unde
 const Module = require('node:module') as unknown as { _load: Load }
 const TRANSFORM_DIR = `${sep}@jest${sep}transform${sep}`
 
+type ScriptTransformer = { requireAndTranspileModule(...args: unknown[]): Promise<unknown> }
+type TransformModule = { createScriptTransformer(...args: unknown[]): Promise<ScriptTransformer> }
+const RUNNER_DIR = `${sep}jest-runner${sep}build${sep}`
+const ENVIRONMENT = require.resolve('../environment')
+
+/** The first module a file's transformer loads is its environment (jest-runner 29 and 30, `runTestInternal`). */
+function wrapFirstLoad(transformer: ScriptTransformer): ScriptTransformer {
+  const load = transformer.requireAndTranspileModule
+  transformer.requireAndTranspileModule = async function (this: unknown, ...args: unknown[]) {
+    transformer.requireAndTranspileModule = load
+    const Environment = await load.apply(this, args)
+    if (typeof Environment !== 'function') return Environment // not a class: Jest says what is wrong with it
+    const { wrapEnvironment } = require(ENVIRONMENT) as typeof import('../environment')
+    return wrapEnvironment(Environment as never)
+  }
+  return transformer
+}
+
+/** @jest/transform as jest-runner sees it: `createScriptTransformer` gives transformers that wrap the environment. */
+function forJestRunner(transform: TransformModule): TransformModule {
+  const create = transform.createScriptTransformer
+  return {
+    ...transform,
+    createScriptTransformer: async (...args: unknown[]) => wrapFirstLoad(await create(...args)),
+  }
+}
+
 /**
- * Patches the write-file-atomic of every @jest/transform this worker loads
- * (jest-runner's and jest-runtime's), at the moment @jest/transform requires
- * it: nothing is resolved or loaded ahead (resolving Jest's packages up front
- * cost every fresh worker more than the sandbox itself).
+ * The two hooks of the module's comment, each applied at the moment Jest
+ * requires the module: @jest/transform as jest-runner sees it, and the
+ * write-file-atomic of every @jest/transform this worker loads (jest-runner's
+ * and jest-runtime's). Nothing is resolved or loaded ahead (resolving Jest's
+ * packages up front cost every fresh worker more than the sandbox itself).
  */
-export function patchJestCacheWrites(): void {
+export function patchJestModules(): void {
   const load = Module._load
+  let forRunner: TransformModule | undefined
   Module._load = function (this: unknown, request, parent, isMain) {
     const exported = load.call(this, request, parent, isMain)
+    if (request === '@jest/transform' && parent?.filename?.includes(RUNNER_DIR)) {
+      forRunner ??= forJestRunner(exported as TransformModule)
+      return forRunner
+    }
     if (request === 'write-file-atomic' && parent?.filename?.includes(TRANSFORM_DIR)) {
       const wfa = exported as { sync?: SyncWrite; [PATCHED]?: true }
       if (typeof wfa.sync === 'function' && !wfa[PATCHED]) {
@@ -105,4 +148,4 @@ export function patchJestCacheWrites(): void {
   } as Load
 }
 
-patchJestCacheWrites()
+patchJestModules()

@@ -3,8 +3,17 @@
  * sandbox's PID namespace: every pid listed is a process of this sandbox, so
  * a scan is cheap (a handful of entries) and tells exactly what the tests
  * started.
+ *
+ * Without namespaces (`fallback: 'subreaper'`), /proc is the host's: the
+ * sandbox is then the launcher (this worker's parent, the subreaper every
+ * orphan of the tree is reparented to) and what descends from it; a scan
+ * reads every host process's stat line to find them.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { NO_NAMESPACES_ENV } from '../messages'
+
+/** /proc is the host's, and the sandbox is the launcher's subtree (see the module's comment). */
+export const HOST_PROC = process.env[NO_NAMESPACES_ENV] !== undefined
 
 /** USER_HZ: the unit of /proc/<pid>/stat times; 100 on every Linux architecture Node runs on. */
 const TICK_MS = 10
@@ -68,22 +77,39 @@ let alone: { lastPid: number; init: ProcEntry } | undefined
  * worker's own entry is read again, not the whole of /proc.
  */
 export function listProcesses(): ProcEntry[] {
+  if (HOST_PROC) return subtree(process.ppid)
   const last = lastPid()
   if (alone && last !== null && last === alone.lastPid) {
     const self = readStat(process.pid)
     if (self) return [alone.init, self]
   }
+  const out = allProcesses()
+  const init = out.find((p) => p.pid === 1)
+  alone =
+    last !== null && init !== undefined && out.length === 2 && out.some((p) => p.pid === process.pid)
+      ? { lastPid: last, init }
+      : undefined
+  return out
+}
+
+/** Every process of the host, zombies included. */
+function allProcesses(): ProcEntry[] {
   const out: ProcEntry[] = []
   for (const name of readdirSync('/proc')) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
     const e = readStat(Number(name))
     if (e) out.push(e)
   }
-  const init = out.find((p) => p.pid === 1)
-  alone =
-    last !== null && init !== undefined && out.length === 2 && out.some((p) => p.pid === process.pid)
-      ? { lastPid: last, init }
-      : undefined
+  return out
+}
+
+/** `root` and everything that descends from it, from one pass over the host's /proc. */
+function subtree(root: number): ProcEntry[] {
+  const all = allProcesses()
+  const children = new Map<number, ProcEntry[]>()
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p])
+  const out = all.filter((p) => p.pid === root)
+  for (let i = 0; i < out.length; i++) out.push(...(children.get((out[i] as ProcEntry).pid) ?? []))
   return out
 }
 

@@ -10,9 +10,12 @@
  * `unref`ed, so it never keeps the worker alive.
  */
 import type { InsideLeak, InsideTest } from '../messages'
-import { commandOf, listProcesses, type ProcEntry, peakRss, resetPeakRss, sandboxCpuMs } from './proc'
+import { commandOf, HOST_PROC, listProcesses, type ProcEntry, peakRss, resetPeakRss, sandboxCpuMs } from './proc'
 
-const SAMPLE_MS = 20
+/** A scan of the sandbox's own /proc costs a few µs; of the host's (no namespaces), a few ms: sampled less often there. */
+const SAMPLE_MS = HOST_PROC ? 100 : 20
+/** How long leak names may take to settle (see `leaks`). */
+const SETTLE_MS = 250
 
 interface Seen {
   start: number
@@ -103,19 +106,34 @@ export class UsageTracker {
     this.#current = undefined
   }
 
-  /** The processes alive now that this file started (not pid 1, not the worker, not zombies), attributed to tests. */
-  leaks(): InsideLeak[] {
+  /**
+   * The processes alive now that this file started (not pid 1, not the
+   * worker, not zombies), attributed to tests, each named by its final
+   * command: a process caught between fork and exec (a shell's `setsid
+   * sleep &` is `setsid` for a moment) is read again until two readings
+   * agree and none of them is running or in the kernel, as PID 1 does (a
+   * few ms; at most ~250).
+   */
+  async leaks(): Promise<InsideLeak[]> {
     this.#stopSampler()
     this.#current = undefined
-    const out: InsideLeak[] = []
-    for (const p of this.#scan()) {
-      if (this.#baseline.has(p.pid) || p.pid === process.pid || p.pid === 1 || p.state === 'Z') continue
-      const s = this.#seen.get(p.pid)
-      const leak: InsideLeak = { pid: p.pid, command: commandOf(p.pid) }
-      if (s?.test) leak.test = s.test
-      out.push(leak)
+    const deadline = performance.now() + SETTLE_MS
+    let last = ''
+    for (;;) {
+      const alive = this.#scan().filter((p) => !this.#baseline.has(p.pid) && p.pid !== process.pid && p.state !== 'Z')
+      const out: InsideLeak[] = alive.map((p) => {
+        const s = this.#seen.get(p.pid)
+        const leak: InsideLeak = { pid: p.pid, command: commandOf(p.pid) }
+        if (s?.test) leak.test = s.test
+        return leak
+      })
+      if (out.length === 0) return out // the common case: nothing to name
+      const reading = JSON.stringify(out)
+      const busy = alive.some((p) => p.state === 'R' || p.state === 'D')
+      if ((reading === last && !busy) || performance.now() > deadline) return out
+      last = reading
+      await new Promise((r) => setTimeout(r, 5))
     }
-    return out
   }
 
   /** File-level figures from inside. */
