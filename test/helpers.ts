@@ -154,14 +154,14 @@ export { spawn }
 /**
  * The body of a test file whose second of three tests starts a `setsid`
  * daemon, a double-forking shell and a child that forks 50 ms later (during
- * the third test, which waits for it): `sleep <sleep>1`, `2` and `3`, all
+ * the third test, which waits for it and for its parent to exit): `sleep <sleep>1`, `2` and `3`, all
  * three the second test's leaks. `head` brings `test`, `spawn`, `readdirSync` and `readFileSync`
  * in the runner's module system.
  */
-export function leakChainFile(head: string, sleep: string): string {
+function leakChainFile(head: string, sleep: string): string {
   return `${head}
-const running = (cmd) => readdirSync('/proc').some((p) => {
-  try { return readFileSync('/proc/' + p + '/cmdline', 'utf8').split('\\0').join(' ').trim() === cmd } catch { return false }
+const commands = () => readdirSync('/proc').flatMap((p) => {
+  try { return [readFileSync('/proc/' + p + '/cmdline', 'utf8').split('\\0').join(' ').trim()] } catch { return [] }
 })
 const spawned = (c) => new Promise((r, j) => { c.once('spawn', r); c.once('error', j) }).then(() => c.unref())
 test('first', () => {})
@@ -171,8 +171,33 @@ test('second', async () => {
   await spawned(spawn(process.execPath, ['-e', "setTimeout(() => require('child_process').spawn('sleep', ['${sleep}3'], { stdio: 'ignore', detached: true }).unref(), 50)"], { stdio: 'ignore' }))
 })
 test('third', async () => {
-  // The late child forks while this test runs: it is still the second test's.
-  while (!running('sleep ${sleep}3')) await new Promise((r) => setTimeout(r, 5))
+  // The late child forks while this test runs (still the second test's), and its parent exits.
+  for (let c = commands(); !c.includes('sleep ${sleep}3') || c.some((l) => l.includes("['${sleep}3']")); c = commands())
+    await new Promise((r) => setTimeout(r, 5))
 })
 `
+}
+
+/** `count` such files, `f00<ext>` to …, each with sleeps of its own (`<sleep><NN>1`, …). */
+export function leakChainFiles(head: string, sleep: string, ext: string, count: number): Record<string, string> {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < count; i++) {
+    const n = String(i).padStart(2, '0')
+    files[`f${n}${ext}`] = leakChainFile(head, `${sleep}${n}`)
+  }
+  return files
+}
+
+/** A `leakChainFiles` file's report: its three leaks, each pid once, under the second test, by their final command. */
+export function expectLeakChain(
+  f: { file: string; leaked: { pid: number; command: string; test?: string }[] },
+  sleep: string,
+): void {
+  const n = f.file.slice(1, 3)
+  const expected = [1, 2, 3].map((k) => ({ command: `sleep ${sleep}${n}${k}`, test: 'second' }))
+  const leaked = f.leaked
+    .map(({ command, test }) => ({ command, test }))
+    .sort((a, b) => a.command.localeCompare(b.command))
+  expect(leaked, `${f.file}: ${JSON.stringify(f.leaked)}`).toEqual(expected)
+  expect(new Set(f.leaked.map((l) => l.pid)).size).toBe(3)
 }

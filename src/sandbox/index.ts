@@ -3,7 +3,7 @@
  * per-test trackers, a test of your own). It loads nothing of the host-side
  * core: node:fs and these few modules.
  */
-export { INSIDE_ENV, TEST_ENV } from '../protocol.ts'
+export { INSIDE_ENV, STAGING_INSIDE, TEST_ENV } from '../protocol.ts'
 export { type CapCounters, type CapLimits, capHitMessage, testCapsHit } from '../report/caps.ts'
 export type { CapHit } from '../report/schema.ts'
 export { formatBytes, formatMs } from '../report/units.ts'

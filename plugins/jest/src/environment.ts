@@ -21,6 +21,7 @@ import type { EnvironmentContext, JestEnvironment, JestEnvironmentConfig } from 
 import type { Circus } from '@jest/types'
 import type * as JestEnvironmentNode from 'jest-environment-node'
 import type * as JestWorker from 'jest-worker'
+import { INSIDE_ENV } from 'ns-isolated/sandbox'
 import { requireFromJestRunner } from './jest-modules'
 import { FILE_EVENT, type FileMessage, NO_NAMESPACES_ENV } from './messages'
 import { DEFAULT_ISOLATION, type Isolation, splitOptions } from './options'
@@ -29,9 +30,6 @@ import { UsageTracker } from './sandbox/tracker'
 
 const jestRequire = requireFromJestRunner()
 const { messageParent } = jestRequire('jest-worker') as typeof JestWorker
-
-/** Set by the core in every sandbox: its hostname (the core's `INSIDE_ENV`). */
-const INSIDE_ENV = 'NS_ISOLATED_INSIDE'
 
 /** The error an environment without the runner throws. */
 export function notInsideMessage(testPath: string): string {

@@ -27,6 +27,8 @@ export interface InsideLeak {
 export interface InsideTest {
   /** [...describe blocks, title]. */
   path: string[]
+  /** What the processes it started carry in their environment (`NS_ISOLATED_TEST`): PID 1 names leaks by it. */
+  marker: string
   wallMs: number
   /** CPU of every process of the sandbox during the test (delta), ms. */
   cpuMs: number | null

@@ -8,12 +8,11 @@
 import { relative } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import type { SandboxResult } from 'ns-isolated'
+import { type CapHit, capHitMessage, capsHit, type SandboxResult } from 'ns-isolated'
 import { requireFromJestRunner } from '../jest-modules'
-import type { InsideLeak } from '../messages'
+import type { FileMessage, InsideLeak } from '../messages'
 import type { JestOptions } from '../options'
-import { type CapHit, type JestFileReport, type LeakReport, RESULT_KEY, testName } from '../report'
-import { formatBytes } from './format'
+import { type JestFileReport, type LeakReport, RESULT_KEY, testName } from '../report'
 import type { FileRun } from './sandbox-worker'
 
 const messageUtil = requireFromJestRunner()('jest-message-util') as {
@@ -32,45 +31,34 @@ const messageUtil = requireFromJestRunner()('jest-message-util') as {
   ): string
 }
 
-type Usage = SandboxResult['usage']
-
 function leakReport(l: InsideLeak): LeakReport {
   return l.test ? { pid: l.pid, command: l.command, test: testName(l.test) } : { pid: l.pid, command: l.command }
 }
 
-function capHitOf(
-  limits: { memory?: number | undefined; pids?: number | undefined },
-  usage: Usage,
-  oomKills: number,
-): CapHit | undefined {
-  if (limits.memory !== undefined && oomKills > 0) {
-    return {
-      cap: 'memory',
-      limit: limits.memory,
-      detail: `memory cap ${formatBytes(limits.memory)} exceeded: ${oomKills} process${oomKills === 1 ? '' : 'es'} OOM-killed (peak ${formatBytes(usage.memoryPeakBytes)})`,
-    }
+/**
+ * One list, each pid once: what the environment killed at the file's end
+ * (with the test the tracker read it as), and what PID 1 found when the
+ * worker had exited (named by its final command, and by the test marker in
+ * its environment: a process forked after the tracker's last look).
+ */
+function mergeLeaks(inside: FileMessage | undefined, pid1: SandboxResult['leaked']): LeakReport[] {
+  const names = new Map((inside?.tests ?? []).map((t) => [t.marker, testName(t.path)]))
+  const byPid = new Map<number, LeakReport>()
+  for (const l of inside?.leaked ?? []) byPid.set(l.pid, leakReport(l))
+  for (const l of pid1) {
+    const test = (l.test === undefined ? undefined : names.get(l.test)) ?? byPid.get(l.pid)?.test
+    byPid.set(l.pid, test ? { pid: l.pid, command: l.command, test } : { pid: l.pid, command: l.command })
   }
-  if (limits.pids !== undefined && usage.pidsPeak !== null && usage.pidsPeak >= limits.pids) {
-    return {
-      cap: 'pids',
-      limit: limits.pids,
-      detail: `pids cap ${limits.pids} reached (peak ${usage.pidsPeak} tasks): further fork/clone calls failed with EAGAIN`,
-    }
-  }
-  return undefined
+  return [...byPid.values()]
 }
 
 /** The file's report, fresh mode: its own sandbox's final figures. */
 export function freshReport(file: string, run: FileRun, r: SandboxResult, rootDir: string): JestFileReport {
   const inside = run.inside
   const u = r.usage
-  const leaked = (inside?.leaked ?? []).map(leakReport)
-  // PID 1 reports what was still alive when the worker exited (the environment already killed what it saw).
-  for (const l of r.leaked)
-    if (!leaked.some((x) => x.command === l.command && x.pid === l.pid)) leaked.push({ pid: l.pid, command: l.command })
+  const leaked = mergeLeaks(inside, r.leaked)
   const memoryPeak =
     u.source === 'rusage' ? maxOrNull(u.memoryPeakBytes, inside?.memoryPeakBytes ?? null) : u.memoryPeakBytes
-  const coreHit = r.caps.hit[0] as CapHit | undefined
   const report: JestFileReport = {
     file: relative(rootDir, file) || file,
     wallMs: r.wallMs,
@@ -84,20 +72,13 @@ export function freshReport(file: string, run: FileRun, r: SandboxResult, rootDi
     capsEnforced: r.caps.enforced,
     leaked,
     writes: r.writes,
-    tests: testsOf(run),
+    tests: testsOf(run, leaked),
     isolation: 'fresh',
     sandbox: r.hostname,
   }
-  const hit = coreHit ? withPeak(coreHit, u) : capHitOf(r.caps.limits, u, u.oomKills)
+  const [hit] = r.caps.hit
   if (hit) report.capHit = hit
   return report
-}
-
-function withPeak(hit: CapHit, u: Usage): CapHit {
-  if (hit.cap === 'memory' && u.memoryPeakBytes !== null)
-    return { ...hit, detail: `${hit.detail} (peak ${formatBytes(u.memoryPeakBytes)})` }
-  if (hit.cap === 'pids' && u.pidsPeak !== null) return { ...hit, detail: `${hit.detail} (peak ${u.pidsPeak} tasks)` }
-  return hit
 }
 
 /** The file's report, reuse mode: deltas of the shared sandbox's cgroup, or the environment's own figures. */
@@ -112,6 +93,7 @@ export function reuseReport(
   wallMs: number,
 ): JestFileReport {
   const inside = run.inside
+  const leaked = (inside?.leaked ?? []).map(leakReport)
   const b = run.cgroupBefore
   const a = run.cgroupAfter
   const delta = (x: number | null | undefined, y: number | null | undefined) =>
@@ -131,8 +113,8 @@ export function reuseReport(
     oomKills,
     source: fromCgroup ? 'cgroup' : 'rusage',
     capsEnforced: launch.cgroup?.enforced ?? { memory: false, pids: false, cpu: false },
-    leaked: (inside?.leaked ?? []).map(leakReport),
-    tests: testsOf(run),
+    leaked,
+    tests: testsOf(run, leaked),
     isolation: 'reuse',
     sandbox: inside?.sandbox ?? '',
   }
@@ -142,11 +124,7 @@ export function reuseReport(
     const limit = launch.options.pids
     const crossed = limit !== undefined && a.pidsPeak !== null && b.pidsPeak !== null && b.pidsPeak < limit
     if (crossed && a.pidsPeak !== null && a.pidsPeak >= limit) report.pidsPeak = a.pidsPeak
-    const hit = capHitOf(
-      { memory: launch.options.memory, pids: launch.options.pids },
-      { ...a, pidsPeak: report.pidsPeak },
-      oomKills,
-    )
+    const [hit] = capsHit(launch.options, { oomKills, pidsPeak: report.pidsPeak })
     if (hit) report.capHit = hit
   }
   return report
@@ -158,11 +136,10 @@ function maxOrNull(a: number | null, b: number | null): number | null {
   return Math.max(a, b)
 }
 
-function testsOf(run: FileRun): JestFileReport['tests'] {
-  const leaked = run.inside?.leaked ?? []
+function testsOf(run: FileRun, leaked: LeakReport[]): JestFileReport['tests'] {
   return (run.inside?.tests ?? []).map((t) => {
     const name = testName(t.path)
-    const mine = leaked.filter((l) => l.test && testName(l.test) === name).map(leakReport)
+    const mine = leaked.filter((l) => l.test === name)
     return {
       name,
       wallMs: t.wallMs,
@@ -177,7 +154,7 @@ function testsOf(run: FileRun): JestFileReport['tests'] {
 
 /** The message of a file that hit a cap. */
 export function capMessage(hit: CapHit): string {
-  return `ns-isolated: this test file hit its ${hit.cap} cap: ${hit.detail}.`
+  return capHitMessage('this test file', hit, `Raise its \`${hit.cap}\` option or make the file lighter.`)
 }
 
 /** Attaches the report and applies the cap and leak policies to a successful run's TestResult. */

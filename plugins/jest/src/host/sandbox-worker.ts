@@ -12,13 +12,20 @@
  * and its own JEST_WORKER_ID at the cost of nothing measurable (a Worker
  * object is cheap; the fork dominates).
  */
-import { readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
 import type * as JestWorker from 'jest-worker'
 import type { Worker } from 'jest-worker'
-import { prepareSandbox, type SandboxLaunch, type SandboxResult } from 'ns-isolated'
+import {
+  type HiddenLauncher,
+  prepareSandbox,
+  type SandboxLaunch,
+  type SandboxResult,
+  type StartedSandbox,
+  startSandbox,
+} from 'ns-isolated'
 import { requireFromJestRunner } from '../jest-modules'
 import { FILE_EVENT, type FileMessage } from '../messages'
 
@@ -108,26 +115,30 @@ export class SandboxWorker {
   readonly launch: SandboxLaunch
   readonly workerId: number
   readonly #worker: TestWorkerFarm
-  readonly #statusFile: string
   readonly #reuse: boolean
   /** The launcher, for the prompt stop of a fresh sandbox (see `run`). */
   readonly #child: ReturnType<typeof poolChild>
-  readonly #started = performance.now()
+  readonly #sandbox: StartedSandbox<HiddenLauncher>
   #ended: Promise<SandboxResult | Error> | undefined
+  #exited!: () => void
   #files = 0
 
   constructor(o: SandboxWorkerOptions) {
     this.workerId = o.workerId
-    this.#statusFile = join(o.statusDir, `${process.pid}-${++counter}.status`)
     // reuse: the launcher keeps what it needs to rebuild the sandbox's filesystem between files (sandbox/reset.ts).
     this.launch = prepareSandbox(
       o.sandbox,
-      { statusFile: this.#statusFile },
+      { statusFile: join(o.statusDir, `${process.pid}-${++counter}.status`) },
       // (Without namespaces there is no root of ours to rebuild.)
       { keep: o.keep, extraLauncherArgs: o.reuse && o.sandbox.namespaces !== false ? ['--reuse'] : [] },
     )
     const limit = o.globalConfig.workerIdleMemoryLimit
     const { Worker } = requireFromJestRunner()('jest-worker') as typeof JestWorker
+    // jest-worker hides its child: the sandbox has ended once end() has seen the worker out.
+    const exited = new Promise<undefined>((r) => {
+      this.#exited = () => r(undefined)
+    })
+    this.#sandbox = startSandbox(this.launch, () => ({ exited }))
     this.#worker = new Worker(TEST_WORKER, {
       exposedMethods: ['worker'],
       numWorkers: 1,
@@ -236,19 +247,15 @@ export class SandboxWorker {
       } catch {
         // already ended
       }
-      let status = ''
+      this.#exited()
+      const statusFile = this.launch.channel.statusFile as string
       try {
-        status = readFileSync(this.#statusFile, 'utf8')
-      } catch {}
-      rmSync(this.#statusFile, { force: true })
-      let r: SandboxResult | Error
-      try {
-        r = this.launch.finish(status, { code: null, signal: null }, performance.now() - this.#started)
+        return await this.#sandbox.result
       } catch (e) {
-        r = e instanceof Error ? e : new Error(String(e))
+        return e instanceof Error ? e : new Error(String(e))
+      } finally {
+        rmSync(statusFile, { force: true })
       }
-      await this.launch.disposed.catch(() => undefined)
-      return r
     })()
     return this.#ended
   }

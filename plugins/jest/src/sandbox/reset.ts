@@ -21,10 +21,9 @@ import { execFileSync } from 'node:child_process'
 import { lstatSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { STAGING_INSIDE as STAGING, sandboxProcesses } from 'ns-isolated/sandbox'
 import type { ResetReport } from '../messages'
-import { listProcesses } from './proc'
 
-const STAGING = '/dev/.ns-isolated'
 const WRITES_LIMIT = 200
 
 /** SIGKILLs the given pids and waits (≤ 2 s) until they are gone or zombies. */
@@ -40,7 +39,7 @@ export async function killAll(pids: number[]): Promise<void> {
   const deadline = performance.now() + 2000
   const wanted = new Set(pids)
   while (performance.now() < deadline) {
-    if (!listProcesses().some((p) => wanted.has(p.pid) && p.state !== 'Z')) return
+    if (!sandboxProcesses().some((p) => wanted.has(p.pid) && p.state !== 'Z')) return
     await new Promise((r) => setTimeout(r, 5))
   }
 }

@@ -3,39 +3,53 @@
  * calls `testStart`/`testDone` from Jest's `test_start`/`test_done` events
  * (test_done comes after the test's afterEach hooks); a light sampler reads
  * /proc while a test runs so that short-lived processes and the task peak
- * are seen.
+ * are seen. Which test started a process is the core's answer
+ * (`LeakAttribution`: a marker in the environment every process of the test
+ * inherits), so a daemon forked after its test returned is still that test's.
  *
  * The sampler uses the outer realm's timers, not the test's: fake timers
  * (which replace the test context's globals) do not touch it. It is
  * `unref`ed, so it never keeps the worker alive.
  */
+import {
+  INSIDE_ENV,
+  LeakAttribution,
+  launcherPid,
+  type ProcEntry,
+  peakRss,
+  resetPeakRss,
+  sandboxCpuMs,
+  sandboxProcesses,
+  taskCount,
+} from 'ns-isolated/sandbox'
 import type { InsideLeak, InsideTest } from '../messages'
-import { commandOf, HOST_PROC, listProcesses, type ProcEntry, peakRss, resetPeakRss, sandboxCpuMs } from './proc'
 
 /** A scan of the sandbox's own /proc costs a few µs; of the host's (no namespaces), a few ms: sampled less often there. */
-const SAMPLE_MS = HOST_PROC ? 100 : 20
+const SAMPLE_MS = process.env[INSIDE_ENV] === undefined ? 100 : 20
 /** How long leak names may take to settle (see `leaks`). */
 const SETTLE_MS = 250
 
-interface Seen {
-  start: number
-  test: string[] | undefined
-}
-
 interface Running {
   path: string[]
+  /** The test's marker: what the processes it starts carry (and PID 1 reports). */
+  marker: string
   startedAt: number
   cpuAt: number | null
   pidsPeak: number
-  started: number
+  /** Processes first seen while it ran (`pid.start`). */
+  seen: Set<string>
 }
+
+/** Markers of this file's tests: unique in the sandbox (a reused sandbox runs many files). */
+const FILE = `${process.pid}.${Math.floor(Math.random() * 2 ** 32).toString(36)}.${Date.now().toString(36)}`
+let files = 0
 
 export class UsageTracker {
   readonly tests: InsideTest[] = []
-  /** pid → when and where it was first seen. Keyed by pid, checked by start time (pids are reused). */
-  readonly #seen = new Map<number, Seen>()
-  /** Processes alive when the file started (pid 1, the worker): never leaks of this file. */
-  readonly #baseline = new Set<number>()
+  readonly #attribution: LeakAttribution
+  readonly #prefix = `${FILE}.${++files}`
+  /** Processes seen so far (`pid.start`: pids are reused), to count what each test started. */
+  readonly #known = new Set<string>()
   #current: Running | undefined
   #timer: NodeJS.Timeout | undefined
   #canResetPeak = true
@@ -45,28 +59,24 @@ export class UsageTracker {
   readonly #fileCpuAt: number | null
 
   constructor() {
-    const ps = listProcesses()
-    for (const p of ps) this.#baseline.add(p.pid)
+    const ps = sandboxProcesses()
+    this.#attribution = new LeakAttribution(ps)
+    for (const p of ps) this.#known.add(`${p.pid}.${p.start}`)
     this.#fileCpuAt = safeCpu(ps)
-    this.#filePidsPeak = tasks(ps)
+    this.#filePidsPeak = taskCount(ps)
   }
 
-  /** Records newly seen processes; returns the scan. */
+  /** Samples the sandbox: new processes counted for the running test, the task peaks. */
   #scan(): ProcEntry[] {
-    const ps = listProcesses()
-    const test = this.#current?.path
-    let fresh = 0
-    for (const p of ps) {
-      if (this.#baseline.has(p.pid)) continue
-      const s = this.#seen.get(p.pid)
-      if (s === undefined || s.start !== p.start) {
-        this.#seen.set(p.pid, { start: p.start, test })
-        fresh++
-      }
-    }
-    const t = tasks(ps)
+    const ps = sandboxProcesses()
+    const t = taskCount(ps)
     if (this.#current) {
-      this.#current.started += fresh
+      for (const p of ps) {
+        const key = `${p.pid}.${p.start}`
+        if (this.#known.has(key)) continue
+        this.#known.add(key)
+        this.#current.seen.add(key)
+      }
       this.#current.pidsPeak = Math.max(this.#current.pidsPeak, t)
     }
     this.#filePidsPeak = Math.max(this.#filePidsPeak, t)
@@ -77,9 +87,10 @@ export class UsageTracker {
     this.#stopSampler()
     this.#notePeak()
     if (this.#canResetPeak) this.#canResetPeak = resetPeakRss()
-    this.#current = { path, startedAt: performance.now(), cpuAt: null, pidsPeak: 0, started: 0 }
-    const ps = this.#scan()
-    this.#current.cpuAt = safeCpu(ps)
+    const marker = `${this.#prefix}.${this.tests.length + 1}`
+    this.#attribution.testStarts(marker)
+    this.#current = { path, marker, startedAt: performance.now(), cpuAt: null, pidsPeak: 0, seen: new Set() }
+    this.#current.cpuAt = safeCpu(this.#scan())
     this.#timer = setInterval(() => this.#scan(), SAMPLE_MS)
     this.#timer.unref()
   }
@@ -89,26 +100,29 @@ export class UsageTracker {
     if (!run) return
     this.#stopSampler()
     const ps = this.#scan()
+    this.#current = undefined
+    this.#attribution.testEnds(ps)
     const cpu = safeCpu(ps)
     const peak = peakRss()
     let others = 0
-    for (const p of ps) if (p.pid !== process.pid && p.pid !== 1 && p.state !== 'Z') others += p.rssBytes
+    const launcher = launcherPid()
+    for (const p of ps) if (p.pid !== process.pid && p.pid !== launcher && p.state !== 'Z') others += p.rssBytes
     this.#notePeak(peak)
     this.tests.push({
       path: run.path,
+      marker: run.marker,
       wallMs: performance.now() - run.startedAt,
       cpuMs: cpu !== null && run.cpuAt !== null ? Math.max(0, cpu - run.cpuAt) : null,
       // Without a peak reset the worker's VmHWM is the file's so far: say "unknown" rather than mislead.
       memoryPeakBytes: peak !== null && this.#canResetPeak ? peak + others : null,
       pidsPeak: run.pidsPeak || null,
-      pidsStarted: run.started,
+      pidsStarted: run.seen.size,
     })
-    this.#current = undefined
   }
 
   /**
-   * The processes alive now that this file started (not pid 1, not the
-   * worker, not zombies), attributed to tests, each named by its final
+   * The processes of this file alive now (not the launcher, the worker or
+   * zombies), each under the test that started it and named by its final
    * command: a process caught between fork and exec (a shell's `setsid
    * sleep &` is `setsid` for a moment) is read again until two readings
    * agree and none of them is running or in the kernel, as PID 1 does (a
@@ -117,19 +131,19 @@ export class UsageTracker {
   async leaks(): Promise<InsideLeak[]> {
     this.#stopSampler()
     this.#current = undefined
+    const names = new Map(this.tests.map((t) => [t.marker, t.path]))
     const deadline = performance.now() + SETTLE_MS
     let last = ''
     for (;;) {
-      const alive = this.#scan().filter((p) => !this.#baseline.has(p.pid) && p.pid !== process.pid && p.state !== 'Z')
-      const out: InsideLeak[] = alive.map((p) => {
-        const s = this.#seen.get(p.pid)
-        const leak: InsideLeak = { pid: p.pid, command: commandOf(p.pid) }
-        if (s?.test) leak.test = s.test
-        return leak
+      const ps = this.#scan()
+      const out: InsideLeak[] = this.#attribution.note(ps).map((p) => {
+        const test = p.test === undefined ? undefined : names.get(p.test)
+        return test ? { pid: p.pid, command: p.command, test } : { pid: p.pid, command: p.command }
       })
       if (out.length === 0) return out // the common case: nothing to name
       const reading = JSON.stringify(out)
-      const busy = alive.some((p) => p.state === 'R' || p.state === 'D')
+      const left = new Set(out.map((l) => l.pid))
+      const busy = ps.some((p) => left.has(p.pid) && (p.state === 'R' || p.state === 'D'))
       if ((reading === last && !busy) || performance.now() > deadline) return out
       last = reading
       await new Promise((r) => setTimeout(r, 5))
@@ -139,7 +153,7 @@ export class UsageTracker {
   /** File-level figures from inside. */
   fileFigures(): { wallMs: number; cpuMs: number | null; memoryPeakBytes: number | null; pidsPeak: number | null } {
     this.#notePeak()
-    const cpu = safeCpu(listProcesses())
+    const cpu = safeCpu(sandboxProcesses())
     return {
       wallMs: performance.now() - this.#fileStartedAt,
       cpuMs: cpu !== null && this.#fileCpuAt !== null ? Math.max(0, cpu - this.#fileCpuAt) : null,
@@ -156,12 +170,6 @@ export class UsageTracker {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
   }
-}
-
-function tasks(ps: ProcEntry[]): number {
-  let n = 0
-  for (const p of ps) if (p.state !== 'Z') n += p.threads
-  return n
 }
 
 function safeCpu(ps: ProcEntry[]): number | null {
