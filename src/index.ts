@@ -8,7 +8,6 @@ export { isAlive } from './cgroup/io.ts'
 export { pidNamespaceId } from './cgroup/sweep.ts'
 export { type ErrorCode, ErrorCodes, NsIsolatedError } from './errors.ts'
 export { type CompileCache, compileCacheFor } from './host/compile-cache.ts'
-export { namespacesRefusedBy } from './host/explain.ts'
 export { assertNodeSupported, isNodeSupported, MIN_NODE_VERSION } from './host/node-version.ts'
 export type {
   LauncherExit,

@@ -103,30 +103,3 @@ export function explainSetupError(line: SetupFailureLine, facts: HostFacts, root
   }
   return new NsIsolatedError(code, message, { syscallCode: e.errno, details: { ...e } })
 }
-
-/**
- * Why this host refuses the sandbox's namespaces, in a few words (`seccomp`,
- * `AppArmor`, …), when `error` says it does; undefined for any other
- * failure. The runners' `fallback: 'subreaper'` runs files without
- * namespaces for exactly these, and reports the words on every such file.
- */
-export function namespacesRefusedBy(error: unknown): string | undefined {
-  if (!NsIsolatedError.is(error)) return undefined
-  switch (error.code) {
-    case ErrorCodes.SECCOMP_DENIED:
-      return 'seccomp'
-    case ErrorCodes.USERNS_APPARMOR:
-      return 'AppArmor'
-    case ErrorCodes.USERNS_DISABLED:
-      return 'user namespaces disabled'
-    case ErrorCodes.USERNS_DENIED:
-      return 'user namespaces refused'
-    case ErrorCodes.NAMESPACE_DENIED:
-      return 'namespaces refused'
-    case ErrorCodes.MOUNT_FAILED:
-      // refused, not broken (a bad writable path is the user's to fix, not the host's)
-      return error.syscallCode === 'EPERM' || error.syscallCode === 'EACCES' ? 'mount refused' : undefined
-    default:
-      return undefined
-  }
-}

@@ -48,10 +48,11 @@ describe("jest: fallback 'subreaper' under a seccomp filter like Docker's", () =
       expect(r.code, output(r)).toBe(0)
       expect(r.results.numPassedTests).toBe(3)
       const files = r.usage?.files ?? []
-      expect(files.map((f) => [f.file, f.isolationMissing]).sort()).toEqual([
-        ['calm.test.js', 'no namespaces (seccomp)'],
-        ['daemon.test.js', 'no namespaces (seccomp)'],
-        ['waits.test.js', 'no namespaces (seccomp)'],
+      const seccomp = { missing: 'namespaces', why: 'seccomp', code: 'ENS_SECCOMP_DENIED' }
+      expect(files.map((f) => [f.file, f.missingIsolation]).sort()).toEqual([
+        ['calm.test.js', seccomp],
+        ['daemon.test.js', seccomp],
+        ['waits.test.js', seccomp],
       ])
       const daemon = files.find((f) => f.file === 'daemon.test.js')
       expect(daemon?.leaked.map((l) => [l.command, l.test])).toEqual([
@@ -60,7 +61,7 @@ describe("jest: fallback 'subreaper' under a seccomp filter like Docker's", () =
       expect(pidsWithMarker(marker)).toEqual([])
       // The usage table, each file marked, and the closing count.
       expect(r.stderr).toContain('ns-isolated usage')
-      expect(r.stderr).toMatch(/daemon\.test\.js — no namespaces \(seccomp\)/)
+      expect(r.stderr).toMatch(/daemon\.test\.js[^\n]*\n[^\n]*no namespaces \(seccomp\)/)
       expect(r.stderr).toContain('ns-isolated: 0 files sandboxed, 3 without namespaces (seccomp), 0 not sandboxed')
     },
   )

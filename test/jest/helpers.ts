@@ -114,6 +114,7 @@ export interface UsageReport {
     capHit?: { cap: string; limit: number; detail: string }
     leaked: { pid: number; command: string; test?: string }[]
     reset?: ResetReport
+    missingIsolation?: { missing: string; why: string; code: string }
     tests: {
       name: string
       wallMs: number

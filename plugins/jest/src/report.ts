@@ -30,13 +30,6 @@ export interface JestFileReport extends FileReport {
   sandbox: string
   /** What the reuse-mode reset did after this file. */
   reset?: ResetReport
-  /**
-   * The isolation this file ran without, and why: `no namespaces (seccomp)`
-   * where the host refused namespaces and `fallback: 'subreaper'` ran it
-   * under the launcher as its subreaper (leaks still reported and killed;
-   * no own PID view, network, hostname or root). Absent: fully isolated.
-   */
-  isolationMissing?: string
 }
 
 /** A file Jest ran without the ns-isolated runner. */

@@ -22,6 +22,7 @@ import { mkdirSync, realpathSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import type { AggregatedResult, Test, TestContext, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
+import { describeMissingIsolation } from 'ns-isolated'
 import { createRunReport, formatUsageTable } from './host/format'
 import { resolveReportOptions } from './host/validate'
 import type { ReportOptions } from './options'
@@ -94,9 +95,8 @@ export default class NsIsolatedReporter {
     }
     const out: string[] = []
     if (options.table && files.length > 0) {
-      // The table names the isolation a file ran without next to it; the JSON has it in its own field.
-      const shown = files.map((f) => (f.isolationMissing ? { ...f, file: `${f.file} — ${f.isolationMissing}` } : f))
-      out.push('', 'ns-isolated usage', formatUsageTable(createRunReport(shown), shown, options.heaviest).trimEnd())
+      // The table names the isolation a file ran without under its name (missingIsolation).
+      out.push('', 'ns-isolated usage', formatUsageTable(createRunReport(files), files, options.heaviest).trimEnd())
     }
     const leaks = groupLeaks(files)
     if (leaks.total > 0 && options.table) {
@@ -147,10 +147,13 @@ function runnerName(runner: string): string {
 /** What the run isolated, every file counted: `ns-isolated: 12 files sandboxed, 2 without namespaces (seccomp), 1 not sandboxed`. */
 function summaryLine(files: JestFileReport[], unsandboxed: UnsandboxedFile[]): string {
   const plural = (n: number) => `${n} file${n === 1 ? '' : 's'}`
-  const parts = [`${plural(files.filter((f) => !f.isolationMissing).length)} sandboxed`]
+  const parts = [`${plural(files.filter((f) => !f.missingIsolation).length)} sandboxed`]
   const missing = new Map<string, number>()
-  for (const f of files)
-    if (f.isolationMissing) missing.set(f.isolationMissing, (missing.get(f.isolationMissing) ?? 0) + 1)
+  for (const f of files) {
+    if (!f.missingIsolation) continue
+    const what = describeMissingIsolation(f)
+    missing.set(what, (missing.get(what) ?? 0) + 1)
+  }
   for (const [what, n] of missing) parts.push(`${n} ${what.replace(/^no /, 'without ')}`)
   parts.push(`${unsandboxed.length} not sandboxed`)
   return `ns-isolated: ${parts.join(', ')}`

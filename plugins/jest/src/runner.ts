@@ -39,7 +39,9 @@ import type * as JestRunner from 'jest-runner'
 import type { TestRunnerOptions, TestWatcher, UnsubscribeFn } from 'jest-runner'
 import {
   compileCacheFor,
-  namespacesRefusedBy,
+  describeMissingIsolation,
+  type MissingIsolation,
+  refusedNamespaces,
   resolveOptions,
   runSandbox,
   type SandboxOptions,
@@ -70,7 +72,7 @@ interface Planned {
   /** Reuse-mode pool key: the same options (a worker runs files of any project). */
   key: string
   /** The isolation this file runs without (`fallback: 'subreaper'` where the host refuses namespaces), and why. */
-  missing?: string
+  missing?: MissingIsolation
   /** fallback 'error': the probe's answer, awaited before the file's first request (see `probe`). */
   hostError?: Promise<Error | undefined>
 }
@@ -171,9 +173,9 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         }
         // 'subreaper': the answer decides how the worker is started.
         const hostError = await probe(sandbox)
-        const refused = hostError ? namespacesRefusedBy(hostError) : undefined
-        if (hostError && !refused) throw hostError
-        planned.push({ test, options, all, key, ...(refused ? { missing: `no namespaces (${refused})` } : {}) })
+        const missing = hostError ? refusedNamespaces(hostError) : undefined
+        if (hostError && !missing) throw hostError
+        planned.push({ test, options, all, key, ...(missing ? { missing } : {}) })
       } catch (e) {
         rejected.push([test, e instanceof Error ? e : new Error(String(e))])
       }
@@ -231,7 +233,10 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       const missing = p.missing
       const sw = new SandboxWorker({
         sandbox: { ...sandbox, writable: [...writable], ...(missing ? { namespaces: false } : {}) },
-        env: { ...compileCache?.env, ...(missing ? { [NO_NAMESPACES_ENV]: missing } : {}) },
+        env: {
+          ...compileCache?.env,
+          ...(missing ? { [NO_NAMESPACES_ENV]: describeMissingIsolation({ missingIsolation: missing }) } : {}),
+        },
         keep: [...keep],
         workerId: slot,
         globalConfig: this._globalConfig,
@@ -355,7 +360,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     p: Planned,
     run: FileRun,
     ended: SandboxResult | Error,
-    missing: string | undefined,
+    missing: MissingIsolation | undefined,
   ): Promise<void> {
     const test = p.test
     if (ended instanceof Error) {
@@ -383,7 +388,10 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
 }
 
 /** Marks a file that ran without namespaces, and why. */
-function withMissing<R extends { isolationMissing?: string }>(report: R, missing: string | undefined): R {
-  if (missing) report.isolationMissing = missing
+function withMissing<R extends { missingIsolation?: MissingIsolation }>(
+  report: R,
+  missing: MissingIsolation | undefined,
+): R {
+  if (missing) report.missingIsolation = missing
   return report
 }

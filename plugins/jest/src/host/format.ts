@@ -7,6 +7,8 @@ import {
   formatUsageTable as coreFormatUsageTable,
   formatBytes,
   formatMs,
+  formatTable,
+  type OutputStream,
 } from 'ns-isolated'
 import type { FileReport, JestFileReport, RunReport } from '../report'
 
@@ -16,20 +18,18 @@ export function createRunReport(files: FileReport[]): RunReport {
   return coreCreateRunReport(files)
 }
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
-  return [line(head), ...rows.map(line)].join('\n')
-}
-
 /**
  * The usage report for Jest's output: the core's file table, then the
  * heaviest tests by CPU (`Infinity`: every test) with the per-test figures
  * Jest adds (peak memory, peak tasks, leaks).
  */
-export function formatUsageTable(report: RunReport, files: JestFileReport[], heaviest: number): string {
-  const parts = [coreFormatUsageTable(report, { heaviest: 0 }).trimEnd()]
+export function formatUsageTable(
+  report: RunReport,
+  files: JestFileReport[],
+  heaviest: number,
+  stream: OutputStream = process.stderr,
+): string {
+  const parts = [coreFormatUsageTable(report, { heaviest: 0, stream }).trimEnd()]
   const tests = files
     .flatMap((f) => f.tests.map((test) => ({ file: f.file, test })))
     .filter((x) => x.test.cpuMs !== null)
@@ -37,7 +37,7 @@ export function formatUsageTable(report: RunReport, files: JestFileReport[], hea
     .slice(0, heaviest)
   if (tests.length > 0) {
     parts.push(
-      table(
+      formatTable(
         [
           Number.isFinite(heaviest) ? 'heaviest tests' : 'tests',
           'cpu ≈',
@@ -56,6 +56,7 @@ export function formatUsageTable(report: RunReport, files: JestFileReport[], hea
           String(test.pidsStarted ?? 0),
           String(test.leaked?.length ?? 0),
         ]),
+        { stream, align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'] },
       ),
     )
   }
