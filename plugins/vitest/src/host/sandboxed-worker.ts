@@ -13,8 +13,9 @@
  * - `exit` is emitted only once that final line is read, and a worker killed
  *   by a cap (OOM) is reported as an error naming the cap, not as "exited
  *   unexpectedly with signal SIGKILL";
- * - stop() waits for the whole sandbox, and SIGTERM is relayed by the
- *   launcher to the worker (no 500 ms SIGKILL wait);
+ * - stop() waits for the whole sandbox: SIGTERM is relayed by the launcher
+ *   to the worker, and the launcher (with it the sandbox) is SIGKILLed only
+ *   if the sandbox has not ended 500 ms later (boot.ts, `terminate`);
  * - node preloads the per-test tracker (worker/preload.ts);
  * - with `prewarm`, the process may have been booted while the previous file
  *   ran (a spare, see spares.ts): its own fresh sandbox all the same;
@@ -55,6 +56,9 @@ import { failFile } from './fail-file.ts'
 import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
 import { noteFiles, type ResultWithUsage, type RunState, type SandboxRecord } from './run-state.ts'
 
+/** How long a write error into the worker is held before it counts (Vitest's forks pool: 1 s). */
+const PIPE_ERROR_GRACE_MS = 1000
+
 /** What every worker of one plugin instance shares. */
 export interface PoolContext {
   plugin: ResolvedPluginOptions
@@ -84,6 +88,8 @@ export class SandboxedForksWorker implements PoolWorker {
   private boot: Boot | undefined
   private ended: Promise<void> | undefined
   private stopping = false
+  /** A held EPIPE or ERR_IPC_CHANNEL_CLOSED (see `emitError`). */
+  private pipeError: NodeJS.Timeout | undefined
   /** The worker died of a cap and its file was marked failed (see fail-file.ts). */
   private failedByCap = false
   /** The environment this worker's files in `ns-isolated` run inside (the plugin's `environment`, per file). */
@@ -362,9 +368,23 @@ export class SandboxedForksWorker implements PoolWorker {
   }
 
   private emitError = (error: NodeJS.ErrnoException): void => {
-    // A write into a dying worker fails with EPIPE before its exit is known;
-    // the exit (or the cap that killed it) is the real story.
-    if (error.code === 'EPIPE' || error.code === 'ERR_IPC_CHANNEL_CLOSED') return
+    // A write into a dying worker fails with EPIPE (or a closed IPC channel)
+    // before its exit is known; the exit (or the cap that killed it) is the
+    // real story. As Vitest's forks pool does, the error is held, and reported
+    // only if the launcher is still running a second later (a broken channel
+    // to a worker that does not end) and nobody is stopping it.
+    if (error.code === 'EPIPE' || error.code === 'ERR_IPC_CHANNEL_CLOSED') {
+      if (this.pipeError) return
+      const child = this.child
+      this.pipeError = setTimeout(() => {
+        this.pipeError = undefined
+        const running = child !== undefined && child.exitCode === null && child.signalCode === null
+        if (running && child === this.child && !this.stopping && this.events.listenerCount('error') > 0)
+          this.events.emit('error', error)
+      }, PIPE_ERROR_GRACE_MS)
+      this.pipeError.unref()
+      return
+    }
     this.events.emit('error', error)
   }
 
