@@ -10,11 +10,11 @@
  * captured here as promises, so nothing is missed whenever it is adopted.
  */
 import { type ChildProcess, fork } from 'node:child_process'
-import type { Readable } from 'node:stream'
-import { prepareSandbox, type SandboxLaunch, type SandboxOptions } from 'ns-isolated'
+import { prepareSandbox, type SandboxLaunch, type SandboxOptions, startSandbox } from 'ns-isolated'
 import type { TestProject } from 'vitest/node'
 import { CAPS_ENV } from '../names.ts'
 import type { CreatedDirs } from './passthrough.ts'
+import type { ResultWithUsage } from './run-state.ts'
 
 export const STATUS_FD = 4
 /** How long a worker gets to end on SIGTERM before the sandbox is killed. */
@@ -39,22 +39,20 @@ export interface WorkerSpec {
   readonly key: string
 }
 
-export type Exit = { code: number | null; signal: NodeJS.Signals | null }
-
 export interface Boot {
   readonly spec: WorkerSpec
   readonly launch: SandboxLaunch
   readonly child: ChildProcess
-  /** The status channel's text so far. */
-  status(): string
   /** true once the launcher's setup line was read; false if the sandbox ended (or failed to spawn) first. */
   readonly setup: Promise<boolean>
-  /** Settles when the launcher has exited and its status pipe is read to the end. */
-  readonly ended: Promise<Exit>
-  /** The spawn error, if the launcher could not be started. */
-  readonly spawnError: () => Error | undefined
+  /** The sandbox's result once it has ended and its cgroup is gone; rejects when it could not be set up or started. */
+  readonly result: Promise<ResultWithUsage>
+  /** Settles (never rejects) when the sandbox has ended. */
+  readonly ended: Promise<void>
   /** True once the launcher exited (or never started). */
   readonly gone: () => boolean
+  /** The file's wall time counts from now (a spare's idle wait is not the file's). */
+  readonly restartClock: () => void
 }
 
 /** Builds a spec's key (every field that reaches the forked process). */
@@ -72,63 +70,41 @@ export function bootWorker(spec: WorkerSpec, created: CreatedDirs): Boot {
     created.release(spec.through.writable)
     throw e
   }
-  const child = fork(spec.entrypoint, [], {
-    execPath: launch.file,
-    execArgv: [...launch.args, process.execPath, `--import=${PRELOAD}`, ...spec.execArgv],
-    env: {
-      ...spec.env,
-      ...launch.env,
-      [CAPS_ENV]: JSON.stringify({ memory: launch.options.memory, pids: launch.options.pids }),
-    },
-    cwd: spec.cwd,
-    stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'],
-    serialization: 'advanced',
-  })
-
-  let status = ''
-  let spawnError: Error | undefined
-  let gone = false
-  let setupSeen!: (ok: boolean) => void
-  const setup = new Promise<boolean>((r) => {
-    setupSeen = r
-  })
-  const statusStream = child.stdio[STATUS_FD] as Readable
-  statusStream.setEncoding('utf8')
-  statusStream.on('data', (d: string) => {
-    status += d
-    if (/"setup":/.test(status)) setupSeen(true)
-  })
-  const statusClosed = new Promise<void>((r) => statusStream.once('close', r))
-  const exited = new Promise<Exit>((r) => {
-    child.once('exit', (code, signal) => {
-      gone = true
-      r({ code, signal })
+  // The core owns the sandbox from here: the status pipe (parsed by its protocol), the setup line, the result.
+  const start = () =>
+    fork(spec.entrypoint, [], {
+      execPath: launch.file,
+      execArgv: [...launch.args, process.execPath, `--import=${PRELOAD}`, ...spec.execArgv],
+      env: {
+        ...spec.env,
+        ...launch.env,
+        [CAPS_ENV]: JSON.stringify({ memory: launch.options.memory, pids: launch.options.pids }),
+      },
+      cwd: spec.cwd,
+      stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'],
+      serialization: 'advanced',
     })
-    child.once('error', (e) => {
-      spawnError ??= e
-      setupSeen(false)
-      // A launcher that could not be spawned at all emits 'error' and never 'exit'.
-      if (child.pid === undefined) {
-        gone = true
-        r({ code: null, signal: null })
-      }
-    })
-  })
-  // The pipe closes after its last line was read: a setup line written before an early exit is not missed.
-  statusClosed.then(() => setupSeen(false))
-  const ended = Promise.all([exited, statusClosed]).then(([exit]) => {
+  let sandbox: ReturnType<typeof startSandbox<ChildProcess>>
+  try {
+    sandbox = startSandbox(launch, start)
+  } catch (e) {
     created.release(spec.through.writable)
-    return exit
-  })
+    throw e
+  }
+  const ended = sandbox.result.then(
+    () => undefined,
+    () => undefined,
+  )
+  void ended.then(() => created.release(spec.through.writable))
   return {
     spec,
     launch,
-    child,
-    status: () => status,
-    setup,
+    child: sandbox.launcher,
+    setup: sandbox.setup,
+    result: sandbox.result,
     ended,
-    spawnError: () => spawnError,
-    gone: () => gone,
+    gone: sandbox.gone,
+    restartClock: sandbox.restartClock,
   }
 }
 
@@ -148,7 +124,6 @@ export async function terminate<T>(child: ChildProcess, ended: Promise<T>): Prom
 
 /** Ends a boot no file adopted: the worker is stopped, the sandbox's cgroup removed. */
 export async function discard(boot: Boot): Promise<void> {
-  await terminate(boot.child, boot.ended)
   // It never ran a file: its figures and any setup failure are nobody's (a file that boots its own reports those).
-  await boot.launch.abandon()
+  await terminate(boot.child, boot.ended)
 }

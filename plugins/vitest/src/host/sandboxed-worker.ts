@@ -242,14 +242,14 @@ export class SandboxedForksWorker implements PoolWorker {
     const record = this.record
 
     // The file's wall time starts now, a spare's idle wait is not the file's.
-    const started = performance.now()
+    boot.restartClock()
     child.on('error', this.emitError)
     child.on('message', (m) => this.events.emit('message', m))
-    this.ended = boot.ended.then(async (exit) => {
-      await this.finish(boot.status(), exit, performance.now() - started)
-      // The sandbox's cgroup is removed once its figures are read: wait, so none outlives the run.
-      await launch.disposed
-    })
+    // The result comes once the sandbox's cgroup is gone: none outlives the run.
+    this.ended = boot.result.then(
+      (r) => this.finish(r),
+      (e: unknown) => this.finish(e instanceof Error ? e : new Error(String(e))),
+    )
     this.ctx.state.track(this.ended)
 
     const logger = project.vitest.logger
@@ -271,7 +271,7 @@ export class SandboxedForksWorker implements PoolWorker {
       const error =
         record.error ??
         new Error(
-          `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}, status: ${JSON.stringify(boot.status())}).`,
+          `ns-isolated: the sandbox ended before its setup finished (launcher exit ${r?.signal ? `signal ${r.signal}` : `code ${r?.code}`}).`,
         )
       const refused = this.ctx.plugin.fallback === 'subreaper' && !without ? refusedNamespaces(error) : undefined
       if (refused || (NsIsolatedError.is(error) && this.ctx.plugin.fallback === 'unisolated')) {
@@ -322,23 +322,13 @@ export class SandboxedForksWorker implements PoolWorker {
     }
   }
 
-  /** The sandbox is gone: read its result, record it, then tell Vitest how the worker ended. */
-  private async finish(
-    status: string,
-    exit: { code: number | null; signal: NodeJS.Signals | null },
-    wallMs: number,
-  ): Promise<void> {
+  /** The sandbox is gone: record its result (or why there is none), then tell Vitest how the worker ended. */
+  private async finish(ended: ResultWithUsage | Error): Promise<void> {
     const record = this.record
     if (!record || !this.launch) return
-    const spawnError = this.boot?.spawnError()
-    if (spawnError && !record.error) record.error = spawnError
-    let result: ResultWithUsage | undefined
-    try {
-      result = this.launch.finish(status, exit, wallMs) as ResultWithUsage
-      record.result = result
-    } catch (e) {
-      record.error = e instanceof Error ? e : new Error(String(e))
-    }
+    const result = ended instanceof Error ? undefined : ended
+    if (result) record.result = result
+    else record.error = ended as Error
     if (result) {
       const hit = capHitOf(result)
       if (hit) {
@@ -348,8 +338,9 @@ export class SandboxedForksWorker implements PoolWorker {
         })
       }
     }
-    const code = result?.code ?? exit.code
-    const signal = result?.signal ?? exit.signal
+    const child = this.boot?.child
+    const code = result?.code ?? child?.exitCode ?? null
+    const signal = result?.signal ?? child?.signalCode ?? null
     const unexpected = !this.stopping && this.events.listenerCount('exit') > 0
     if (unexpected && record.capHit && record.error && record.files.length > 0) {
       // The worker died of a cap: fail its file naming the cap, and tell the
