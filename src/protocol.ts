@@ -58,14 +58,6 @@ export interface FinalStatusLine {
 
 export type StatusLine = SetupDoneLine | SetupFailureLine | LauncherErrorLine | FinalStatusLine
 
-/** Parses the status channel's text: one JSON object per line. Unparseable lines are skipped. */
-export function parseStatus(text: string): StatusLine[] {
-  const reader = new StatusReader()
-  reader.push(text)
-  reader.end()
-  return reader.lines
-}
-
 /** Reads the status channel as it arrives (a pipe): each whole line is parsed once; a partial one waits for its end. */
 export class StatusReader {
   /** Every line read so far. */

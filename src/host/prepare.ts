@@ -23,7 +23,6 @@ import {
   INSIDE_ENV,
   type LauncherErrorLine,
   PLAN_ENV,
-  parseStatus,
   type SetupDoneLine,
   type SetupFailureLine,
   type StatusLine,
@@ -121,11 +120,6 @@ export interface SandboxLaunch {
   readonly disposed: Promise<void>
   /** For a sandbox that never started: removes its cgroup, and the directories created for its writable paths. */
   abandon(): Promise<void>
-  /**
-   * Reads the status channel's text and the launcher's exit into the result.
-   * @deprecated the runners' way until they go through `startSandbox`, which does this.
-   */
-  finish(statusText: string, exit: LauncherExit, wallMs: number): SandboxResult
 }
 
 export interface StatusChannel {
@@ -404,16 +398,6 @@ function prepare(
     abandon: () => {
       writable.release(true)
       return dispose()
-    },
-    finish: (statusText, exit, wallMs) => {
-      try {
-        const r = finish(parseStatus(statusText), exit, wallMs)
-        writable.release(false)
-        return r
-      } catch (e) {
-        writable.release(true)
-        throw e
-      }
     },
   }
   internals.set(launch, { finish, writable })
