@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { expect } from 'vitest'
 
 export const root = resolve(import.meta.dirname, '..')
@@ -200,4 +201,19 @@ export function expectLeakChain(
     .sort((a, b) => a.command.localeCompare(b.command))
   expect(leaked, `${f.file}: ${JSON.stringify(f.leaked)}`).toEqual(expected)
   expect(new Set(f.leaked.map((l) => l.pid)).size).toBe(3)
+}
+
+/** What a child writes, collected as it comes: the returned texts grow until it closes its pipes. */
+export function collect(child: { stdout: Readable | null; stderr: Readable | null }): {
+  stdout: string
+  stderr: string
+} {
+  const text = { stdout: '', stderr: '' }
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    text.stdout += d
+  })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    text.stderr += d
+  })
+  return text
 }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { expect, inject } from 'vitest'
-import { root } from '../helpers.ts'
+import { collect, root } from '../helpers.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -66,18 +66,12 @@ export function run(
       env: { ...env, NO_COLOR: '1', FORCE_COLOR: '0', CI: '1', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d
-    })
+    const text = collect(child)
     const guard = setTimeout(() => child.kill('SIGKILL'), opts.hangGuard ?? 600_000)
     child.once('error', reject)
     child.once('close', (code, signal) => {
       clearTimeout(guard)
+      const { stdout, stderr } = text
       resolve({ code, signal, stdout, stderr, output: stripAnsi(`${stdout}\n${stderr}`) })
     })
   })

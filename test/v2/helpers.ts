@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSyn
 import { basename, join } from 'node:path'
 import { detectCgroupLayout } from '../../src/cgroup/index.ts'
 import { cgroupDirs } from '../cgroup/helpers.ts'
-import { waitFor } from '../helpers.ts'
+import { collect, waitFor } from '../helpers.ts'
 
 export { cgroupDirs }
 export const CGROUP_ROOT = '/sys/fs/cgroup'
@@ -78,21 +78,14 @@ export function startRunner(argv: string[], opts: { cgroup?: string; uid?: numbe
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d
-  })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d
-  })
+  const text = collect(child)
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    (resolve) => child.on('close', (code, signal) => resolve({ code, signal, ...text })),
   )
   const started: Started = {
     pid: child.pid as number,
     exited,
-    printed: (pattern, ms = 120_000) => waitFor(() => pattern.test(stdout), ms),
+    printed: (pattern, ms = 120_000) => waitFor(() => pattern.test(text.stdout), ms),
   }
   return started
 }
