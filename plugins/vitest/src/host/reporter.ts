@@ -28,7 +28,6 @@ import type {
 import * as vitestNode from 'vitest/node'
 import { META_KEY } from '../names.ts'
 import type { ResolvedPluginOptions } from '../options.ts'
-import { describeCap } from './caps.ts'
 import { fileReport, unsandboxedFiles } from './file-report.ts'
 import type { RunState } from './run-state.ts'
 
@@ -135,7 +134,7 @@ export class UsageCollector {
       for (const r of s.records) {
         if (!r.capHit) continue
         if (r.files.some((f) => ok.has(`${r.projectName}\0${f}`))) {
-          out.push(`ns-isolated: ${r.files.join(', ')} ${describeCap(r.capHit)}`)
+          out.push(`ns-isolated: ${r.files.join(', ')} ${r.capHit.detail}`)
         }
       }
     }
