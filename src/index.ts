@@ -72,6 +72,7 @@ export {
   wrapText,
 } from './report/format.ts'
 export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
+export { junitProperties } from './report/junit.ts'
 export { type MergedReport, type MergeInput, mergeRunReports } from './report/merge.ts'
 export {
   type CapHit,

@@ -40,7 +40,8 @@ describe('ns-isolated run', () => {
         }),
       )
       child.kill(signal)
-      const code = await new Promise((r) => child.once('exit', r))
+      // 'close', not 'exit': the last output may still be in the pipe when the exit is known.
+      const code = await new Promise((r) => child.once('close', r))
       expect(out).toBe('ready\ntrapped\n')
       expect(code).toBe(7)
       expect(err).toMatch(/ns-isolated: exit 7 in .*\n[\s\S]*leaked 1 process/)
@@ -199,7 +200,8 @@ describe('ns-isolated doctor', () => {
   })
 
   it('its table fits the width and has no colours into a pipe; a terminal gets colours', () => {
-    const plain = { NO_COLOR: undefined, FORCE_COLOR: undefined, COLUMNS: undefined }
+    // CI as well: Node's hasColors() says no colours when CI is set (unless it names a known CI).
+    const plain = { NO_COLOR: undefined, FORCE_COLOR: undefined, COLUMNS: undefined, CI: undefined }
     const widest = (text: string) => Math.max(...text.split('\n').map((l) => [...l].length))
     const piped = cli(['doctor'], { env: plain })
     expect(piped.stdout).not.toContain('\u001b[')

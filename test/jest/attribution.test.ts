@@ -4,7 +4,8 @@
 // later, during the third test. fresh: the tracker and PID 1 both see them;
 // reuse: the tracker alone (the sandbox outlives the file). The usage report
 // and the run's output list each once, under the second test, by its final
-// command. (jest-junit writes Jest's own results, as stock: no leaks there.)
+// command; in jest-junit's XML, as the second test case's ns-isolated.leaked
+// property (jest-environment-ns-isolated/junit).
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectLeakChain, leakChainFiles, pidsWithMarker, uniqueSleep } from '../helpers.ts'
 import { output, type Project, project, runJest } from './helpers.ts'
@@ -43,6 +44,15 @@ describe('jest: leak attribution', () => {
           ])
         }
       }
+      // JUnit: the second test of each file carries its three, and no other test carries any.
+      const xml = p.read('junit.xml')
+      const props = [...xml.matchAll(/<property name="ns-isolated\.leaked" value="([^"]*)"/g)].map(
+        (m) => m[1] as string,
+      )
+      expect(props, xml).toHaveLength(FILES)
+      for (const v of props) expect(v.split('; ').map((x) => x.replace(/^\d+ /, ''))).toHaveLength(3)
+      expect(xml).toMatch(/<property name="ns-isolated\.cpu-ms" value="\d+"/)
+      expect(xml).toMatch(/<property name="ns-isolated\.file\.wall-ms" value="\d+"/)
     },
   )
 })

@@ -101,8 +101,15 @@ await s.result`,
       { stdio: ['ignore', 'pipe', 'inherit'] },
     )
     await new Promise<void>((ready) => runner.stdout.on('data', (d) => String(d).includes('ready') && ready()))
-    const sleepers = () =>
-      pidsWithMarker(sleep).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0'))
+    // A process may end between the listing and the read: it is no sleeper then.
+    const cmdline = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      } catch {
+        return ''
+      }
+    }
+    const sleepers = () => pidsWithMarker(sleep).filter((p) => cmdline(p).startsWith('sleep\0'))
     expect(await waitFor(() => sleepers().length === 2, 10_000)).toBe(true) // both exec'd
     runner.kill('SIGKILL')
     expect(await waitFor(() => sleepers().length === 0, 10_000)).toBe(true)

@@ -7,14 +7,17 @@
  * (jest-environment-node copies every `testEnvironmentOptions` key onto the
  * test's global object).
  *
- * No import of the core here: this file is loaded inside every sandbox.
+ * No runtime import of the core here (types only): this file is loaded inside every sandbox.
  */
 
-/** What to do about processes a file leaves running. */
-export type LeakPolicy = 'report' | 'fail' | 'ignore'
+import type { LeakPolicy } from 'ns-isolated'
+
+/** What to do about processes a file leaves running (the core's). */
+export type { LeakPolicy }
+
 /** New namespaces for every file, or one sandbox per worker reset between files. */
 export type Isolation = 'fresh' | 'reuse'
-/** The default mode (docs/jest.md, "Modes"): as fast as stock Jest; 'fresh' is one option away. */
+/** The default mode (docs/jest.md, "Modes"); 'fresh' is one option away. */
 export const DEFAULT_ISOLATION: Isolation = 'reuse'
 /** What to do where the host refuses namespaces: fail (naming the fix), or run without them. */
 export type Fallback = 'error' | 'subreaper'

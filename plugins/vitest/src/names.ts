@@ -10,7 +10,7 @@ export const ENVIRONMENT_NAME = 'ns-isolated'
 export const POOL_NAME = 'ns-isolated'
 
 /** Set by the core in every sandbox (its hostname): the worker really runs inside. */
-export const INSIDE_ENV = 'NS_ISOLATED_INSIDE'
+export { INSIDE_ENV } from 'ns-isolated/sandbox'
 
 /** Set by the plugin's pool for the worker: the leak policy of this file (`report` | `fail` | `ignore`). */
 export const LEAKS_ENV = 'NS_ISOLATED_VITEST_LEAKS'

@@ -4,11 +4,18 @@
  * plugin's own keys, validated here in `resolvePluginOptions` with messages
  * in the same style.
  */
-import { describeValue, parseChoice, parseFlag, resolveOptions, type SandboxOptions } from 'ns-isolated'
+import {
+  describeValue,
+  type LeakPolicy,
+  parseChoice,
+  parseFlag,
+  resolveOptions,
+  type SandboxOptions,
+} from 'ns-isolated'
 import { ENVIRONMENT_NAME } from './names.ts'
 
-/** What to do about processes a test file leaves running. */
-export type LeakPolicy = 'report' | 'fail' | 'ignore'
+/** What to do about processes a file leaves running (the core's). */
+export type { LeakPolicy }
 
 /** What to do when this host cannot isolate (not Linux, no launcher, namespaces refused). */
 export type FallbackPolicy = 'error' | 'unisolated' | 'subreaper'

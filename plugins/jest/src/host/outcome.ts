@@ -8,7 +8,7 @@
 import { relative } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import { type CapHit, capHitMessage, capsHit, type SandboxResult } from 'ns-isolated'
+import { type CapHit, capHitMessage, capsHit, junitProperties, type SandboxResult } from 'ns-isolated'
 import { requireFromJestRunner } from '../jest-modules'
 import type { FileMessage, InsideLeak } from '../messages'
 import type { JestOptions } from '../options'
@@ -166,6 +166,12 @@ export function applyToResult(
   globalConfig: Config.GlobalConfig,
 ): TestResult {
   ;(result as unknown as Record<string, unknown>)[RESULT_KEY] = report
+  // Each test's figures where jest-junit's testCasePropertiesFile (our ./junit) finds them.
+  for (const t of result.testResults) {
+    const name = [...t.ancestorTitles, t.title].join(' > ')
+    const test = report.tests.find((x) => x.name === name)
+    if (test) (t as unknown as Record<string, unknown>)[RESULT_KEY] = junitProperties(report, test)
+  }
   const execErrors: string[] = []
   let changed = false
   if (report.capHit) execErrors.push(capMessage(report.capHit))

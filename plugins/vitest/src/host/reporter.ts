@@ -13,6 +13,7 @@ import {
   type FileReport,
   formatUsageHeadline,
   formatUsageTable,
+  junitProperties,
   type RunReport,
   type UnsandboxedFile,
 } from 'ns-isolated'
@@ -27,7 +28,6 @@ import type {
 import * as vitestNode from 'vitest/node'
 import { META_KEY } from '../names.ts'
 import type { ResolvedPluginOptions } from '../options.ts'
-import { describeCap } from './caps.ts'
 import { fileReport, unsandboxedFiles } from './file-report.ts'
 import type { RunState } from './run-state.ts'
 
@@ -134,7 +134,7 @@ export class UsageCollector {
       for (const r of s.records) {
         if (!r.capHit) continue
         if (r.files.some((f) => ok.has(`${r.projectName}\0${f}`))) {
-          out.push(`ns-isolated: ${r.files.join(', ')} ${describeCap(r.capHit)}`)
+          out.push(`ns-isolated: ${r.files.join(', ')} ${r.capHit.detail}`)
         }
       }
     }
@@ -198,17 +198,8 @@ function annotate(report: RunReport, testModules: readonly TestModule[]): void {
       const test = file?.tests.find((x) => x.name === t.fullName)
       if (!file || !test) continue
       const task = (t as unknown as { task: { annotations: { type: string; message: string }[] } }).task
-      const add = (type: string, value: number | string | null) => {
-        if (value !== null) task.annotations.push({ type: `ns-isolated.${type}`, message: String(value) })
-      }
-      add('cpu-ms', test.cpuMs === null ? null : Math.round(test.cpuMs))
-      if (test.leaked) add('leaked', test.leaked.map((l) => `${l.pid} ${l.command}`).join('; '))
-      add('file.wall-ms', Math.round(file.wallMs))
-      add('file.cpu-ms', file.cpuUserMs === null ? null : Math.round((file.cpuUserMs ?? 0) + (file.cpuSystemMs ?? 0)))
-      add('file.memory-peak-bytes', file.memoryPeakBytes)
-      add('file.pids-peak', file.pidsPeak)
-      add('file.oom-kills', file.oomKills)
-      if (file.capHit) add('file.cap-hit', `${file.capHit.cap}: ${file.capHit.detail}`)
+      for (const [type, message] of Object.entries(junitProperties(file, test)))
+        task.annotations.push({ type, message })
     }
   }
 }

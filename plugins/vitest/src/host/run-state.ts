@@ -5,7 +5,7 @@
  * (the run's end is reported while the last sandboxes are still exiting), so
  * the reporter waits for `settled()` before it reads the records.
  */
-import type { MissingIsolation, SandboxResult } from 'ns-isolated'
+import type { CapHit, MissingIsolation, SandboxResult } from 'ns-isolated'
 import type { WorkerRequest } from 'vitest/node'
 import type { LeakPolicy } from '../options.ts'
 import { Spares } from './spares.ts'
@@ -16,14 +16,7 @@ export interface CapsInfo {
   cpu?: number | undefined
 }
 
-/** A cap a sandbox ran into (the core's `CapHit`). */
-export interface CapHitInfo {
-  cap: 'memory' | 'pids' | 'cpu'
-  limit: number
-  detail: string
-}
-
-/** The core's result; `usage` and `caps` are read defensively (an older core has neither). */
+/** How a worker's sandbox ended: the core's result. */
 export type ResultWithUsage = SandboxResult
 
 export interface SandboxRecord {
@@ -37,7 +30,7 @@ export interface SandboxRecord {
   result?: ResultWithUsage
   /** Set when the sandbox could not be set up or hit a cap; shown as the file's failure. */
   error?: Error
-  capHit?: CapHitInfo
+  capHit?: CapHit
   /** Set when its files ran without a sandbox (another environment, fallback 'unisolated'): why, for the report. */
   unsandboxed?: string
   /** Set when the sandbox ran without part of its isolation (fallback 'subreaper'): what, and why. */

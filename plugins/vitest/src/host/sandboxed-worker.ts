@@ -16,6 +16,8 @@
  * - stop() waits for the whole sandbox: SIGTERM is relayed by the launcher
  *   to the worker, and the launcher (with it the sandbox) is SIGKILLed only
  *   if the sandbox has not ended 500 ms later (boot.ts, `terminate`);
+ * - what it is started with (the sandbox options, the paths passed through,
+ *   the environment) and whether a spare boots ahead are decided in spec.ts;
  * - node preloads the per-test tracker (worker/preload.ts);
  * - with `prewarm`, the process may have been booted while the previous file
  *   ran (a spare, see spares.ts): its own fresh sandbox all the same;
@@ -27,34 +29,17 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { availableParallelism } from 'node:os'
-import { isAbsolute, relative, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import { pathToFileURL } from 'node:url'
-import {
-  compileCacheFor,
-  ErrorCodes,
-  type MissingIsolation,
-  NsIsolatedError,
-  refusedNamespaces,
-  type SandboxLaunch,
-} from 'ns-isolated'
+import { ErrorCodes, type MissingIsolation, NsIsolatedError, refusedNamespaces, type SandboxLaunch } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import {
-  DEBUG_ENV,
-  ENVIRONMENT_NAME,
-  LEAKS_ENV,
-  NO_NAMESPACES_ENV,
-  POOL_NAME,
-  UNISOLATED_ENV,
-  VITEST_INDEX_ENV,
-} from '../names.ts'
+import { DEBUG_ENV, ENVIRONMENT_NAME, POOL_NAME, UNISOLATED_ENV } from '../names.ts'
 import { type ResolvedPluginOptions, resolveFileOptions } from '../options.ts'
-import { type Boot, bootWorker, specKey, terminate, type WorkerSpec } from './boot.ts'
+import { type Boot, bootWorker, terminate } from './boot.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
-import { type CreatedDirs, passthroughPaths, realPath } from './passthrough.ts'
+import type { CreatedDirs } from './passthrough.ts'
 import { noteFiles, type ResultWithUsage, type RunState, type SandboxRecord } from './run-state.ts'
+import { prewarms, workerSpec } from './spec.ts'
 
 /** How long a write error into the worker is held before it counts (Vitest's forks pool: 1 s). */
 const PIPE_ERROR_GRACE_MS = 1000
@@ -66,20 +51,9 @@ export interface PoolContext {
   created: CreatedDirs
 }
 
-function isUnderTmp(p: string): boolean {
-  const r = relative('/tmp', p)
-  return r !== '' && !r.startsWith('..') && !isAbsolute(r)
-}
-
-/** `--inspect`, `--inspect-brk`, `--inspect-wait`, `--inspect=…` among the worker's flags. */
-function hasInspectFlag(execArgv: readonly string[]): boolean {
-  return execArgv.some((a) => /^--inspect(-brk|-wait)?(=|$)/.test(a))
-}
-
 export class SandboxedForksWorker implements PoolWorker {
   readonly name = POOL_NAME
   readonly cacheFs = true
-  private readonly entrypoint: string
   private child: ChildProcess | undefined
   private stock: ForksPoolWorker | undefined
   private readonly events = new EventEmitter()
@@ -100,7 +74,6 @@ export class SandboxedForksWorker implements PoolWorker {
   constructor(options: PoolOptions, ctx: PoolContext) {
     this.options = options
     this.ctx = ctx
-    this.entrypoint = resolve(options.distPath, 'workers/forks.js')
   }
 
   on(event: string, callback: (...args: unknown[]) => void): void {
@@ -170,48 +143,9 @@ export class SandboxedForksWorker implements PoolWorker {
   ): Promise<MissingIsolation | undefined> {
     const { project } = this.options
     const root = project.config.root
-    const files = ((project as unknown as { testFilesList?: string[] | null }).testFilesList ?? []).slice()
-    // The same for every file of the project in this run: stat-ing and resolving every test file for
-    // each file's start made a run O(files²) (1,000 files: a million stats).
-    const through = this.ctx.state.memo(project, files.join('\0'), () => passthroughPaths(project, files))
-    const cwd = file.sandbox.cwd !== undefined ? resolve(root, file.sandbox.cwd) : root
-    const own = (file.sandbox.writable ?? []).map((w) => realPath(resolve(cwd, w)))
-    const inspector = project.vitest.config.inspector
-    const compileCache = this.ctx.plugin.compileCache
-      ? compileCacheFor({ ...process.env, ...this.options.env })
-      : undefined
-    const sandbox = {
-      ...file.sandbox,
-      cwd,
-      writable: [...own, ...through.writable, ...(compileCache ? [compileCache.dir] : [])],
-      // The inspector listens inside the worker; on the sandbox's own loopback
-      // no debugger on the host could reach it. Share the host's network then.
-      ...(inspector?.enabled ? { network: 'host' as const } : {}),
-      ...(without ? { namespaces: false } : {}),
-    }
-    const keep = [...new Set([realPath(root), realPath(project.vitest.config.root)])].filter(isUnderTmp)
-    const fields = {
-      entrypoint: this.entrypoint,
-      sandbox,
-      keep,
-      through,
-      env: {
-        ...this.options.env,
-        ...compileCache?.env,
-        [VITEST_INDEX_ENV]: pathToFileURL(resolve(this.options.distPath, 'index.js')).href,
-        [LEAKS_ENV]: file.leaks,
-        ...(without ? { [NO_NAMESPACES_ENV]: '1' } : {}),
-      },
-      execArgv: this.options.execArgv,
-      cwd,
-    }
-    const spec: WorkerSpec = { ...fields, project, key: specKey(fields) }
+    const spec = workerSpec(this.options, this.ctx.plugin, this.ctx.state, file, without)
     const { spares } = this.ctx.state
-    // A spare boots on a core the run leaves idle: with a worker on every core it only competes with
-    // them, and runs were slower with spares. A worker with an inspector would open it (or, with
-    // --inspect-brk, stop) before any file is its own.
-    const idleCore = (project.config.maxWorkers ?? Number.POSITIVE_INFINITY) < availableParallelism()
-    const prewarm = this.ctx.plugin.prewarm && idleCore && !inspector?.enabled && !hasInspectFlag(spec.execArgv)
+    const prewarm = prewarms(this.ctx.plugin, spec)
 
     let boot = prewarm ? spares.take(project, spec.key) : undefined
     const adopted = boot !== undefined
