@@ -166,11 +166,12 @@ export function applyToResult(
   globalConfig: Config.GlobalConfig,
 ): TestResult {
   ;(result as unknown as Record<string, unknown>)[RESULT_KEY] = report
-  // Each test's figures where jest-junit's testCasePropertiesFile (our ./junit) finds them.
+  // Each test's figures where jest-junit's testCasePropertiesFile (our ./junit) finds them; not
+  // enumerable, so Jest's --json and other reporters show each test's result as stock does.
   for (const t of result.testResults) {
     const name = [...t.ancestorTitles, t.title].join(' > ')
     const test = report.tests.find((x) => x.name === name)
-    if (test) (t as unknown as Record<string, unknown>)[RESULT_KEY] = junitProperties(report, test)
+    if (test) Object.defineProperty(t, RESULT_KEY, { value: junitProperties(report, test), enumerable: false })
   }
   const execErrors: string[] = []
   let changed = false
