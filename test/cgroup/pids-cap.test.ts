@@ -25,8 +25,9 @@ it('contains a fork bomb at pids 64, kills all of it, and removes the cgroup on 
   // It really ran into the cap: the kernel refused a fork (pids.events `max`).
   const refusals = () => Number(readFileSync(`${capped}/pids.events`, 'utf8').split(' ')[1])
   expect(await waitFor(() => refusals() > 0, 30_000)).toBe(true)
-  const during = readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).length
-  expect(during).toBeGreaterThan(32)
+  // Held near the cap (polled: on a loaded machine the bomb's processes come and go between readings).
+  const held = () => readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).length
+  expect(await waitFor(() => held() > 32, 30_000)).toBe(true)
   const usage = cg.read()
   if (existsSync(`${capped}/pids.peak`)) expect(usage.pidsPeak).toBeLessThanOrEqual(64)
 
