@@ -133,26 +133,28 @@ program
       }
     }
     let result: SandboxResult
+    // Ending the CLI ends the command the way it asked: the signal goes to
+    // it (PID 1 relays it), and we wait for its report and its status.
+    // (Ctrl-C at a terminal already reaches the command: the kernel signals the whole foreground group.)
+    // Listening before the spawn (a handler runs only once it returns): on a
+    // loaded machine the command can start, and be signalled through us,
+    // before the statement after the spawn runs.
+    let sandbox: ReturnType<typeof spawnSandbox> | undefined
+    const relay = (signal: NodeJS.Signals) => {
+      if (signal !== 'SIGINT' || !process.stdin.isTTY) sandbox?.kill(signal)
+    }
+    const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
+    for (const signal of signals) process.on(signal, relay)
     try {
-      const sandbox = spawnSandbox(cmd as string, args, options)
-      // Ending the CLI ends the command the way it asked: the signal goes to
-      // it (PID 1 relays it), and we wait for its report and its status.
-      // (Ctrl-C at a terminal already reaches the command: the kernel signals the whole foreground group.)
-      const relay = (signal: NodeJS.Signals) => {
-        if (signal !== 'SIGINT' || !process.stdin.isTTY) sandbox.kill(signal)
-      }
-      const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
-      for (const signal of signals) process.on(signal, relay)
-      try {
-        result = await sandbox.result
-      } finally {
-        for (const signal of signals) process.off(signal, relay)
-      }
+      sandbox = spawnSandbox(cmd as string, args, options)
+      result = await sandbox.result
     } catch (e) {
       if (NsIsolatedError.is(e) && e.details.result) {
         process.stderr.write(formatRunReport(e.details.result as SandboxResult))
       }
       fatal(e)
+    } finally {
+      for (const signal of signals) process.off(signal, relay)
     }
     if (opts.json) process.stderr.write(`${JSON.stringify(result)}\n`)
     else if (!opts.quiet || result.leaked.length) process.stderr.write(formatRunReport(result))

@@ -41,9 +41,11 @@ describe('ns-isolated run', () => {
       )
       child.kill(signal)
       // 'close', not 'exit': the last output may still be in the pipe when the exit is known.
-      const code = await new Promise((r) => child.once('close', r))
-      expect(out).toBe('ready\ntrapped\n')
-      expect(code).toBe(7)
+      const [code, killedBy] = await new Promise<[number | null, string | null]>((r) =>
+        child.once('close', (c, s) => r([c, s])),
+      )
+      // One comparison, so a failure shows all the CLI did (its report is on stderr).
+      expect({ out, code, killedBy, err }).toMatchObject({ out: 'ready\ntrapped\n', code: 7, killedBy: null })
       expect(err).toMatch(/ns-isolated: exit 7 in .*\n[\s\S]*leaked 1 process/)
     },
   )
