@@ -45,6 +45,15 @@ describe('jest: snapshots', () => {
     expect(existsSync(snap)).toBe(false)
   })
 
+  it("follow the project's snapshotResolver: its directory is the writable one", async () => {
+    p = project('snapshots')
+    const r = await runJest(p, ['--config', 'jest.resolver.config.js', 'values'])
+    expect(r.code, output(r)).toBe(0)
+    expect(r.results.snapshot.added).toBe(2)
+    expect(readFileSync(join(p.dir, 'snaps', 'values.test.js.snap'), 'utf8')).toContain('"value": "first"')
+    expect(existsSync(join(p.dir, '__snapshots__'))).toBe(false)
+  })
+
   it('reuse: written, checked and updated across resets of the sandbox', async () => {
     p = project('snapshots')
     const snap = join(p.dir, '__snapshots__', 'values.test.js.snap')
