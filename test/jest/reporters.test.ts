@@ -25,6 +25,8 @@ function text(stderr: string): string[] {
   const blocks = withoutUsage(stderr)
     // Whether a worker outlives workerGracefulExitTimeout is the machine's timing, stock or isolated.
     .replace(/\n+A worker process has failed to exit gracefully[^\n]*/g, '')
+    // A file's own time follows PASS/FAIL only when it ran slow (slowTestThreshold): the machine's load, either side.
+    .replace(/^((?:PASS|FAIL) \S+) \(\d+(\.\d+)? m?s\)$/gm, '$1')
     .replace(/\(\d+(\.\d+)? m?s\)/g, '(N ms)')
     .replace(/^Time:.*$/m, 'Time: N')
     .split(/\n(?=PASS |FAIL |Test Suites:)/)
