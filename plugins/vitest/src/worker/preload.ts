@@ -20,10 +20,12 @@
  */
 import module, { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { VITEST_INDEX_ENV } from '../names.ts'
+import { TEST_INDEX_KEY, VITEST_INDEX_ENV } from '../names.ts'
+import { keepOnlyTest, type TaskNode } from '../test-order.ts'
 import type { Hooks, TrackedTest, Tracker } from './track.cts'
 
 type Runner = {
+  onCollected?(this: unknown, files: TaskNode[]): unknown
   importFile(this: unknown, filepath: string, source: 'setup' | 'collect'): unknown
   onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
   onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
@@ -44,6 +46,7 @@ for (let i = process.execArgv.indexOf(self); i !== -1; i = process.execArgv.inde
  * through `importFile`.
  */
 function patch(vitest: VitestIndex, Runner: RunnerClass): void {
+  patchOneTest(Runner)
   const { createTracker } = require('./track.cjs') as { createTracker(): Tracker | undefined }
   const tracker = createTracker()
   if (!tracker) return
@@ -77,11 +80,38 @@ function patch(vitest: VitestIndex, Runner: RunnerClass): void {
   }
 }
 
+/** `isolation: 'test'`: the index of this sandbox's test, from the pool's `run` message (see `patchOneTest`). */
+let testIndex: number | undefined
+/** The real one: a file's module scope may have installed fake timers by the time it is used. */
+const realSetImmediate = globalThis.setImmediate
+
+/**
+ * `isolation: 'test'`: once the file is collected, and only after Vitest has sent the whole tree to
+ * the runner as stock would run it (its runner calls this method after its own RPC), every test but
+ * this sandbox's own is skipped. Skipped, they keep their snapshots (Vitest marks a skipped test's
+ * snapshots checked), and the suites left without a test run no hooks.
+ */
+function patchOneTest(Runner: RunnerClass): void {
+  const proto = Runner.prototype
+  const { onCollected } = proto
+  proto.onCollected = async function (files) {
+    await onCollected?.call(this, files)
+    if (testIndex === undefined) return
+    // The tree went out through an RPC call that may be posted a tick later: change it after that.
+    await new Promise((r) => realSetImmediate(r))
+    for (const file of files) keepOnlyTest(file, testIndex)
+  }
+}
+
 const require = createRequire(import.meta.url)
 
 /** Our listener of the pool's messages, run before Vitest's own. */
 function onMessage(m: unknown): void {
   const type = (m as { type?: unknown } | null)?.type
+  if (type === 'run') {
+    const index = (m as Record<string, unknown>)[TEST_INDEX_KEY]
+    testIndex = typeof index === 'number' ? index : undefined
+  }
   if (first) {
     first = false
     if (index) patchWhenLoaded(index)

@@ -1,0 +1,63 @@
+/**
+ * `isolation: 'test'`: each test of a file in a fresh sandbox of its own,
+ * proven with the issue's witnesses (a port, /etc, a global, the hostname,
+ * a leaked process): what test A leaves, test B of the same file does not
+ * find, and A's leak is reported under A with exact figures. The same file
+ * in one sandbox per file fails.
+ */
+import { afterEach, expect, test } from 'vitest'
+import { config, hostPidsWith, type Project, project, uniqueSleep } from './helpers.ts'
+
+let p: Project | undefined
+afterEach(() => {
+  p?.cleanup()
+  p = undefined
+})
+
+type Report = {
+  files: { file: string; leaked: { command: string; test?: string }[]; tests: Record<string, unknown>[] }[]
+}
+
+test("with isolation 'test', test B finds nothing test A left, and A's leak is reported under A", async () => {
+  const sleep = uniqueSleep()
+  p = project('per-test', {
+    'vitest.config.ts': config(
+      "{ isolation: 'test', user: 'root', capabilities: ['SYS_ADMIN'], report: { json: 'report.json' } }",
+      "{ environment: 'ns-isolated', maxWorkers: 1 }",
+    ),
+  })
+  const r = await p.run(['--reporter=verbose'], { NSV_SLEEP: sleep })
+  expect(r.output).toContain('✓ proof.spec.ts > A changes everything')
+  expect(r.output).toContain('✓ proof.spec.ts > B finds none of it')
+  expect(r.code).toBe(0)
+  expect(hostPidsWith(sleep)).toEqual([])
+  const report = JSON.parse(p.read('report.json')) as Report
+  expect(report.files).toHaveLength(1)
+  const [file] = report.files
+  expect(file?.leaked).toEqual([expect.objectContaining({ command: `sleep ${sleep}`, test: 'A changes everything' })])
+  const [a, b] = file?.tests ?? []
+  expect(a).toMatchObject({ name: 'A changes everything', exact: true, leaked: [expect.anything()] })
+  expect(b).toMatchObject({ name: 'B finds none of it', exact: true })
+  expect(b?.leaked).toBeUndefined()
+  for (const t of [a, b]) {
+    expect(t?.cpuMs).toBeGreaterThan(0)
+    expect(t?.memoryPeakBytes).toBeGreaterThan(0)
+    expect(t?.pidsPeak).toBeGreaterThan(0)
+    expect(t?.oomKills).toBe(0)
+  }
+})
+
+test('in one sandbox per file (the default), test B finds what test A left', async () => {
+  const sleep = uniqueSleep()
+  p = project('per-test', {
+    'vitest.config.ts': config(
+      "{ user: 'root', capabilities: ['SYS_ADMIN'] }",
+      "{ environment: 'ns-isolated', maxWorkers: 1 }",
+    ),
+  })
+  const r = await p.run(['--reporter=verbose'], { NSV_SLEEP: sleep })
+  expect(r.output).toContain('✓ proof.spec.ts > A changes everything')
+  expect(r.output).toContain('× proof.spec.ts > B finds none of it')
+  expect(r.code).toBe(1)
+  expect(hostPidsWith(sleep)).toEqual([])
+})
