@@ -5,8 +5,9 @@
  * themselves are per-test.ts's.
  *
  * - Run 0 reports the collected tree (stock modes: only, skip, todo, `-t`
- *   applied) and the results of the tests stock would not run; later runs'
- *   trees are checked against it and dropped.
+ *   applied); later runs' trees are checked against it and dropped.
+ * - A test stock would not run (skipped, todo) is reported by the run of
+ *   the test before it, where stock reports it.
  * - Each run passes on the results of its own test only (the others were
  *   skipped in its sandbox).
  * - A suite (the file too) is entered by every run of a test under it: its
@@ -64,20 +65,18 @@ export interface RunPlan {
   file: string
   /** Ids of the tests stock would run, in tree order: run k runs tests[k]. */
   tests: string[]
-  /** Every task id of the tree. */
-  known: Set<string>
   suites: Map<string, Span>
+  /**
+   * The run that reports each task stock would not run (skipped, todo; a suite without tests): the
+   * run of the last test before it in its suite (else the suite's first run), so it comes out where
+   * stock reports it. Tasks inside a suite stock skips are not reported, by stock nor here.
+   */
+  owners: Map<string, number>
 }
 
 /** The plan of a file's runs, from its collected tree (`onCollected`'s argument in run 0). */
 export function planRuns(file: TaskNode): RunPlan {
   const tests = runnableTests(file)
-  const known = new Set<string>()
-  const walk = (t: TaskNode): void => {
-    known.add(t.id)
-    for (const c of t.tasks ?? []) walk(c)
-  }
-  walk(file)
   const suites = new Map<string, Span>()
   for (const [k, test] of tests.entries()) {
     for (const s of enclosingSuites(file, test)) {
@@ -86,7 +85,23 @@ export function planRuns(file: TaskNode): RunPlan {
       else suites.set(s.id, { first: k, last: k })
     }
   }
-  return { file: file.id, tests: tests.map((t) => t.id), known, suites }
+  const index = new Map(tests.map((t, k) => [t.id, k]))
+  const owners = new Map<string, number>()
+  const walk = (suite: TaskNode, span: Span): void => {
+    let last = span.first
+    for (const c of suite.tasks ?? []) {
+      const k = index.get(c.id)
+      const inner = suites.get(c.id)
+      if (k !== undefined) last = k
+      else if (inner) {
+        walk(c, inner)
+        last = inner.last
+      } else owners.set(c.id, last)
+    }
+  }
+  const span = suites.get(file.id)
+  if (span) walk(file, span)
+  return { file: file.id, tests: tests.map((t) => t.id), suites, owners }
 }
 
 function errorKey(e: ErrorLike): string {
@@ -141,12 +156,12 @@ export class RunMerge {
     return [outPacks, outEvents]
   }
 
-  /** A test's or a suite's (not entered by runs) update from run k goes out. */
+  /** Whether run k passes on the update of a test, or of a suite no run enters. */
   private passes(k: number, id: string): boolean {
     const target = this.plan.tests.indexOf(id)
     if (target !== -1) return target === k
-    // Run 0 reports what stock would not run (skipped, todo); an id outside the tree is passed on as is.
-    return k === 0 || !this.plan.known.has(id)
+    // What stock would not run comes from its owner; what stock does not report, from none.
+    return this.plan.owners.get(id) === k
   }
 
   /** The suite's result so far, over the runs that entered it. */
