@@ -127,3 +127,101 @@ describe('the same results as stock', () => {
     ])
   })
 })
+
+type Log = { task: string; type: string; content: string }
+
+test("console output: each test's lines are attributed to it as stock does; the file's top-level code and hooks print in every sandbox that ran them", async () => {
+  const { stock, iso } = pair()
+  const args = ['console', '--reporter=default', '--reporter=./logs.reporter.ts']
+  expect((await stock.run(args)).code).toBe(0)
+  expect((await iso.run(args)).code).toBe(0)
+  const s = JSON.parse(stock.read('logs.json')) as Log[]
+  const i = JSON.parse(iso.read('logs.json')) as Log[]
+  const ofTests = (logs: Log[]) => logs.filter((l) => l.task.startsWith('test: '))
+  expect(ofTests(i)).toEqual(ofTests(s))
+  expect(ofTests(s)).toEqual([
+    { task: 'test: logs once', type: 'stdout', content: 'from logs once' },
+    { task: 'test: group > logs twice', type: 'stdout', content: 'from logs twice: 1' },
+    { task: 'test: group > logs twice', type: 'stderr', content: 'from logs twice: 2' },
+  ])
+  const others = (logs: Log[]) => logs.filter((l) => !l.task.startsWith('test: '))
+  expect(new Set(others(i).map((l) => JSON.stringify(l)))).toEqual(new Set(others(s).map((l) => JSON.stringify(l))))
+  const times = (logs: Log[], content: string) => logs.filter((l) => l.content === content).length
+  // 3 tests, 3 sandboxes: the module scope and the file's hooks ran 3 times, the group's beforeAll once.
+  expect(times(i, 'module scope')).toBe(3)
+  expect(times(i, 'file beforeAll')).toBe(3)
+  expect(times(i, 'group beforeAll')).toBe(1)
+  expect(times(s, 'module scope')).toBe(1)
+})
+
+describe('snapshots', () => {
+  const file = (tests: string) => `import { expect, test } from 'vitest'\n${tests}\n`
+  const one = "test('one', () => { expect({ a: 1 }).toMatchSnapshot() })"
+  const two = "test('two', () => { expect('x').toMatchSnapshot(); expect('y').toMatchSnapshot('named') })"
+  const three = "test('three', () => { expect([3]).toMatchSnapshot() })"
+  const snap = '__snapshots__/snap.spec.ts.snap'
+  const summaryWithSnapshots = (o: string) =>
+    o
+      .split('\n')
+      .filter((l) => /^\s*(Snapshots|Test Files|Tests)\s/.test(l))
+      .map((l) => l.trim().replace(/\s+/g, ' '))
+
+  test('written, matched, obsolete and removed with -u, failed: the same summary and .snap as stock', async () => {
+    const { stock, iso } = pair({ 'snap.spec.ts': file([one, two, three].join('\n')) })
+    const both = async (args: string[]) => {
+      const s = await stock.run(['snap', ...args])
+      const i = await iso.run(['snap', ...args])
+      expect(i.code, i.output).toBe(s.code)
+      expect(summaryWithSnapshots(i.output)).toEqual(summaryWithSnapshots(s.output))
+      expect(iso.read(snap)).toBe(stock.read(snap))
+      return summaryWithSnapshots(i.output)
+    }
+    expect(await both([])).toContain('Snapshots 4 written')
+    expect(await both([])).toEqual(['Test Files 1 passed (1)', 'Tests 3 passed (3)'])
+    // 'two' is gone (its 2 snapshots are obsolete); 'three' is skipped (its snapshot is kept).
+    for (const p of [stock, iso]) p.write('snap.spec.ts', file([one, three.replace('test(', 'test.skip(')].join('\n')))
+    expect(await both([])).toContain('Snapshots 2 obsolete')
+    expect(await both(['-u'])).toContain('Snapshots 2 removed')
+    expect(iso.read(snap)).toContain('exports[`three 1`]')
+    expect(iso.read(snap)).not.toContain('two')
+    for (const p of [stock, iso]) p.write('snap.spec.ts', file(one.replace('a: 1', 'a: 2')))
+    expect(await both([])).toContain('Snapshots 1 failed')
+  })
+})
+
+test('coverage from all of a file’s sandboxes merges into stock’s figures', async () => {
+  const { stock, iso } = pair({}, 'coverage')
+  const args = [
+    '--coverage.enabled',
+    '--coverage.provider=v8',
+    '--coverage.reporter=json-summary',
+    '--coverage.include=src/**',
+  ]
+  // Two tests of one file, each calling another function: each sandbox covers part of it.
+  const both =
+    "import { expect, test } from 'vitest'\nimport { add, sign } from '../src/math.ts'\ntest('add', () => expect(add(1, 2)).toBe(3))\ntest('sign', () => expect(sign(5)).toBe(1))\n"
+  for (const p of [stock, iso]) p.write('test/both.spec.ts', both)
+  const read = (p: Project) => {
+    const json = JSON.parse(p.read('coverage/coverage-summary.json')) as Record<string, unknown>
+    return Object.fromEntries(
+      Object.entries(json).map(([k, v]) => [k === 'total' ? k : k.slice(k.indexOf('/src/')), v]),
+    )
+  }
+  expect((await stock.run(['both', ...args])).code).toBe(0)
+  expect((await iso.run(['both', ...args])).code).toBe(0)
+  expect(read(iso)).toEqual(read(stock))
+})
+
+test('per file through @vitest-environment-options, with the plugin left at one sandbox per file', async () => {
+  const p = project(undefined, {
+    'vitest.config.ts': config("{ report: { table: false, json: 'ns.json' } }", "{ environment: 'ns-isolated' }"),
+    'each.spec.ts': `// @vitest-${'environment'} ns-isolated\n// @vitest-${'environment'}-options { "isolation": "test" }\nimport { expect, test } from 'vitest'\nconst g = globalThis as { seen?: number }\ntest('a', () => { g.seen = process.pid; expect(process.pid).toBe(2) })\ntest('b', () => { expect(g.seen).toBeUndefined() })\n`,
+    'shared.spec.ts': `import { expect, test } from 'vitest'\nconst g = globalThis as { seen?: number }\ntest('a', () => { g.seen = 1 })\ntest('b', () => { expect(g.seen).toBe(1) })\n`,
+  })
+  projects.push(p)
+  const r = await p.run()
+  expect(r.code, r.output).toBe(0)
+  const report = JSON.parse(p.read('ns.json')) as { files: { file: string; tests: { exact?: boolean }[] }[] }
+  const exact = Object.fromEntries(report.files.map((f) => [f.file, f.tests.map((t) => t.exact ?? false)]))
+  expect(exact).toEqual({ 'each.spec.ts': [true, true], 'shared.spec.ts': [false, false] })
+})

@@ -52,27 +52,31 @@ export function enclosingSuites(file: TaskNode, test: TaskNode): TaskNode[] {
  * test stock would run is skipped, and so is every suite this left without
  * a test to run (as Vitest's own mode rules do), so only the hooks of the
  * test's enclosing suites run. A suite stock runs without any test in it is
- * left as it is. Returns the test, or undefined when there is no such index
- * (nothing is changed then).
+ * left as it is. Returns the tasks it skipped, or undefined when there is no
+ * such index (nothing is changed then).
  */
-export function keepOnlyTest(file: TaskNode, index: number): TaskNode | undefined {
+export function keepOnlyTest(file: TaskNode, index: number): TaskNode[] | undefined {
   const tests = runnableTests(file)
   const kept = tests[index]
   if (!kept) return undefined
-  const skipped = new Set(tests.filter((t) => t !== kept))
+  const skipped: TaskNode[] = []
   // Whether `s` held a test skipped here; post-order, so inner suites are settled first.
   const settle = (s: TaskNode): boolean => {
     let held = false
     for (const c of s.tasks ?? []) {
       if (c.tasks) held = settle(c) || held
-      else if (skipped.has(c)) {
+      else if (c !== kept && tests.includes(c)) {
         c.mode = 'skip'
+        skipped.push(c)
         held = true
       }
     }
-    if (held && s !== file && runs(s) && !(s.tasks ?? []).some(runs)) s.mode = 'skip'
+    if (held && s !== file && runs(s) && !(s.tasks ?? []).some(runs)) {
+      s.mode = 'skip'
+      skipped.push(s)
+    }
     return held
   }
   settle(file)
-  return kept
+  return skipped
 }

@@ -225,6 +225,12 @@ export class PerTestRuns {
         const update = merge.taskUpdate(k, args[0] as TaskPack[], args[1] as TaskEvent[])
         return update ? { ...rpc, a: update } : undefined
       }
+      case 'onAfterSuiteRun': {
+        // Vitest keeps one coverage file per set of test files, the last one sent: each run's its own.
+        if (k === 0) return rpc
+        const meta = args[0] as { testFiles: string[] }
+        return { ...rpc, a: [{ ...meta, testFiles: [...meta.testFiles, `ns-isolated: test #${k + 1}`] }] }
+      }
       case 'snapshotSaved': {
         const result = merge.snapshotSaved(k, args[0] as SnapshotResult)
         return result ? { ...rpc, a: [result] } : undefined

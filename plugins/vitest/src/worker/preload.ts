@@ -24,8 +24,12 @@ import { TEST_INDEX_KEY, VITEST_INDEX_ENV } from '../names.ts'
 import { keepOnlyTest, type TaskNode } from '../test-order.ts'
 import type { Hooks, TrackedTest, Tracker } from './track.cts'
 
+/** A test or suite as the runner passes it (the part used here). */
+type RunTask = TaskNode & { suite?: object; file?: object }
 type Runner = {
   onCollected?(this: unknown, files: TaskNode[]): unknown
+  onBeforeRunTask?(this: unknown, test: RunTask): unknown
+  onBeforeRunSuite?(this: unknown, suite: RunTask): unknown
   importFile(this: unknown, filepath: string, source: 'setup' | 'collect'): unknown
   onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
   onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
@@ -90,16 +94,33 @@ const realSetImmediate = globalThis.setImmediate
  * the runner as stock would run it (its runner calls this method after its own RPC), every test but
  * this sandbox's own is skipped. Skipped, they keep their snapshots (Vitest marks a skipped test's
  * snapshots checked), and the suites left without a test run no hooks.
+ *
+ * Where stock would have run such a task, its runner moved the worker's current task (to which
+ * console output is attributed) past it; a skipped one leaves it in place (a suite) or untouched (a
+ * test). Both are moved on here as stock would, so a file's `afterAll` prints under the file.
  */
 function patchOneTest(Runner: RunnerClass): void {
   const proto = Runner.prototype
-  const { onCollected } = proto
+  const { onCollected, onBeforeRunTask, onBeforeRunSuite } = proto
+  const skipped = new WeakSet<object>()
   proto.onCollected = async function (files) {
     await onCollected?.call(this, files)
     if (testIndex === undefined) return
     // The tree went out through an RPC call that may be posted a tick later: change it after that.
     await new Promise((r) => realSetImmediate(r))
-    for (const file of files) keepOnlyTest(file, testIndex)
+    for (const file of files) for (const t of keepOnlyTest(file, testIndex) ?? []) skipped.add(t)
+  }
+  const moveOn = (runner: unknown, task: RunTask) => {
+    const state = (runner as { workerState?: { current?: unknown } }).workerState
+    if (state && skipped.has(task)) state.current = task.suite || task.file
+  }
+  proto.onBeforeRunTask = async function (test) {
+    await onBeforeRunTask?.call(this, test)
+    moveOn(this, test)
+  }
+  proto.onBeforeRunSuite = async function (suite) {
+    await onBeforeRunSuite?.call(this, suite)
+    moveOn(this, suite)
   }
 }
 
