@@ -8,10 +8,17 @@
  * mode re-running the file.
  */
 import { afterEach, describe, expect, test } from 'vitest'
-import { config, type Project, project, type RunOutput, stockConfig, summary } from './helpers.ts'
+import { config, type Project, project, type RunOutput, stockConfig, summary, type WatchRun } from './helpers.ts'
 
 const projects: Project[] = []
-afterEach(() => {
+let watching: WatchRun | undefined
+afterEach(async () => {
+  const w = watching
+  watching = undefined
+  if (w && w.child.exitCode === null && w.child.signalCode === null) {
+    w.child.kill('SIGKILL')
+    await w.exited
+  }
   for (const p of projects.splice(0)) p.cleanup()
 })
 
@@ -224,4 +231,27 @@ test('per file through @vitest-environment-options, with the plugin left at one 
   const report = JSON.parse(p.read('ns.json')) as { files: { file: string; tests: { exact?: boolean }[] }[] }
   const exact = Object.fromEntries(report.files.map((f) => [f.file, f.tests.map((t) => t.exact ?? false)]))
   expect(exact).toEqual({ 'each.spec.ts': [true, true], 'shared.spec.ts': [false, false] })
+})
+
+test('watch mode re-runs a changed file, each test in a new sandbox again', async () => {
+  const spec = (round: number) =>
+    `import { hostname } from 'node:os'\nimport { test } from 'vitest'\nfor (const name of ['a', 'b']) test(name, () => console.log(\`round ${round} \${name}: \${hostname()}\`))\n`
+  const p = project(undefined, {
+    'vitest.config.ts': config("{ isolation: 'test', report: { table: false } }"),
+    'watched.spec.ts': spec(1),
+  })
+  projects.push(p)
+  const w = p.watch(['watched'])
+  watching = w
+  const hosts = (o: string, round: number) =>
+    [...o.matchAll(new RegExp(`round ${round} [ab]: (\\S+)`, 'g'))].map((m) => m[1])
+  const first = await w.until((o) => o.includes('Waiting for file changes'))
+  expect(first).toMatch(/Tests +2 passed \(2\)/)
+  p.write('watched.spec.ts', spec(2))
+  const second = await w.until((o) => o.split('Waiting for file changes').length > 2 && hosts(o, 2).length === 2)
+  const rerun = second.slice(second.indexOf('Waiting for file changes'))
+  expect(rerun).toContain('RERUN')
+  expect(rerun).toMatch(/Tests +2 passed \(2\)/)
+  // Four sandboxes, four hostnames: one per test per run.
+  expect(new Set([...hosts(second, 1), ...hosts(second, 2)]).size).toBe(4)
 })

@@ -61,3 +61,32 @@ test('in one sandbox per file (the default), test B finds what test A left', asy
   expect(r.code).toBe(1)
   expect(hostPidsWith(sleep)).toEqual([])
 })
+
+test("with isolation 'test', an OOM kill counts for the test whose sandbox it happened in, exactly", async () => {
+  p = project(undefined, {
+    'vitest.config.ts': config(
+      "{ isolation: 'test', memory: '160M', report: { json: 'report.json' } }",
+      "{ environment: 'ns-isolated', maxWorkers: 1 }",
+    ),
+    'oom.spec.ts': `import { spawnSync } from 'node:child_process'
+import { expect, test } from 'vitest'
+test('hog', () => {
+  const r = spawnSync(process.execPath, ['-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))'])
+  expect(r.signal).toBe('SIGKILL')
+})
+test('calm', () => {})
+`,
+  })
+  const r = await p.run(['--reporter=verbose'])
+  // The tracker fails the test during which the cap was hit, naming it.
+  expect(r.output).toContain('× oom.spec.ts > hog')
+  expect(r.output).toContain('memory cap')
+  expect(r.output).toContain('✓ oom.spec.ts > calm')
+  const report = JSON.parse(p.read('report.json')) as Report & { files: { oomKills: number }[] }
+  const [file] = report.files
+  expect(file?.oomKills).toBe(1)
+  expect(file?.tests.map((t) => [t.name, t.exact, t.oomKills])).toEqual([
+    ['hog', true, 1],
+    ['calm', true, 0],
+  ])
+})
