@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// What a sandbox per test costs (the Vitest plugin's `isolation: 'test'`):
+// `vitest run` on one file of 20 small tests, stock Vitest (pool forks),
+// ns-isolated with one sandbox for the file (the default), and ns-isolated
+// with one sandbox per test, at maxWorkers 1, runs interleaved so drift hits
+// all alike. Prints the median wall and CPU time of each and the cost per
+// test of `isolation: 'test'` over one sandbox per file.
+//   bench/vitest-per-test.mjs [--rounds N] [--tests N]
+// It never fails on time.
+import './node.mjs'
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { busyMs } from './cpu.mjs'
+import { installOurPackages } from './installed.mjs'
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, tests: { type: 'string', default: '20' } },
+})
+const rounds = Number(values.rounds)
+const tests = Number(values.tests)
+const repo = resolve(import.meta.dirname, '..')
+const vitest = join(repo, 'node_modules/vitest/vitest.mjs')
+
+const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-per-test-'))
+installOurPackages(dir, { linkOthers: true })
+writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
+mkdirSync(join(dir, 'test'))
+const body = Array.from(
+  { length: tests },
+  (_, i) => `test('t${i}', () => { expect(fib(12) + ${i}).toBe(${144 + i}) })`,
+).join('\n')
+writeFileSync(
+  join(dir, 'test', 'many.test.ts'),
+  `import { expect, test } from 'vitest'\nfunction fib(n: number): number { return n < 2 ? n : fib(n - 1) + fib(n - 2) }\n${body}\n`,
+)
+const configs = {
+  stock: `import { defineConfig } from 'vitest/config'
+export default defineConfig({ test: { pool: 'forks', environment: 'node', include: ['test/**/*.test.ts'] } })
+`,
+  'per file': `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+export default defineConfig({
+  plugins: [nsIsolated({ report: { table: false } })],
+  test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
+})
+`,
+  'per test': `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+export default defineConfig({
+  plugins: [nsIsolated({ isolation: 'test', report: { table: false } })],
+  test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
+})
+`,
+}
+const file = (name) => `${name.replace(' ', '-')}.config.ts`
+for (const [name, text] of Object.entries(configs)) writeFileSync(join(dir, file(name)), text)
+
+const env = { ...process.env, NO_COLOR: '1' }
+for (const k of Object.keys(env)) if (/^(VITEST|NS_ISOLATED|CI$)/.test(k)) delete env[k]
+
+function run(name) {
+  return new Promise((resolvePromise, reject) => {
+    const t = performance.now()
+    const cpu = busyMs()
+    const c = spawn(process.execPath, [vitest, 'run', '--config', file(name), '--maxWorkers=1'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let err = ''
+    c.stderr.on('data', (d) => {
+      err += d
+    })
+    c.on('error', reject)
+    c.on('close', (code) =>
+      code === 0
+        ? resolvePromise({ ms: performance.now() - t, cpu: busyMs() - cpu })
+        : reject(new Error(`vitest (${name}) exited ${code}\n${err}`)),
+    )
+  })
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+try {
+  console.log(
+    `vitest run, 1 file of ${tests} tests, maxWorkers=1, ${rounds} interleaved rounds (after one warm-up each)`,
+  )
+  const names = Object.keys(configs)
+  for (const n of names) await run(n)
+  const runs = Object.fromEntries(names.map((n) => [n, []]))
+  for (let i = 0; i < rounds; i++) for (const n of names) runs[n].push(await run(n))
+  const wall = (n) => median(runs[n].map((r) => r.ms))
+  const cpu = (n) => median(runs[n].map((r) => r.cpu))
+  for (const n of names) {
+    console.log(
+      `  ${n.padEnd(8)} ${wall(n).toFixed(0)} ms (ratio to stock ${(wall(n) / wall('stock')).toFixed(2)}), CPU busy ${cpu(n).toFixed(0)} ms`,
+    )
+  }
+  const perTest = (wall('per test') - wall('per file')) / tests
+  const perTestCpu = (cpu('per test') - cpu('per file')) / tests
+  console.log(
+    `  isolation 'test' over 'file': +${perTest.toFixed(1)} ms wall, +${perTestCpu.toFixed(1)} ms CPU per test`,
+  )
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
