@@ -5,13 +5,13 @@
  * Vitest sends the file's `start` and `run` once. Run 0 gets them as they
  * are, plus the index of its test (TEST_INDEX_KEY: the worker's preload
  * skips every other test once the file is collected); its collected tree
- * says how many tests stock would run, N. When run k says the file is
- * finished, run k+1 is started in a fresh sandbox (booted ahead while run k
- * ran, where `prewarm` allows) and given the same messages, and run k is
- * stopped as Vitest stops a worker. The runs are sequential: a file's
- * snapshots are written by one run at a time, and the reporters see its
- * tests in order (`concurrent` tests too). Run N-1's `testfileFinished`
- * goes out, and Vitest's `stop` goes to it.
+ * says how many tests stock would run, N. Run k+1 is started in a fresh
+ * sandbox and given the same `start` while run k runs (where `prewarm`
+ * allows, else when run k ends); when run k says the file is finished, run
+ * k+1 gets the `run`, and run k is stopped as Vitest stops a worker. The
+ * runs are sequential: a file's snapshots are written by one run at a time,
+ * and the reporters see its tests in order (`concurrent` tests too). Run
+ * N-1's `testfileFinished` goes out, and Vitest's `stop` goes to it.
  *
  * The workers' RPC calls go out merged (merge-runs.ts): Vitest sees one
  * file's stream. Each answer goes back to the run that called.
@@ -21,7 +21,6 @@ import type { PoolOptions, WorkerRequest } from 'vitest/node'
 import { TEST_INDEX_KEY } from '../names.ts'
 import type { resolveFileOptions } from '../options.ts'
 import type { TaskNode } from '../test-order.ts'
-import { type Boot, bootWorker, discard } from './boot.ts'
 import { planRuns, RunMerge, type SnapshotResult, type TaskEvent, type TaskPack } from './merge-runs.ts'
 import type { PoolContext } from './pool-context.ts'
 import { noteFiles } from './run-state.ts'
@@ -30,11 +29,8 @@ import { prewarms, workerSpec } from './spec.ts'
 
 type FileOptions = ReturnType<typeof resolveFileOptions>
 
-/** Starts one sandboxed worker process for the file, its exit, errors and messages on `events` (sandboxed-worker.ts). */
-export type LaunchRun = (
-  events: EventEmitter,
-  later?: { boot: Boot | undefined },
-) => Promise<SandboxedProcess | { unisolated: unknown }>
+/** Starts one sandboxed worker process for the file, its exit, errors and messages on `events`; `later`: not run 0 (sandboxed-worker.ts). */
+export type LaunchRun = (events: EventEmitter, later: boolean) => Promise<SandboxedProcess | { unisolated: unknown }>
 
 /** A birpc message: a call (`q`, with an id `i` unless it is an event) or an answer (`s`). */
 interface RpcMessage {
@@ -58,6 +54,8 @@ interface Run {
   started: Promise<WorkerResponse | undefined>
   /** Settles with the worker's answer to `stop`, or when it ends first. */
   stopped: Promise<WorkerResponse | undefined>
+  /** Its test is done and it is being stopped (by us, not Vitest: its end is not Vitest's). */
+  retired?: boolean
 }
 
 function isResponse(m: unknown): m is WorkerResponse {
@@ -73,8 +71,10 @@ export class PerTestRuns {
   private runMessage: WorkerRequest | undefined
   /** Which run made each pending call: its answer goes back there. */
   private readonly calls = new Map<string, Run>()
-  /** The next run's worker, booted while this one runs. */
-  private ahead: Boot | undefined
+  /** The run whose test runs now (its worker is the one Vitest's messages and `stop` go to). */
+  private active: Run | undefined
+  /** The next run, started and given Vitest's `start` while the active one runs. */
+  private next: Promise<Run> | undefined
   /** The first run's error in `testfileFinished`, and a retired run's teardown error. */
   private runError: unknown
   private teardownError: unknown
@@ -98,19 +98,21 @@ export class PerTestRuns {
     this.launchRun = launchRun
   }
 
-  /** The running worker (the last run). */
+  /** The active run's worker. */
   get current(): SandboxedProcess | undefined {
-    return this.runs.at(-1)?.process
+    return this.active?.process
   }
 
   /** Starts run 0; `unisolated` when the host cannot isolate and the fallback says to run the file stock. */
   async start(): Promise<'running' | { unisolated: unknown }> {
-    const run = await this.newRun(0, undefined)
-    return 'index' in run ? 'running' : run
+    const run = await this.newRun(0)
+    if (!('index' in run)) return run
+    this.active = run
+    return 'running'
   }
 
   send(message: WorkerRequest): void {
-    const run = this.runs.at(-1)
+    const run = this.active
     if (!run) throw new Error('ns-isolated: the sandboxed worker was torn down or never started.')
     if ((message as { __vitest_worker_request__?: boolean }).__vitest_worker_request__) {
       if (message.type === 'start') this.startMessage = message
@@ -136,20 +138,24 @@ export class PerTestRuns {
     }
   }
 
-  /** Stops every run still running, and the worker booted ahead. */
+  /** Stops every run still running, the one started ahead too. */
   async stop(): Promise<void> {
     this.stopping = true
-    const ahead = this.ahead
-    this.ahead = undefined
-    await Promise.all([...this.runs.map((r) => r.process.stop()), ...this.retiring, ahead ? discard(ahead) : undefined])
+    const next = this.next
+    this.next = undefined
+    await Promise.all([
+      ...this.runs.map((r) => r.process.stop()),
+      ...this.retiring,
+      next?.then(
+        (r) => r.process.stop(),
+        () => undefined,
+      ),
+    ])
   }
 
-  private async newRun(
-    index: number,
-    later: { boot: Boot | undefined } | undefined,
-  ): Promise<Run | { unisolated: unknown }> {
+  private async newRun(index: number): Promise<Run | { unisolated: unknown }> {
     const events = new EventEmitter()
-    const launched = await this.launchRun(events, later)
+    const launched = await this.launchRun(events, index > 0)
     if ('unisolated' in launched) return launched
     const answer = (type: string) =>
       new Promise<WorkerResponse | undefined>((resolve) => {
@@ -160,16 +166,38 @@ export class PerTestRuns {
       })
     const run: Run = { index, process: launched, started: answer('started'), stopped: answer('stopped') }
     events.on('message', (m) => this.fromWorker(run, m))
-    // Only the running worker's end or error is Vitest's; a retired one's stop is ours.
+    // Only the active worker's end or error is Vitest's; a retired one's stop is ours, one started ahead waits.
     events.on('exit', (...args) => {
-      if (run === this.runs.at(-1)) this.outer.emit('exit', ...args)
+      if (run === this.active && !run.retired) this.outer.emit('exit', ...args)
     })
     events.on('error', (e) => {
-      if (run === this.runs.at(-1)) this.outer.emit('error', e)
+      if (run === this.active && !run.retired) this.outer.emit('error', e)
     })
     this.runs.push(run)
     if (launched.record) launched.record.perTest = { group: this.group, test: this.merge?.plan.tests[index] }
     return run
+  }
+
+  /** Starts run k in a fresh sandbox and gives it Vitest's `start`; resolves once it answered. */
+  private prepare(k: number): Promise<Run> {
+    const prepared = (async () => {
+      const run = await this.newRun(k)
+      if (!('index' in run)) throw run.unisolated
+      if (this.stopping) {
+        await run.process.stop()
+        throw new Error('ns-isolated: stopped.')
+      }
+      if (!this.startMessage) throw new Error('ns-isolated: no start message to replay.')
+      run.process.send(this.startMessage)
+      const started = await run.started
+      if (!started)
+        throw new Error(`ns-isolated (isolation 'test'): the sandbox of test #${k + 1} ended before it started.`)
+      if (started.error) throw started.error
+      return run
+    })()
+    // Awaited when its turn comes; a rejection then is that run's error.
+    prepared.catch(() => undefined)
+    return prepared
   }
 
   private toRun(run: Run, message: WorkerRequest): void {
@@ -182,7 +210,7 @@ export class PerTestRuns {
       if (m.type === 'testfileFinished') this.finished(run, m)
       // Run 0 answers Vitest's `start`; the last run Vitest's `stop` (a retired run's answers are awaited in advance()).
       else if (m.type === 'started' && run.index === 0) this.outer.emit('message', m)
-      else if (m.type === 'stopped' && run === this.runs.at(-1) && this.stopping) {
+      else if (m.type === 'stopped' && run === this.active && this.stopping) {
         this.outer.emit('message', m.error || !this.teardownError ? m : { ...m, error: this.teardownError })
       }
       return
@@ -243,7 +271,7 @@ export class PerTestRuns {
   private planned(run: Run, plan: ReturnType<typeof planRuns>): void {
     this.merge = new RunMerge(plan)
     if (run.process.record?.perTest) run.process.record.perTest.test = plan.tests[0]
-    this.bootAhead(1)
+    this.startAhead(1)
   }
 
   private finished(run: Run, m: WorkerResponse): void {
@@ -259,25 +287,23 @@ export class PerTestRuns {
     })
   }
 
-  /** Retires run k-1 and starts run k: a fresh sandbox, Vitest's `start`, then its `run` with test k. */
+  /** Retires run k-1 and runs test k in run k (started ahead, or now). */
   private async advance(previous: Run, k: number): Promise<void> {
     this.retire(previous)
-    const boot = this.ahead
-    this.ahead = undefined
-    const run = await this.newRun(k, { boot })
-    if (!('index' in run)) throw run.unisolated
-    this.bootAhead(k + 1)
-    if (!this.startMessage || !this.runMessage) throw new Error('ns-isolated: no start or run message to replay.')
-    run.process.send(this.startMessage)
-    const started = await run.started
-    if (!started)
-      throw new Error(`ns-isolated (isolation 'test'): the sandbox of test #${k + 1} ended before it started.`)
-    if (started.error) throw started.error
+    const next = this.next ?? this.prepare(k)
+    this.next = undefined
+    const run = await next
+    this.active = run
+    this.startAhead(k + 1)
+    if (!this.runMessage) throw new Error('ns-isolated: no run message to replay.')
+    // The test's wall time starts now: waiting for its turn was not its own.
+    run.process.restartClock()
     this.toRun(run, this.runMessage)
   }
 
   /** Stops a run as Vitest stops a worker: `stop`, its answer, then the sandbox. */
   private retire(run: Run): void {
+    run.retired = true
     const done = (async () => {
       run.process.send({ type: 'stop', __vitest_worker_request__: true } as WorkerRequest)
       const stopped = await run.stopped
@@ -288,15 +314,10 @@ export class PerTestRuns {
     this.retiring.add(tracked)
   }
 
-  /** Boots run k's worker ahead, where the plugin's `prewarm` would boot a spare. */
-  private bootAhead(k: number): void {
+  /** Starts run k while the active one runs, where the plugin's `prewarm` would boot a spare. */
+  private startAhead(k: number): void {
     if (this.stopping || !this.merge || k >= this.merge.runs) return
     const spec = workerSpec(this.options, this.ctx.plugin, this.ctx.state, this.file, this.ctx.state.refused)
-    if (!prewarms(this.ctx.plugin, spec)) return
-    try {
-      this.ahead = bootWorker(spec, this.ctx.created)
-    } catch {
-      // The run boots its own then, and reports why that fails.
-    }
+    if (prewarms(this.ctx.plugin, spec)) this.next = this.prepare(k)
   }
 }

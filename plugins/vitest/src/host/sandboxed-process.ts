@@ -24,7 +24,7 @@ import { ErrorCodes, type MissingIsolation, NsIsolatedError, refusedNamespaces, 
 import type { PoolOptions, WorkerRequest } from 'vitest/node'
 import { DEBUG_ENV } from '../names.ts'
 import type { resolveFileOptions } from '../options.ts'
-import { type Boot, bootWorker, discard, terminate } from './boot.ts'
+import { type Boot, bootWorker, terminate } from './boot.ts'
 import { capHitOf, capMessage } from './caps.ts'
 import { failFile } from './fail-file.ts'
 import type { PoolContext } from './pool-context.ts'
@@ -85,13 +85,13 @@ export class SandboxedProcess {
    * is 'subreaper' (nothing is left running: start again without them);
    * `unisolated` when the host cannot isolate and the fallback says to run
    * it stock. `without`: start without namespaces, for this reason.
-   * `later`: a later sandbox of a file in `isolation: 'test'`, with the boot
-   * its pool worker started ahead, if any: the run's spares are the files'.
+   * `later`: a later sandbox of a file in `isolation: 'test'` (it neither
+   * takes nor boots the run's spares, which are for files).
    */
   async launch(
     file: ReturnType<typeof resolveFileOptions>,
     without: MissingIsolation | undefined,
-    later?: { boot: Boot | undefined },
+    later = false,
   ): Promise<Launched> {
     const { project } = this.options
     const root = project.config.root
@@ -99,11 +99,7 @@ export class SandboxedProcess {
     const { spares } = this.ctx.state
     const prewarm = !later && prewarms(this.ctx.plugin, spec)
 
-    let boot = prewarm ? spares.take(project, spec.key) : later?.boot
-    if (boot && (boot.spec.key !== spec.key || boot.gone())) {
-      this.ctx.state.track(discard(boot))
-      boot = undefined
-    }
+    let boot = prewarm ? spares.take(project, spec.key) : undefined
     const adopted = boot !== undefined
     if (!boot) {
       try {
@@ -174,6 +170,11 @@ export class SandboxedProcess {
     // The next file of this project will find its worker booted.
     if (prewarm) spares.refill(project, () => bootWorker(spec, this.ctx.created))
     return 'running'
+  }
+
+  /** Its wall time counts from now (`isolation: 'test'`: a sandbox started ahead, once its test starts). */
+  restartClock(): void {
+    this.boot?.restartClock()
   }
 
   async stop(): Promise<void> {

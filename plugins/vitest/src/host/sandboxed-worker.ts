@@ -14,7 +14,6 @@ import { NsIsolatedError } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { ENVIRONMENT_NAME, POOL_NAME, UNISOLATED_ENV } from '../names.ts'
 import { resolveFileOptions } from '../options.ts'
-import type { Boot } from './boot.ts'
 import { PerTestRuns } from './per-test.ts'
 import type { PoolContext } from './pool-context.ts'
 import { noteFiles, type SandboxRecord } from './run-state.ts'
@@ -89,7 +88,7 @@ export class SandboxedForksWorker implements PoolWorker {
       }
       return
     }
-    const launched = await this.launch(file, this.events, undefined, (p) => {
+    const launched = await this.launch(file, this.events, false, (p) => {
       this.sandboxed = p
     })
     if (!(launched instanceof SandboxedProcess)) {
@@ -106,7 +105,7 @@ export class SandboxedForksWorker implements PoolWorker {
   private async launch(
     file: ReturnType<typeof resolveFileOptions>,
     events: EventEmitter,
-    later: { boot: Boot | undefined } | undefined,
+    later: boolean,
     created?: (p: SandboxedProcess) => void,
   ): Promise<SandboxedProcess | { unisolated: unknown }> {
     const { project } = this.options
@@ -122,7 +121,7 @@ export class SandboxedForksWorker implements PoolWorker {
         `ns-isolated: this host refuses namespaces (${refused.code}), so files run without them (fallback: 'subreaper'): leaked processes are still reported against their test and killed, figures and caps still measured, but there is no own PID view, network, hostname or copy-on-write root. The report marks each such file "no namespaces (${refused.why})".`,
         (m) => project.vitest.logger.warn(m),
       )
-      launched = await sandboxed.launch(file, refused, later && { boot: undefined })
+      launched = await sandboxed.launch(file, refused, later)
     }
     if (typeof launched === 'object' && 'unisolated' in launched) return launched
     return sandboxed
