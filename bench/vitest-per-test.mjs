@@ -3,8 +3,10 @@
 // `vitest run` on one file of 20 small tests, stock Vitest (pool forks),
 // ns-isolated with one sandbox for the file (the default), and ns-isolated
 // with one sandbox per test, at maxWorkers 1, runs interleaved so drift hits
-// all alike. Prints the median wall and CPU time of each and the cost per
-// test of `isolation: 'test'` over one sandbox per file.
+// all alike. The yardstick: the same 20 tests as 20 files of one test, one
+// sandbox per file (20 sandboxed worker starts). Prints the median wall and
+// CPU time of each, the cost per test of `isolation: 'test'` over one
+// sandbox per file, and the cost per file of the 20 files over the one.
 //   bench/vitest-per-test.mjs [--rounds N] [--tests N]
 // It never fails on time.
 import './node.mjs'
@@ -28,6 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-per-test-'))
 installOurPackages(dir, { linkOthers: true })
 writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
 mkdirSync(join(dir, 'test'))
+mkdirSync(join(dir, 'split'))
 const body = Array.from(
   { length: tests },
   (_, i) => `test('t${i}', () => { expect(fib(12) + ${i}).toBe(${144 + i}) })`,
@@ -36,6 +39,12 @@ writeFileSync(
   join(dir, 'test', 'many.test.ts'),
   `import { expect, test } from 'vitest'\nfunction fib(n: number): number { return n < 2 ? n : fib(n - 1) + fib(n - 2) }\n${body}\n`,
 )
+for (let i = 0; i < tests; i++) {
+  writeFileSync(
+    join(dir, 'split', `t${String(i).padStart(2, '0')}.test.ts`),
+    `import { expect, test } from 'vitest'\nfunction fib(n: number): number { return n < 2 ? n : fib(n - 1) + fib(n - 2) }\ntest('t${i}', () => { expect(fib(12) + ${i}).toBe(${144 + i}) })\n`,
+  )
+}
 const configs = {
   stock: `import { defineConfig } from 'vitest/config'
 export default defineConfig({ test: { pool: 'forks', environment: 'node', include: ['test/**/*.test.ts'] } })
@@ -45,6 +54,13 @@ import nsIsolated from 'vitest-environment-ns-isolated/plugin'
 export default defineConfig({
   plugins: [nsIsolated({ report: { table: false } })],
   test: { environment: 'ns-isolated', include: ['test/**/*.test.ts'] },
+})
+`,
+  files: `import { defineConfig } from 'vitest/config'
+import nsIsolated from 'vitest-environment-ns-isolated/plugin'
+export default defineConfig({
+  plugins: [nsIsolated({ report: { table: false } })],
+  test: { environment: 'ns-isolated', include: ['split/**/*.test.ts'] },
 })
 `,
   'per test': `import { defineConfig } from 'vitest/config'
@@ -100,7 +116,7 @@ try {
   const cpu = (n) => median(runs[n].map((r) => r.cpu))
   for (const n of names) {
     console.log(
-      `  ${n.padEnd(8)} ${wall(n).toFixed(0)} ms (ratio to stock ${(wall(n) / wall('stock')).toFixed(2)}), CPU busy ${cpu(n).toFixed(0)} ms`,
+      `  ${n.padEnd(9)} ${wall(n).toFixed(0)} ms (ratio to stock ${(wall(n) / wall('stock')).toFixed(2)}), CPU busy ${cpu(n).toFixed(0)} ms`,
     )
   }
   const perTest = (wall('per test') - wall('per file')) / tests
