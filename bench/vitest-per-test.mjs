@@ -124,6 +124,12 @@ try {
   console.log(
     `  isolation 'test' over 'file': +${perTest.toFixed(1)} ms wall, +${perTestCpu.toFixed(1)} ms CPU per test`,
   )
+  // The yardstick: what each further sandboxed worker start costs a run.
+  const perFile = (wall('files') - wall('per file')) / (tests - 1)
+  const perFileCpu = (cpu('files') - cpu('per file')) / (tests - 1)
+  console.log(
+    `  ${tests} files of 1 test over 1 file of ${tests}: +${perFile.toFixed(1)} ms wall, +${perFileCpu.toFixed(1)} ms CPU per further file`,
+  )
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
