@@ -161,6 +161,17 @@ test("console output: each test's lines are attributed to it as stock does; the 
   expect(times(s, 'module scope')).toBe(1)
 })
 
+test('--bail: the tests stock leaves unrun are left so, the file fails as in stock', async () => {
+  const bail =
+    "import { expect, test } from 'vitest'\ntest('one', () => { expect(1).toBe(2) })\ntest('two', () => {})\ntest('three', () => {})\n"
+  const { stock, iso } = pair({ 'bail.spec.ts': bail })
+  const s = await json(stock, ['bail', '--bail=1'])
+  const i = await json(iso, ['bail', '--bail=1'])
+  expect(i.r.code).toBe(1)
+  expect(i.report, i.r.output).toEqual(s.report)
+  expect(summary(i.r.output)).toEqual(summary(s.r.output))
+})
+
 describe('snapshots', () => {
   const file = (tests: string) => `import { expect, test } from 'vitest'\n${tests}\n`
   const one = "test('one', () => { expect({ a: 1 }).toMatchSnapshot() })"

@@ -114,6 +114,8 @@ export class RunMerge {
   /** Each suite's final result in each run that entered it. */
   private finals = new Map<string, TaskResult[]>()
   private starts = new Map<string, number>()
+  /** Each suite's latest meta (Vitest replaces a task's meta with each update's). */
+  private metas = new Map<string, unknown>()
   private snapshots: SnapshotResult[] = []
   /** Errors for the file that no run reported (a run whose tree differs). */
   private fileErrors: ErrorLike[] = []
@@ -142,6 +144,7 @@ export class RunMerge {
       const span = this.plan.suites.get(id)
       if (span) {
         if (k < span.first || k > span.last) continue
+        this.metas.set(id, meta)
         outPacks.push([id, this.suiteResult(id, span, k, result), meta])
       } else if (this.passes(k, id)) outPacks.push([id, result, meta])
     }
@@ -168,45 +171,74 @@ export class RunMerge {
   private suiteResult(id: string, span: Span, k: number, result: TaskResult | undefined): TaskResult | undefined {
     if (!result) return result
     if (!this.starts.has(id) && result.startTime !== undefined) this.starts.set(id, result.startTime)
-    const startTime = this.starts.get(id) ?? result.startTime
     const final = result.state !== 'run' && result.state !== 'queued' && result.duration !== undefined
-    const finals = this.finals.get(id) ?? []
     if (final) {
       // One final result per run (the runner sends it once, with suite-finished).
+      const finals = this.finals.get(id) ?? []
       finals[k - span.first] = result
       this.finals.set(id, finals)
     }
-    if (!final || k < span.last) return { ...result, state: 'run', startTime, duration: undefined, errors: undefined }
-    const done = finals.filter((r): r is TaskResult => r !== undefined)
+    if (!final || k < span.last) {
+      return { ...result, state: 'run', startTime: this.starts.get(id), duration: undefined, errors: undefined }
+    }
+    return this.merged(id, result)
+  }
+
+  /** A suite's result over the final results of the runs that entered it (`last`: the latest). */
+  private merged(id: string, last: TaskResult): TaskResult {
+    const done = (this.finals.get(id) ?? []).filter((r): r is TaskResult => r !== undefined)
     const errors: ErrorLike[] = []
     const seen = new Set<string>()
-    const fileErrors = id === this.plan.file ? this.fileErrors : []
-    for (const e of [...done.flatMap((r) => r.errors ?? []), ...fileErrors]) {
+    for (const e of [...done.flatMap((r) => r.errors ?? []), ...(id === this.plan.file ? this.fileErrors : [])]) {
       if (seen.has(errorKey(e))) continue
       seen.add(errorKey(e))
       errors.push(e)
     }
     const states = done.map((r) => r.state)
-    const state =
-      errors.length > 0 || states.includes('fail') ? 'fail' : states.includes('pass') ? 'pass' : result.state
+    const state = errors.length > 0 || states.includes('fail') ? 'fail' : states.includes('pass') ? 'pass' : last.state
     return {
-      ...result,
+      ...last,
       state,
-      startTime,
+      startTime: this.starts.get(id) ?? last.startTime,
       duration: done.reduce((a, r) => a + (r.duration ?? 0), 0),
       errors: errors.length > 0 ? errors : undefined,
     }
   }
 
+  /**
+   * The runs end after run k, before their plan's end (the run was cancelled, `--bail`): the suites
+   * still open are finished with what the runs so far gave them, as `onTaskUpdate` arguments and the
+   * snapshot result so far.
+   */
+  close(k: number): { update: [TaskPack[], TaskEvent[]]; snapshot: SnapshotResult | undefined } {
+    const packs: TaskPack[] = []
+    const events: TaskEvent[] = []
+    // Innermost first, as the runner finishes them: the plan lists suites outermost first.
+    for (const [id, span] of [...this.plan.suites].reverse()) {
+      if (k < span.first || k >= span.last) continue
+      const finals = (this.finals.get(id) ?? []).filter((r): r is TaskResult => r !== undefined)
+      const last = finals.at(-1)
+      if (!last) continue
+      packs.push([id, this.merged(id, last), this.metas.get(id)])
+      events.push([id, 'suite-finished', undefined])
+    }
+    return { update: [packs, events], snapshot: this.snapshotsSoFar() }
+  }
+
   /** Holds run k's snapshot result; the merged one once the last run's is in. */
   snapshotSaved(k: number, result: SnapshotResult): SnapshotResult | undefined {
     this.snapshots[k] = result
-    if (k < this.runs - 1) return undefined
+    return k < this.runs - 1 ? undefined : this.snapshotsSoFar()
+  }
+
+  private snapshotsSoFar(): SnapshotResult | undefined {
     const all = this.snapshots.filter((s): s is SnapshotResult => s !== undefined)
+    const first = all[0]
+    if (!first) return undefined
     const sum = (f: (s: SnapshotResult) => number) => all.reduce((a, s) => a + f(s), 0)
     const uncheckedKeys = [...new Set(all.flatMap((s) => s.uncheckedKeys))]
     return {
-      filepath: result.filepath,
+      filepath: first.filepath,
       added: sum((s) => s.added),
       matched: sum((s) => s.matched),
       unmatched: sum((s) => s.unmatched),

@@ -117,6 +117,9 @@ export class PerTestRuns {
     if ((message as { __vitest_worker_request__?: boolean }).__vitest_worker_request__) {
       if (message.type === 'start') this.startMessage = message
       if (message.type === 'stop') this.stopping = true
+      if (message.type === 'run' && this.runMessage) {
+        throw new Error("ns-isolated (isolation 'test'): a sandboxed worker runs one file; Vitest sent it another.")
+      }
       if (message.type === 'run' && message.context.files.length === 1) {
         this.runMessage = message
         this.oneTest = true
@@ -277,7 +280,9 @@ export class PerTestRuns {
   private finished(run: Run, m: WorkerResponse): void {
     if (m.error !== undefined && this.runError === undefined) this.runError = m.error
     const next = run.index + 1
-    if (!this.oneTest || next >= (this.merge?.runs ?? 1) || this.cancelled || this.stopping) {
+    const runs = this.merge?.runs ?? 1
+    if (!this.oneTest || next >= runs || this.cancelled || this.stopping) {
+      if (this.merge && next < runs) this.closeEarly(run)
       this.outer.emit('message', { ...m, error: this.runError })
       return
     }
@@ -285,6 +290,18 @@ export class PerTestRuns {
       if (this.runError === undefined) this.runError = e
       this.outer.emit('message', { ...m, error: this.runError })
     })
+  }
+
+  /**
+   * The file ends before its last test's run (the run was cancelled, `--bail`): its open suites are
+   * finished and its snapshots counted with what the runs so far gave, as calls no answer is awaited for.
+   */
+  private closeEarly(run: Run): void {
+    const merge = this.merge
+    if (!merge) return
+    const { update, snapshot } = merge.close(run.index)
+    if (update[0].length > 0) this.outer.emit('message', { t: 'q', m: 'onTaskUpdate', a: update })
+    if (snapshot) this.outer.emit('message', { t: 'q', m: 'snapshotSaved', a: [snapshot] })
   }
 
   /** Retires run k-1 and runs test k in run k (started ahead, or now). */

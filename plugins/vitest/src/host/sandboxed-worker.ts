@@ -76,7 +76,16 @@ export class SandboxedForksWorker implements PoolWorker {
       { where: '@vitest-environment-options', value: envOptions?.[ENVIRONMENT_NAME] },
     ])
     this.inner = file.environment
-    if (file.isolation === 'test') {
+    // With `isolate: false` Vitest hands one worker file after file: a sandbox per file is what holds.
+    const reused = (project.config as { isolate?: boolean }).isolate === false
+    if (file.isolation === 'test' && reused) {
+      this.ctx.state.warnOnce(
+        'isolation-test-reused',
+        "ns-isolated: isolation: 'test' needs Vitest's `isolate` (the default): with `isolate: false` these files run one sandbox per worker.",
+        (m) => project.vitest.logger.warn(m),
+      )
+    }
+    if (file.isolation === 'test' && !reused) {
       const perTest = new PerTestRuns(this.options, this.ctx, this.events, file, (events, later) =>
         this.launch(file, events, later),
       )
