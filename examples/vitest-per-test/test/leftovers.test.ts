@@ -1,5 +1,5 @@
 // Two tests that would trip over each other in one process: the first
-// leaves a server on a fixed port, a file under /etc, a global and a
+// leaves a server on a fixed port, a file in /tmp, a global and a
 // process behind. With a sandbox per test the second finds none of it, and
 // the report lists the leaked `sleep` under the first.
 import { spawn } from 'node:child_process'
@@ -15,13 +15,13 @@ function listen(): Promise<void> {
 
 test('leaves things behind', async () => {
   await listen()
-  writeFileSync('/etc/example-per-test', 'left by the first test')
+  writeFileSync('/tmp/example-per-test', 'left by the first test')
   state.cache = 'warm'
   spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' }).unref()
 })
 
 test('starts clean', async () => {
   await listen()
-  expect(existsSync('/etc/example-per-test')).toBe(false)
+  expect(existsSync('/tmp/example-per-test')).toBe(false)
   expect(state.cache).toBeUndefined()
 })

@@ -78,7 +78,8 @@ export function fileReport(
  * `isolation: 'test'`: one file's report from its sandboxes, one per test
  * (records of one `perTest.group`): the file's figures over all of them
  * (CPU, wall, OOM kills and leaks summed, peaks the largest), each test's
- * its own sandbox's, exact. Every process a sandbox left is its test's.
+ * its own sandbox's, exact where they come from its cgroup. Every process a
+ * sandbox left is its test's.
  */
 export function perTestFileReport(
   records: SandboxRecord[],
@@ -102,7 +103,8 @@ export function perTestFileReport(
     if (!own) return test
     const u = own.usage
     test.cpuMs = u.cpuUserMs === null ? null : u.cpuUserMs + (u.cpuSystemMs ?? 0)
-    test.exact = true
+    // Without a cgroup (rootless on cgroup v1) the figures are the sandbox's rusage: not all exact.
+    test.exact = u.source === 'cgroup'
     test.memoryPeakBytes = u.memoryPeakBytes
     test.pidsPeak = u.pidsPeak
     test.oomKills = u.oomKills
