@@ -10,25 +10,17 @@
 //   bench/vitest-per-test.mjs [--rounds N] [--tests N]
 // It never fails on time.
 import './node.mjs'
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { busyMs } from './cpu.mjs'
-import { installOurPackages } from './installed.mjs'
+import { median, timedRun, userEnv, vitestProject } from './vitest-project.mjs'
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, tests: { type: 'string', default: '20' } },
 })
 const rounds = Number(values.rounds)
 const tests = Number(values.tests)
-const repo = resolve(import.meta.dirname, '..')
-const vitest = join(repo, 'node_modules/vitest/vitest.mjs')
-
-const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-per-test-'))
-installOurPackages(dir, { linkOthers: true })
-writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
+const dir = vitestProject('nsv-bench-per-test-')
 mkdirSync(join(dir, 'test'))
 mkdirSync(join(dir, 'split'))
 const body = Array.from(
@@ -74,35 +66,8 @@ export default defineConfig({
 const file = (name) => `${name.replace(' ', '-')}.config.ts`
 for (const [name, text] of Object.entries(configs)) writeFileSync(join(dir, file(name)), text)
 
-const env = { ...process.env, NO_COLOR: '1' }
-for (const k of Object.keys(env)) if (/^(VITEST|NS_ISOLATED|CI$)/.test(k)) delete env[k]
-
-function run(name) {
-  return new Promise((resolvePromise, reject) => {
-    const t = performance.now()
-    const cpu = busyMs()
-    const c = spawn(process.execPath, [vitest, 'run', '--config', file(name), '--maxWorkers=1'], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let err = ''
-    c.stderr.on('data', (d) => {
-      err += d
-    })
-    c.on('error', reject)
-    c.on('close', (code) =>
-      code === 0
-        ? resolvePromise({ ms: performance.now() - t, cpu: busyMs() - cpu })
-        : reject(new Error(`vitest (${name}) exited ${code}\n${err}`)),
-    )
-  })
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
+const env = userEnv()
+const run = (name) => timedRun(dir, file(name), 1, env)
 
 try {
   console.log(

@@ -6,7 +6,7 @@
  * in one sandbox per file fails.
  */
 import { afterEach, expect, test } from 'vitest'
-import { config, hostPidsWith, type Project, project, uniqueSleep } from './helpers.ts'
+import { config, hostPidsWith, type Project, project, type RunOutput, uniqueSleep } from './helpers.ts'
 
 let p: Project | undefined
 afterEach(() => {
@@ -18,20 +18,27 @@ type Report = {
   files: { file: string; leaked: { command: string; test?: string }[]; tests: Record<string, unknown>[] }[]
 }
 
-test("with isolation 'test', test B finds nothing test A left, and A's leak is reported under A", async () => {
+/** The proof file, run with these plugin options (as root, CAP_SYS_ADMIN kept for the hostname), and its sleep's marker. */
+async function proof(options: string): Promise<{ r: RunOutput; sleep: string }> {
   const sleep = uniqueSleep()
   p = project('per-test', {
     'vitest.config.ts': config(
-      "{ isolation: 'test', user: 'root', capabilities: ['SYS_ADMIN'], report: { json: 'report.json' } }",
+      `{ ${options}user: 'root', capabilities: ['SYS_ADMIN'], report: { json: 'report.json' } }`,
       "{ environment: 'ns-isolated', maxWorkers: 1 }",
     ),
   })
   const r = await p.run(['--reporter=verbose'], { NSV_SLEEP: sleep })
+  // Whatever the mode, nothing of it outlives the run.
+  expect(hostPidsWith(sleep)).toEqual([])
+  return { r, sleep }
+}
+
+test("with isolation 'test', test B finds nothing test A left, and A's leak is reported under A", async () => {
+  const { r, sleep } = await proof("isolation: 'test', ")
   expect(r.output).toContain('✓ proof.spec.ts > A changes everything')
   expect(r.output).toContain('✓ proof.spec.ts > B finds none of it')
   expect(r.code).toBe(0)
-  expect(hostPidsWith(sleep)).toEqual([])
-  const report = JSON.parse(p.read('report.json')) as Report
+  const report = JSON.parse(p?.read('report.json') ?? '') as Report
   expect(report.files).toHaveLength(1)
   const [file] = report.files
   expect(file?.leaked).toEqual([expect.objectContaining({ command: `sleep ${sleep}`, test: 'A changes everything' })])
@@ -48,18 +55,10 @@ test("with isolation 'test', test B finds nothing test A left, and A's leak is r
 })
 
 test('in one sandbox per file (the default), test B finds what test A left', async () => {
-  const sleep = uniqueSleep()
-  p = project('per-test', {
-    'vitest.config.ts': config(
-      "{ user: 'root', capabilities: ['SYS_ADMIN'] }",
-      "{ environment: 'ns-isolated', maxWorkers: 1 }",
-    ),
-  })
-  const r = await p.run(['--reporter=verbose'], { NSV_SLEEP: sleep })
+  const { r } = await proof('')
   expect(r.output).toContain('✓ proof.spec.ts > A changes everything')
   expect(r.output).toContain('× proof.spec.ts > B finds none of it')
   expect(r.code).toBe(1)
-  expect(hostPidsWith(sleep)).toEqual([])
 })
 
 test("with isolation 'test', an OOM kill counts for the test whose sandbox it happened in, exactly", async () => {
