@@ -287,14 +287,17 @@ export class PerTestRuns {
       return
     }
     this.advance(run, next).catch((e: unknown) => {
+      // The next sandbox could not start: the file ends here, with that error.
       if (this.runError === undefined) this.runError = e
+      this.closeEarly(run)
       this.outer.emit('message', { ...m, error: this.runError })
     })
   }
 
   /**
-   * The file ends before its last test's run (the run was cancelled, `--bail`): its open suites are
-   * finished and its snapshots counted with what the runs so far gave, as calls no answer is awaited for.
+   * The file ends before its last test's run (the run was cancelled, `--bail`, a sandbox could not
+   * start): its open suites are finished and its snapshots counted with what the runs so far gave,
+   * as calls no answer is awaited for.
    */
   private closeEarly(run: Run): void {
     const merge = this.merge
