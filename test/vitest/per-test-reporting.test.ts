@@ -10,6 +10,10 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { config, type Project, project, type RunOutput, stockConfig, summary, type WatchRun } from './helpers.ts'
 
+// A file here runs as one sandbox per test, several times over: a loaded machine (load 60 seen) needs
+// more than the suite's 60 s per test. A bound against hangs, not a speed check.
+const HEAVY = { timeout: 300_000 }
+
 const projects: Project[] = []
 let watching: WatchRun | undefined
 afterEach(async () => {
@@ -78,7 +82,7 @@ function verbose(r: RunOutput, root: string): string[] {
     .filter((l) => l !== '')
 }
 
-describe('the same results as stock', () => {
+describe('the same results as stock', HEAVY, () => {
   test('--reporter=json: names, order, states, counts; skip, only, todo, each, retry, repeats, concurrent, expect.assertions, a failing beforeAll', async () => {
     const { stock, iso } = pair()
     const s = await json(stock, ['main', 'only'])
@@ -172,7 +176,7 @@ test('--bail: the tests stock leaves unrun are left so, the file fails as in sto
   expect(summary(i.r.output)).toEqual(summary(s.r.output))
 })
 
-describe('snapshots', () => {
+describe('snapshots', HEAVY, () => {
   const file = (tests: string) => `import { expect, test } from 'vitest'\n${tests}\n`
   const one = "test('one', () => { expect({ a: 1 }).toMatchSnapshot() })"
   const two = "test('two', () => { expect('x').toMatchSnapshot(); expect('y').toMatchSnapshot('named') })"
