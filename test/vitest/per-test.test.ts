@@ -38,6 +38,8 @@ test("with isolation 'test', test B finds nothing test A left, and A's leak is r
   expect(r.output).toContain('✓ proof.spec.ts > A changes everything')
   expect(r.output).toContain('✓ proof.spec.ts > B finds none of it')
   expect(r.code).toBe(0)
+  // The table's per-test CPU is exact: no '≈'.
+  expect(r.output).toMatch(/│ heaviest tests\s+│\s+cpu │/)
   const report = JSON.parse(p?.read('report.json') ?? '') as Report
   expect(report.files).toHaveLength(1)
   const [file] = report.files
