@@ -202,10 +202,11 @@ describe('snapshots', HEAVY, () => {
     expect(await both([])).toEqual(['Test Files 1 passed (1)', 'Tests 3 passed (3)'])
     // 'two' is gone (its 2 snapshots are obsolete); 'three' is skipped (its snapshot is kept).
     for (const p of [stock, iso]) p.write('snap.spec.ts', file([one, three.replace('test(', 'test.skip(')].join('\n')))
-    expect(await both([])).toContain('Snapshots 2 obsolete')
-    expect(await both(['-u'])).toContain('Snapshots 2 removed')
+    // Vitest 5 counts the snapshots ('2 obsolete'), Vitest 4 the files ('1 obsolete'): both() compares with stock.
+    expect(await both([])).toContainEqual(expect.stringMatching(/^Snapshots \d+ obsolete/))
+    expect(await both(['-u'])).toContainEqual(expect.stringMatching(/^Snapshots \d+ removed/))
     expect(iso.read(snap)).toContain('exports[`three 1`]')
-    expect(iso.read(snap)).not.toContain('two')
+    expect(iso.read(snap)).not.toContain('exports[`two 1`]')
     for (const p of [stock, iso]) p.write('snap.spec.ts', file(one.replace('a: 1', 'a: 2')))
     expect(await both([])).toContain('Snapshots 1 failed')
   })
