@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-for (const name of ['sandbox', 'cgroup', 'isolate', 'vitest', 'jest']) {
+for (const name of ['sandbox', 'cgroup', 'isolate', 'vitest', 'vitest-per-test', 'jest']) {
   const file = join(here, `${name}.mjs`)
   if (!existsSync(file)) continue
   console.log(`\n=== bench/${name}.mjs`)

@@ -12,26 +12,18 @@
 //   bench/vitest.mjs [--rounds N] [--files N]
 // Prints the median wall time of each and the ratios. It never fails on time.
 import './node.mjs'
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { busyMs } from './cpu.mjs'
-import { installOurPackages } from './installed.mjs'
+import { median, timedRun, userEnv, vitestProject } from './vitest-project.mjs'
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, files: { type: 'string', default: '40' } },
 })
 const rounds = Number(values.rounds)
 const files = Number(values.files)
-const repo = resolve(import.meta.dirname, '..')
-const vitest = join(repo, 'node_modules/vitest/vitest.mjs')
-
-const dir = mkdtempSync(join(tmpdir(), 'nsv-bench-'))
 // Our packages as `npm install` puts them (see installed.mjs), the rest linked from the repository.
-installOurPackages(dir, { linkOthers: true })
-writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n')
+const dir = vitestProject('nsv-bench-')
 mkdirSync(join(dir, 'test'))
 for (let i = 0; i < files; i++) {
   writeFileSync(
@@ -80,8 +72,7 @@ export default defineConfig({
   )
 }
 
-const env = { ...process.env, NO_COLOR: '1' }
-for (const k of Object.keys(env)) if (/^(VITEST|NS_ISOLATED|CI$)/.test(k)) delete env[k]
+const env = userEnv()
 
 // Stock with Node's compile cache turned on the way a user would (NODE_COMPILE_CACHE, for the
 // main process and the workers): the same Node settings as ns-isolated's workers get by default.
@@ -94,8 +85,8 @@ async function run(config, maxWorkers) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await (config === STOCK_CACHED
-        ? runOnce('stock.config.ts', maxWorkers, cachedEnv)
-        : runOnce(config, maxWorkers, env))
+        ? timedRun(dir, 'stock.config.ts', maxWorkers, cachedEnv)
+        : timedRun(dir, config, maxWorkers, env))
     } catch (e) {
       failures++
       if (attempt >= 2) throw e
@@ -108,33 +99,6 @@ async function run(config, maxWorkers) {
       )
     }
   }
-}
-
-function runOnce(config, maxWorkers, env) {
-  return new Promise((resolvePromise, reject) => {
-    const t = performance.now()
-    const cpu = busyMs()
-    const c = spawn(process.execPath, [vitest, 'run', '--config', config, `--maxWorkers=${maxWorkers}`], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let err = ''
-    c.stderr.on('data', (d) => {
-      err += d
-    })
-    c.on('error', reject)
-    c.on('close', (code) =>
-      code === 0
-        ? resolvePromise({ ms: performance.now() - t, cpu: busyMs() - cpu })
-        : reject(new Error(`vitest (${config}) exited ${code}\n${err}`)),
-    )
-  })
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
 }
 
 try {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`, in stages, each counted:
 //   suite        our tests (vitest, test/**)
-//   examples     examples/vitest and examples/jest, as a user runs them;
+//   examples     examples/vitest, examples/vitest-per-test and examples/jest, as a user runs them;
 //                examples/vitest-app stock and isolated, the per-test statuses
 //                compared (as root, again as nobody: its permission test runs
 //                only as an ordinary user)
@@ -240,6 +240,7 @@ if (!v2Only) runVitest('suite', args)
 
 if (!v2Only && !onlySuite) {
   runVitest('examples/vitest', [], { cwd: join(root, 'examples/vitest') })
+  runVitest('examples/vitest-per-test', [], { cwd: join(root, 'examples/vitest-per-test') })
   exampleApp()
   if (process.getuid?.() === 0) {
     const setpriv = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true'])

@@ -281,10 +281,13 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
       .sort((a, b) => (b.test.cpuMs ?? 0) - (a.test.cpuMs ?? 0))
       .slice(0, heaviest)
     if (tests.length > 0) {
+      // A test with a sandbox of its own has exact figures; the others' CPU is approximate (≈).
+      const someExact = tests.some((x) => x.test.exact)
+      const cpu = (t: (typeof tests)[number]['test']) => `${someExact && !t.exact ? '≈ ' : ''}${formatMs(t.cpuMs)}`
       parts.push(
         formatTable(
-          ['heaviest tests', 'cpu ≈', 'wall'],
-          tests.map(({ file, test }) => [`${file} > ${test.name}`, formatMs(test.cpuMs), formatMs(test.wallMs)]),
+          ['heaviest tests', someExact ? 'cpu' : 'cpu ≈', 'wall'],
+          tests.map(({ file, test }) => [`${file} > ${test.name}`, cpu(test), formatMs(test.wallMs)]),
           { ...drawing, align: ['left', 'right', 'right'] },
         ),
       )

@@ -14,6 +14,10 @@
  * - per test: CPU is a delta of the file's counters around the test — exact
  *   for the sandbox tree, but it also counts whatever ran concurrently in the
  *   same sandbox (timers and processes of other tests): approximate.
+ * - per test with a sandbox of its own (the runners' `isolation: 'test'`):
+ *   CPU, peak memory, peak pids and OOM kills are its sandbox's, as a file's
+ *   are; from a cgroup they are exact (`exact: true`). They include the
+ *   file's top-level code and the test's hooks, which ran in that sandbox.
  */
 import type { CgroupUsage, EnforcedCaps } from '../cgroup/index.ts'
 
@@ -116,6 +120,14 @@ export interface TestReport {
   pidsStarted?: number
   /** Processes this test left running. */
   leaked?: LeakReport[]
+  /** True when the test had a sandbox of its own with a cgroup: `cpuMs` and the figures below are exact (see the module doc). */
+  exact?: boolean
+  /** Peak memory of the test's own sandbox (set when it had one), as `FileReport.memoryPeakBytes`. */
+  memoryPeakBytes?: number | null
+  /** Peak tasks of the test's own sandbox (set when it had one). */
+  pidsPeak?: number | null
+  /** OOM kills in the test's own sandbox (set when it had one). */
+  oomKills?: number
 }
 
 function sumOrNull(values: (number | null)[]): number | null {

@@ -18,8 +18,10 @@ describe('resolvePluginOptions', () => {
       compileCache: true,
       environment: 'node',
       environments: [],
+      isolation: 'file',
     })
     expect(resolvePluginOptions({ prewarm: false }).prewarm).toBe(false)
+    expect(resolvePluginOptions({ isolation: 'test' }).isolation).toBe('test')
     expect(resolvePluginOptions({ compileCache: false }).compileCache).toBe(false)
   })
 
@@ -55,9 +57,10 @@ describe('resolvePluginOptions', () => {
     [{ network: 'wifi' }, "option `network` must be one of 'loopback', 'none', 'host'; got 'wifi'"],
     [
       { leak: 'fail' },
-      'unknown option `leak`. Known options: capabilities, compileCache, cpu, cwd, environment, environments, fallback, hostname, leaks',
+      'unknown option `leak`. Known options: capabilities, compileCache, cpu, cwd, environment, environments, fallback, hostname, isolation, leaks',
     ],
     ['512M', "options must be an object; got '512M'"],
+    [{ isolation: 'tests' }, "option `isolation` must be one of 'file', 'test'; got 'tests'"],
   ])('%j is rejected', (input, message) => {
     expect(() => resolvePluginOptions(input)).toThrow(TypeError)
     expect(() => resolvePluginOptions(input)).toThrow(message)
@@ -68,7 +71,17 @@ describe('resolvePluginOptions', () => {
     const r = resolveFileOptions(base, [
       { where: 'docblock', value: { memory: '1G', writable: ['b'], leaks: 'ignore' } },
     ])
-    expect(r).toEqual({ sandbox: { memory: '1G', writable: ['a', 'b'] }, leaks: 'ignore', environment: 'node' })
+    expect(r).toEqual({
+      sandbox: { memory: '1G', writable: ['a', 'b'] },
+      leaks: 'ignore',
+      environment: 'node',
+      isolation: 'file',
+    })
+    // isolation per file, over the plugin's; a mistake names the docblock.
+    expect(resolveFileOptions(base, [{ where: 'docblock', value: { isolation: 'test' } }]).isolation).toBe('test')
+    expect(() => resolveFileOptions(base, [{ where: '@vitest-environment-options', value: { isolation: 1 } }])).toThrow(
+      "ns-isolated (@vitest-environment-options): option `isolation` must be one of 'file', 'test'; got 1",
+    )
     // The inner environment per file, over the plugin's.
     const jsdom = resolvePluginOptions({ environment: 'jsdom' })
     expect(resolveFileOptions(jsdom, []).environment).toBe('jsdom')

@@ -35,3 +35,9 @@ export const UNISOLATED_ENV = 'NS_ISOLATED_VITEST_UNISOLATED'
 
 /** Set (to anything) in the runner's environment: each sandboxed worker's stop is logged (how it ended, how long it took). */
 export const DEBUG_ENV = 'NS_ISOLATED_VITEST_DEBUG'
+
+/**
+ * `isolation: 'test'`: the field of the pool's `run` message that tells a sandboxed worker which test
+ * of the file is its own (an index in `runnableTests` order, test-order.ts). Vitest ignores the field.
+ */
+export const TEST_INDEX_KEY = '__nsIsolatedTestIndex'

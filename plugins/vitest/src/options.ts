@@ -20,6 +20,9 @@ export type { LeakPolicy }
 /** What to do when this host cannot isolate (not Linux, no launcher, namespaces refused). */
 export type FallbackPolicy = 'error' | 'unisolated' | 'subreaper'
 
+/** What one sandbox holds: a whole test file (default), or one test of it. */
+export type IsolationUnit = 'file' | 'test'
+
 /** Which files get a sandbox, by their environment: `'all'`, or these names (besides `ns-isolated`). */
 export type EnvironmentSelector = 'all' | readonly string[]
 
@@ -84,10 +87,24 @@ export interface NsIsolatedPluginOptions extends SandboxOptions {
    * `NODE_DISABLE_COMPILE_CACHE` turns it off.
    */
   compileCache?: boolean
+  /**
+   * `'file'` (default): one sandbox per test file. `'test'`: one fresh
+   * sandbox per test (its own namespaces, root and cgroup): the file's
+   * module scope and the `beforeAll`/`afterAll` of the test's enclosing
+   * describes run again in each test's sandbox, so a file's top-level code
+   * runs once per test, and each test's CPU, peak memory, peak pids, OOM
+   * kills and leaks are exact. Vitest's reporters see the file as a normal
+   * run. Per file too (`@vitest-environment-options { "isolation": "test" }`).
+   */
+  isolation?: IsolationUnit
 }
 
 /** Per-file options (`environmentOptions: { 'ns-isolated': {...} }` or the `@vitest-environment-options` docblock). */
-export type NsIsolatedFileOptions = SandboxOptions & { leaks?: LeakPolicy; environment?: string }
+export type NsIsolatedFileOptions = SandboxOptions & {
+  leaks?: LeakPolicy
+  environment?: string
+  isolation?: IsolationUnit
+}
 
 export interface ResolvedPluginOptions {
   /** The sandbox part, as given (resolved again per file: the hostname is new for every sandbox). */
@@ -99,10 +116,21 @@ export interface ResolvedPluginOptions {
   compileCache: boolean
   environment: string
   environments: EnvironmentSelector
+  isolation: IsolationUnit
 }
 
-const PLUGIN_KEYS = ['leaks', 'report', 'fallback', 'prewarm', 'compileCache', 'environment', 'environments'] as const
-const FILE_KEYS = ['leaks', 'environment'] as const
+const PLUGIN_KEYS = [
+  'leaks',
+  'report',
+  'fallback',
+  'prewarm',
+  'compileCache',
+  'environment',
+  'environments',
+  'isolation',
+] as const
+const FILE_KEYS = ['leaks', 'environment', 'isolation'] as const
+const ISOLATION_UNITS = ['file', 'test'] as const
 const REPORT_KEYS = ['json', 'heaviest', 'table']
 
 function splitSandbox(o: Record<string, unknown>, own: readonly string[]): SandboxOptions {
@@ -126,6 +154,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
   const environments = parseEnvironments(o.environments, where)
   const prewarm = parseFlag('prewarm', o.prewarm, true, where)
   const compileCache = parseFlag('compileCache', o.compileCache, true, where)
+  const isolation = parseChoice('isolation', o.isolation, ISOLATION_UNITS, 'file', where)
   const report = { json: undefined as string | undefined, heaviest: 5, table: true }
   if (o.report !== undefined) {
     const r = o.report as Record<string, unknown>
@@ -168,6 +197,7 @@ export function resolvePluginOptions(input: unknown): ResolvedPluginOptions {
     compileCache,
     environment,
     environments,
+    isolation,
   }
 }
 
@@ -205,10 +235,11 @@ export function isSandboxed(name: string, selector: EnvironmentSelector): boolea
 export function resolveFileOptions(
   base: ResolvedPluginOptions,
   layers: { where: string; value: unknown }[],
-): { sandbox: SandboxOptions; leaks: LeakPolicy; environment: string } {
+): { sandbox: SandboxOptions; leaks: LeakPolicy; environment: string; isolation: IsolationUnit } {
   let sandbox: SandboxOptions = { ...base.sandbox }
   let leaks = base.leaks
   let environment = base.environment
+  let isolation = base.isolation
   for (const { where, value } of layers) {
     if (value === undefined || value === null) continue
     if (typeof value !== 'object' || Array.isArray(value)) {
@@ -223,9 +254,10 @@ export function resolveFileOptions(
     }
     leaks = parseChoice('leaks', o.leaks, ['report', 'fail', 'ignore'] as const, leaks, where)
     environment = parseEnvironment(o.environment, environment, where)
+    isolation = parseChoice('isolation', o.isolation, ISOLATION_UNITS, isolation, where)
     const own = splitSandbox(o, FILE_KEYS)
     // writable paths add up; everything else overrides.
     sandbox = { ...sandbox, ...own, writable: [...(sandbox.writable ?? []), ...(own.writable ?? [])] }
   }
-  return { sandbox, leaks, environment }
+  return { sandbox, leaks, environment, isolation }
 }

@@ -18,7 +18,7 @@ import {
 import type { TestCase, TestModule } from 'vitest/node'
 import { META_KEY } from '../names.ts'
 import type { TestMeta } from '../worker/meta.ts'
-import type { SandboxRecord } from './run-state.ts'
+import type { ResultWithUsage, SandboxRecord } from './run-state.ts'
 
 /** A file's report; `project` is added (an additive field) when the run has several projects. */
 export type VitestFileReport = FileReport & { project?: string }
@@ -71,6 +71,85 @@ export function fileReport(
   if (record.capHit && !report.capHit) report.capHit = record.capHit
   if (record.missingIsolation) report.missingIsolation = record.missingIsolation
   if (multiProject) report.project = record.projectName
+  return report
+}
+
+/**
+ * `isolation: 'test'`: one file's report from its sandboxes, one per test
+ * (records of one `perTest.group`): the file's figures over all of them
+ * (CPU, wall, OOM kills and leaks summed, peaks the largest), each test's
+ * its own sandbox's, exact where they come from its cgroup. Every process a
+ * sandbox left is its test's.
+ */
+export function perTestFileReport(
+  records: SandboxRecord[],
+  modules: Map<string, TestModule>,
+  multiProject: boolean,
+): VitestFileReport | undefined {
+  const ran = records.filter((r) => r.result !== undefined)
+  const first = ran[0]
+  if (!first?.result) return undefined
+  const byTest = new Map<string, SandboxRecord>()
+  for (const r of ran) if (r.perTest?.test !== undefined) byTest.set(r.perTest.test, r)
+  const cases = first.files.flatMap((f) => {
+    const m = modules.get(`${first.projectName}\0${f}`)
+    return m ? [...m.children.allTests()] : []
+  })
+  const leaked: LeakReport[] = []
+  const tests: TestReport[] = cases.map((t) => {
+    const own = byTest.get(t.id)?.result
+    const meta = metaOf(t)
+    const test: TestReport = { name: t.fullName, wallMs: t.diagnostic()?.duration ?? 0, cpuMs: null }
+    if (!own) return test
+    const u = own.usage
+    test.cpuMs = u.cpuUserMs === null ? null : u.cpuUserMs + (u.cpuSystemMs ?? 0)
+    // Without a cgroup (rootless on cgroup v1) the figures are the sandbox's rusage: not all exact.
+    test.exact = u.source === 'cgroup'
+    test.memoryPeakBytes = u.memoryPeakBytes
+    test.pidsPeak = u.pidsPeak
+    test.oomKills = u.oomKills
+    if (meta) test.pidsStarted = meta.started.length
+    if (own.leaked.length > 0) {
+      test.leaked = own.leaked.map((l) => ({ pid: l.pid, command: l.command, test: t.fullName }))
+      leaked.push(...test.leaked)
+    }
+    return test
+  })
+  // Sandboxes whose test is unknown (the file failed before it was collected) count for the file.
+  for (const r of ran)
+    if (r.perTest?.test === undefined)
+      leaked.push(...(r.result?.leaked ?? []).map((l) => ({ pid: l.pid, command: l.command })))
+  const results = ran.map((r) => r.result as ResultWithUsage)
+  const sum = (f: (u: ResultWithUsage['usage']) => number | null) => {
+    const known = results.map((x) => f(x.usage)).filter((v): v is number => v !== null)
+    return known.length === 0 ? null : known.reduce((a, b) => a + b, 0)
+  }
+  const max = (f: (u: ResultWithUsage['usage']) => number | null) => {
+    const known = results.map((x) => f(x.usage)).filter((v): v is number => v !== null)
+    return known.length === 0 ? null : Math.max(...known)
+  }
+  const result: ResultWithUsage = {
+    ...first.result,
+    wallMs: results.reduce((a, x) => a + x.wallMs, 0),
+    leaked: [],
+    writes: results.flatMap((x) => x.writes),
+    usage: {
+      ...first.result.usage,
+      cpuUserMs: sum((u) => u.cpuUserMs),
+      cpuSystemMs: sum((u) => u.cpuSystemMs),
+      memoryPeakBytes: max((u) => u.memoryPeakBytes),
+      pidsPeak: max((u) => u.pidsPeak),
+      oomKills: results.reduce((a, x) => a + x.usage.oomKills, 0),
+    },
+    caps: { ...first.result.caps, hit: results.flatMap((x) => x.caps.hit) },
+  }
+  const file = first.files.map((f) => relative(first.root, f)).join(', ') || '(no test file)'
+  const report: VitestFileReport = fileReportFromResult({ file, result, tests })
+  report.leaked = leaked
+  const capHit = ran.find((r) => r.capHit)?.capHit
+  if (capHit && !report.capHit) report.capHit = capHit
+  if (first.missingIsolation) report.missingIsolation = first.missingIsolation
+  if (multiProject) report.project = first.projectName
   return report
 }
 

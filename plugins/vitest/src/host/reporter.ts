@@ -28,8 +28,8 @@ import type {
 import * as vitestNode from 'vitest/node'
 import { META_KEY } from '../names.ts'
 import type { ResolvedPluginOptions } from '../options.ts'
-import { fileReport, unsandboxedFiles } from './file-report.ts'
-import type { RunState } from './run-state.ts'
+import { fileReport, perTestFileReport, unsandboxedFiles } from './file-report.ts'
+import type { RunState, SandboxRecord } from './run-state.ts'
 
 /**
  * What the report holds for one test module. The blob reporter carries it in
@@ -88,13 +88,23 @@ export class UsageCollector {
     this.perModule.clear()
     const covered = new Set<TestModule>()
     for (const s of this.states) {
+      // isolation 'test': a file's sandboxes (one per test) make one file report, at its first's place.
+      const groups = new Map<object, SandboxRecord[]>()
+      for (const record of s.records) {
+        if (!record.perTest) continue
+        const group = groups.get(record.perTest.group)
+        if (group) group.push(record)
+        else groups.set(record.perTest.group, [record])
+      }
       for (const record of s.records) {
         for (const f of record.files) {
           const m = modules.get(`${record.projectName}\0${f}`)
           if (m) covered.add(m)
         }
+        const group = record.perTest && groups.get(record.perTest.group)
+        if (group && group[0] !== record) continue
         const first = modules.get(`${record.projectName}\0${record.files[0]}`)
-        const f = fileReport(record, modules, multiProject)
+        const f = group ? perTestFileReport(group, modules, multiProject) : fileReport(record, modules, multiProject)
         if (f) {
           files.push(f)
           if (first) this.perModule.set(first, { file: f })

@@ -35,6 +35,11 @@ export interface SandboxRecord {
   unsandboxed?: string
   /** Set when the sandbox ran without part of its isolation (fallback 'subreaper'): what, and why. */
   missingIsolation?: MissingIsolation
+  /**
+   * `isolation: 'test'`: the sandbox ran one test of its file, this one (its task id, known once the
+   * file is collected); the file's other sandboxes share `group`.
+   */
+  perTest?: { group: object; test: string | undefined }
 }
 
 /** Adds the files a message sends the worker to its record. */

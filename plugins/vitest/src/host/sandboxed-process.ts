@@ -85,13 +85,19 @@ export class SandboxedProcess {
    * is 'subreaper' (nothing is left running: start again without them);
    * `unisolated` when the host cannot isolate and the fallback says to run
    * it stock. `without`: start without namespaces, for this reason.
+   * `later`: a later sandbox of a file in `isolation: 'test'` (it neither
+   * takes nor boots the run's spares, which are for files).
    */
-  async launch(file: ReturnType<typeof resolveFileOptions>, without: MissingIsolation | undefined): Promise<Launched> {
+  async launch(
+    file: ReturnType<typeof resolveFileOptions>,
+    without: MissingIsolation | undefined,
+    later = false,
+  ): Promise<Launched> {
     const { project } = this.options
     const root = project.config.root
     const spec = workerSpec(this.options, this.ctx.plugin, this.ctx.state, file, without)
     const { spares } = this.ctx.state
-    const prewarm = prewarms(this.ctx.plugin, spec)
+    const prewarm = !later && prewarms(this.ctx.plugin, spec)
 
     let boot = prewarm ? spares.take(project, spec.key) : undefined
     const adopted = boot !== undefined
@@ -164,6 +170,11 @@ export class SandboxedProcess {
     // The next file of this project will find its worker booted.
     if (prewarm) spares.refill(project, () => bootWorker(spec, this.ctx.created))
     return 'running'
+  }
+
+  /** Its wall time counts from now (`isolation: 'test'`: a sandbox started ahead, once its test starts). */
+  restartClock(): void {
+    this.boot?.restartClock()
   }
 
   async stop(): Promise<void> {

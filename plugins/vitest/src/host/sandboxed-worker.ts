@@ -14,6 +14,7 @@ import { NsIsolatedError } from 'ns-isolated'
 import { ForksPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { ENVIRONMENT_NAME, POOL_NAME, UNISOLATED_ENV } from '../names.ts'
 import { resolveFileOptions } from '../options.ts'
+import { PerTestRuns } from './per-test.ts'
 import type { PoolContext } from './pool-context.ts'
 import { noteFiles, type SandboxRecord } from './run-state.ts'
 import { SandboxedProcess } from './sandboxed-process.ts'
@@ -24,6 +25,8 @@ export class SandboxedForksWorker implements PoolWorker {
   readonly name = POOL_NAME
   readonly cacheFs = true
   private sandboxed: SandboxedProcess | undefined
+  /** `isolation: 'test'`: the file's runs, one sandbox per test (per-test.ts). */
+  private perTest: PerTestRuns | undefined
   private stock: ForksPoolWorker | undefined
   private record: SandboxRecord | undefined
   private readonly events = new EventEmitter()
@@ -46,13 +49,14 @@ export class SandboxedForksWorker implements PoolWorker {
   off(event: string, callback: (...args: unknown[]) => void): void {
     if (this.stock) this.stock.off(event, callback)
     else if (event === 'exit' || event === 'error' || event === 'message') this.events.off(event, callback)
-    else this.sandboxed?.off(event, callback)
+    else (this.perTest ? this.perTest.current : this.sandboxed)?.off(event, callback)
   }
 
   send(message: WorkerRequest): void {
     const record = this.sandboxed?.record ?? this.record
     if (record) noteFiles(record, message)
     if (this.stock) this.stock.send(innerEnvironment(message, this.inner))
+    else if (this.perTest) this.perTest.send(innerEnvironment(message, this.inner))
     else this.current.send(innerEnvironment(message, this.inner))
   }
 
@@ -61,7 +65,7 @@ export class SandboxedForksWorker implements PoolWorker {
   }
 
   async start(): Promise<void> {
-    if (this.sandboxed || this.stock) return
+    if (this.sandboxed || this.stock || this.perTest) return
     const { project } = this.options
     const envOptions = this.options.environment.options ?? null
     const file = resolveFileOptions(this.ctx.plugin, [
@@ -72,10 +76,52 @@ export class SandboxedForksWorker implements PoolWorker {
       { where: '@vitest-environment-options', value: envOptions?.[ENVIRONMENT_NAME] },
     ])
     this.inner = file.environment
-    const sandboxed = new SandboxedProcess(this.options, this.ctx, this.events)
-    this.sandboxed = sandboxed
+    // With `isolate: false` Vitest hands one worker file after file: a sandbox per file is what holds.
+    const reused = (project.config as { isolate?: boolean }).isolate === false
+    if (file.isolation === 'test' && reused) {
+      this.ctx.state.warnOnce(
+        'isolation-test-reused',
+        "ns-isolated: isolation: 'test' needs Vitest's `isolate` (the default): with `isolate: false` these files run one sandbox per worker.",
+        (m) => project.vitest.logger.warn(m),
+      )
+    }
+    if (file.isolation === 'test' && !reused) {
+      const perTest = new PerTestRuns(this.options, this.ctx, this.events, file, (events, later) =>
+        this.launch(file, events, later),
+      )
+      this.perTest = perTest
+      const started = await perTest.start()
+      if (started !== 'running') {
+        this.perTest = undefined
+        await this.startUnisolated(started.unisolated)
+      }
+      return
+    }
+    const launched = await this.launch(file, this.events, false, (p) => {
+      this.sandboxed = p
+    })
+    if (!(launched instanceof SandboxedProcess)) {
+      this.sandboxed = undefined
+      await this.startUnisolated(launched.unisolated)
+    }
+  }
+
+  /**
+   * Launches one sandboxed worker process for the file (its exit, errors and messages on `events`);
+   * where the host refuses namespaces and the fallback is 'subreaper', again without them.
+   * `unisolated` when the host cannot isolate and the fallback says to run the file stock.
+   */
+  private async launch(
+    file: ReturnType<typeof resolveFileOptions>,
+    events: EventEmitter,
+    later: boolean,
+    created?: (p: SandboxedProcess) => void,
+  ): Promise<SandboxedProcess | { unisolated: unknown }> {
+    const { project } = this.options
+    const sandboxed = new SandboxedProcess(this.options, this.ctx, events)
+    created?.(sandboxed)
     // Once a file found namespaces refused, the run's next files start without them at once.
-    let launched = await sandboxed.launch(file, this.ctx.state.refused)
+    let launched = await sandboxed.launch(file, this.ctx.state.refused, later)
     if (typeof launched === 'object' && 'refused' in launched) {
       const refused = launched.refused
       this.ctx.state.refused ??= refused
@@ -84,16 +130,15 @@ export class SandboxedForksWorker implements PoolWorker {
         `ns-isolated: this host refuses namespaces (${refused.code}), so files run without them (fallback: 'subreaper'): leaked processes are still reported against their test and killed, figures and caps still measured, but there is no own PID view, network, hostname or copy-on-write root. The report marks each such file "no namespaces (${refused.why})".`,
         (m) => project.vitest.logger.warn(m),
       )
-      launched = await sandboxed.launch(file, refused)
+      launched = await sandboxed.launch(file, refused, later)
     }
-    if (typeof launched === 'object' && 'unisolated' in launched) {
-      this.sandboxed = undefined
-      await this.startUnisolated(launched.unisolated)
-    }
+    if (typeof launched === 'object' && 'unisolated' in launched) return launched
+    return sandboxed
   }
 
   async stop(): Promise<void> {
     if (this.stock) return this.stock.stop()
+    if (this.perTest) return this.perTest.stop()
     await this.sandboxed?.stop()
   }
 
@@ -119,8 +164,9 @@ export class SandboxedForksWorker implements PoolWorker {
   }
 
   private get current(): SandboxedProcess {
-    if (!this.sandboxed) throw new Error('ns-isolated: the sandboxed worker was torn down or never started.')
-    return this.sandboxed
+    const current = this.perTest ? this.perTest.current : this.sandboxed
+    if (current) return current
+    throw new Error('ns-isolated: the sandboxed worker was torn down or never started.')
   }
 }
 

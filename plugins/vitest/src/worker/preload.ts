@@ -20,10 +20,16 @@
  */
 import module, { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { VITEST_INDEX_ENV } from '../names.ts'
+import { TEST_INDEX_KEY, VITEST_INDEX_ENV } from '../names.ts'
+import { keepOnlyTest, type TaskNode } from '../test-order.ts'
 import type { Hooks, TrackedTest, Tracker } from './track.cts'
 
+/** A test or suite as the runner passes it (the part used here). */
+type RunTask = TaskNode & { suite?: object; file?: object }
 type Runner = {
+  onCollected?(this: unknown, files: TaskNode[]): unknown
+  onBeforeRunTask?(this: unknown, test: RunTask): unknown
+  onBeforeRunSuite?(this: unknown, suite: RunTask): unknown
   importFile(this: unknown, filepath: string, source: 'setup' | 'collect'): unknown
   onBeforeTryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
   onAfterRetryTask?(this: unknown, test: TrackedTest, options: unknown): unknown
@@ -44,6 +50,7 @@ for (let i = process.execArgv.indexOf(self); i !== -1; i = process.execArgv.inde
  * through `importFile`.
  */
 function patch(vitest: VitestIndex, Runner: RunnerClass): void {
+  patchOneTest(Runner)
   const { createTracker } = require('./track.cjs') as { createTracker(): Tracker | undefined }
   const tracker = createTracker()
   if (!tracker) return
@@ -77,11 +84,55 @@ function patch(vitest: VitestIndex, Runner: RunnerClass): void {
   }
 }
 
+/** `isolation: 'test'`: the index of this sandbox's test, from the pool's `run` message (see `patchOneTest`). */
+let testIndex: number | undefined
+/** The real one: a file's module scope may have installed fake timers by the time it is used. */
+const realSetImmediate = globalThis.setImmediate
+
+/**
+ * `isolation: 'test'`: once the file is collected, and only after Vitest has sent the whole tree to
+ * the runner as stock would run it (its runner calls this method after its own RPC), every test but
+ * this sandbox's own is skipped. Skipped, they keep their snapshots (Vitest marks a skipped test's
+ * snapshots checked), and the suites left without a test run no hooks.
+ *
+ * Where stock would have run such a task, its runner moved the worker's current task (to which
+ * console output is attributed) past it; a skipped one leaves it in place (a suite) or untouched (a
+ * test). Both are moved on here as stock would, so a file's `afterAll` prints under the file.
+ */
+function patchOneTest(Runner: RunnerClass): void {
+  const proto = Runner.prototype
+  const { onCollected, onBeforeRunTask, onBeforeRunSuite } = proto
+  const skipped = new WeakSet<object>()
+  proto.onCollected = async function (files) {
+    await onCollected?.call(this, files)
+    if (testIndex === undefined) return
+    // The tree went out through an RPC call that may be posted a tick later: change it after that.
+    await new Promise((r) => realSetImmediate(r))
+    for (const file of files) for (const t of keepOnlyTest(file, testIndex) ?? []) skipped.add(t)
+  }
+  const moveOn = (runner: unknown, task: RunTask) => {
+    const state = (runner as { workerState?: { current?: unknown } }).workerState
+    if (state && skipped.has(task)) state.current = task.suite || task.file
+  }
+  proto.onBeforeRunTask = async function (test) {
+    await onBeforeRunTask?.call(this, test)
+    moveOn(this, test)
+  }
+  proto.onBeforeRunSuite = async function (suite) {
+    await onBeforeRunSuite?.call(this, suite)
+    moveOn(this, suite)
+  }
+}
+
 const require = createRequire(import.meta.url)
 
 /** Our listener of the pool's messages, run before Vitest's own. */
 function onMessage(m: unknown): void {
   const type = (m as { type?: unknown } | null)?.type
+  if (type === 'run') {
+    const index = (m as Record<string, unknown>)[TEST_INDEX_KEY]
+    testIndex = typeof index === 'number' ? index : undefined
+  }
   if (first) {
     first = false
     if (index) patchWhenLoaded(index)
