@@ -19,13 +19,21 @@ export interface JestTestReport extends TestReport {
   memoryPeakBytes?: number | null
   /** Most tasks (processes + threads) sampled during the test. Approximate. */
   pidsPeak?: number | null
+  /** Processes the kernel's OOM killer killed in the test's sandbox (isolation 'test'). */
+  oomKills?: number
+  /**
+   * isolation 'test': CPU, peak memory, peak pids and OOM kills are those of
+   * the test's own sandbox (its cgroup, else rusage), exact, and include the
+   * sandbox's worker start, the file's module scope and the test's hooks.
+   */
+  exact?: true
 }
 
 /** Jest additions to a file's report. */
 export interface JestFileReport extends FileReport {
   tests: JestTestReport[]
-  /** 'fresh': the figures are the file's own sandbox; 'reuse': deltas of a shared sandbox (see docs/jest.md). */
-  isolation: 'fresh' | 'reuse'
+  /** 'fresh': the figures are the file's own sandbox; 'reuse': deltas of a shared sandbox; 'test': the sum of its tests' sandboxes (see docs/jest.md). */
+  isolation: 'fresh' | 'reuse' | 'test'
   /** The sandbox's hostname. */
   sandbox: string
   /** What the reuse-mode reset did after this file. */
