@@ -10,8 +10,8 @@
  *   runs' buffers in test order read as stock's.
  * - Snapshots: a run marks the snapshots of the tests it skipped as checked
  *   (jest-circus's `_addSnapshotData`), so no run reports them obsolete nor
- *   removes them under `-u`; an obsolete snapshot is one no run checked.
- *   Counts add up. The runs of one file follow each other, so they never
+ *   removes them under `-u`: what a run leaves unchecked is obsolete, as in
+ *   stock Jest. Counts add up. The runs of one file follow each other, so they never
  *   write its `.snap` at once.
  * - Coverage: the runs' maps merged (istanbul-lib-coverage, as Jest merges
  *   the files' maps); V8 coverage entries concatenated.
@@ -169,12 +169,11 @@ export function mergeResults(
 function mergeSnapshots(results: TestResult[]): TestResult['snapshot'] {
   const sum = (k: 'added' | 'matched' | 'unmatched' | 'updated') => results.reduce((a, r) => a + r.snapshot[k], 0)
   const fileDeleted = results.some((r) => r.snapshot.fileDeleted)
-  // Obsolete: unchecked in every run (each run checks its own test's and marks the skipped tests' checked).
-  let unchecked = results[0]?.snapshot.uncheckedKeys ?? []
-  for (const r of results.slice(1)) {
-    const keys = new Set(r.snapshot.uncheckedKeys)
-    unchecked = unchecked.filter((k) => keys.has(k))
-  }
+  // Obsolete: unchecked in any run. Each run marks the snapshots of the tests it skipped as checked, so what one
+  // leaves unchecked belongs to no test of the file, or is one its own test no longer takes (as in stock Jest).
+  // (Not "in every run": a test's own stale snapshot is unchecked only in its run. Under -u the first run
+  // that sees an obsolete snapshot removes it.)
+  const unchecked = [...new Set(results.flatMap((r) => r.snapshot.uncheckedKeys))]
   return {
     added: sum('added'),
     fileDeleted,

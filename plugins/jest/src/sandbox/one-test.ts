@@ -18,12 +18,12 @@
 import type { Circus } from '@jest/types'
 import type { PlanMessage } from '../messages'
 
+type Write = (...args: unknown[]) => boolean
 /** Jest's test console, as far as this needs it: BufferedConsole (`_buffer`), or CustomConsole under --verbose (writes at once). */
 interface TestConsole {
   _buffer?: unknown[]
-  _stdout?: unknown
-  _log?: (type: string, message: string) => void
-  _logError?: (type: string, message: string) => void
+  _stdout?: { write: Write }
+  _stderr?: { write: Write }
 }
 
 function pathOf(test: Circus.TestEntry): string[] {
@@ -66,16 +66,18 @@ export class OneTest {
   constructor(index: number, console: unknown) {
     this.#index = index
     this.#console = (console ?? {}) as TestConsole
-    // --verbose prints as it logs: there, dropped output must never be written.
+    // --verbose prints as it logs: there, what is dropped is never written. Its streams are muted rather than
+    // its methods wrapped: a wrapper would be one more stack frame, and Jest names a line's origin by counting them.
     const c = this.#console
-    if (c._stdout !== undefined) {
-      for (const m of ['_log', '_logError'] as const) {
-        const original = c[m]
-        if (typeof original === 'function') {
-          c[m] = (type, message) => {
-            if (this.#droppingFrom === undefined) original.call(c, type, message)
-          }
-        }
+    const dropping = () => this.#droppingFrom !== undefined
+    for (const stream of new Set([c._stdout, c._stderr])) {
+      if (typeof stream?.write !== 'function') continue
+      const write = stream.write
+      stream.write = function (this: unknown, ...args: unknown[]) {
+        if (!dropping()) return write.apply(this, args)
+        const done = args.find((a) => typeof a === 'function') as (() => void) | undefined
+        done?.()
+        return true
       }
     }
     // The module scope's output is the first test's.
