@@ -109,6 +109,14 @@ describe('jest: isolation test', () => {
     expect(tests(control)['proof.test.js']?.map((t) => (t as { status: string }).status)).toEqual(['passed', 'failed'])
   })
 
+  it('is chosen per file by the `@jest-environment-options` docblock', async () => {
+    const p = copy('per-test')
+    const r = await runJest(p, ['docblock'], { PER_TEST_ISOLATION: 'reuse' })
+    expect(r.code, output(r)).toBe(0)
+    expect(r.results.numPassedTests).toBe(2)
+    expect(r.usage?.files[0]?.isolation).toBe('test')
+  })
+
   it("each test's CPU, peak memory, peak pids and OOM kill are its own sandbox's: the hog fails alone", {
     tags: ['root'],
   }, async () => {

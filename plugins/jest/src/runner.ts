@@ -372,6 +372,8 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     let next: Promise<SandboxWorker> | undefined
     try {
       for (let k = 0; sw; k++) {
+        // The next test's sandbox starts with this one's run (the first run's plan says whether there is one).
+        if (k > 0 && k + 1 < n) next ??= start(k + 1)
         let plan: PlanMessage | undefined
         const run = await sw.run(request, (event, payload) => {
           if (event === PLAN_EVENT) {
