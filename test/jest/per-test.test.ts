@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { pidsWithMarker, uniqueSleep } from '../helpers.ts'
+import { pidsWithMarker, root, uniqueSleep } from '../helpers.ts'
 import { type JestRun, output, type Project, project, runJest, withoutUsage } from './helpers.ts'
 
 const projects: Project[] = []
@@ -107,6 +107,17 @@ describe('jest: isolation test', () => {
     const control = await runJest(p, ['proof'], { SLEEP_MARKER: uniqueSleep(), PER_TEST_ISOLATION: 'fresh' })
     expect(control.code, output(control)).toBe(1)
     expect(tests(control)['proof.test.js']?.map((t) => (t as { status: string }).status)).toEqual(['passed', 'failed'])
+  })
+
+  it('examples/jest-per-test passes with it, and fails with a sandbox per file', async () => {
+    const p = project('jest-per-test', {}, join(root, 'examples'))
+    projects.push(p)
+    const r = await runJest(p)
+    expect(r.code, output(r)).toBe(0)
+    expect(r.results.numPassedTests).toBe(2)
+    expect(r.stderr).toContain('sleep 600')
+    const control = await runJest(p, [], { EXAMPLE_ISOLATION: 'fresh' })
+    expect(control.code, output(control)).toBe(1)
   })
 
   it('is chosen per file by the `@jest-environment-options` docblock', async () => {
