@@ -10,7 +10,17 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pidsWithMarker, root, uniqueSleep } from '../helpers.ts'
-import { type JestRun, output, type Project, project, runJest, withoutUsage } from './helpers.ts'
+import {
+  eventually,
+  type JestRun,
+  output,
+  type Project,
+  pidsWithEnv,
+  project,
+  runJest,
+  startJest,
+  withoutUsage,
+} from './helpers.ts'
 
 const projects: Project[] = []
 function copy(name: string): Project {
@@ -119,6 +129,63 @@ describe('jest: isolation test', () => {
     const control = await runJest(p, [], { EXAMPLE_ISOLATION: 'fresh' })
     expect(control.code, output(control)).toBe(1)
   })
+
+  it('watch mode: a changed file runs again, a new sandbox per test; stopping Jest leaves none, the one started ahead included', async () => {
+    const p = copy('per-test')
+    const run = `watch-${uniqueSleep()}`
+    const body = (title: string) =>
+      ['one', 'two', 'three']
+        .map((t) => `test('${t} ${title}', () => console.log('sandbox ' + require('node:os').hostname()))\n`)
+        .join('')
+    p.write('watched.test.js', body('(first run)'))
+    const child = startJest(p, ['--watchAll', 'watched'], { NSISO_JEST_RUN: run })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      out += d
+    })
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    try {
+      const runs = () => out.split('Ran all test suites').length - 1
+      const sandboxes = () => new Set([...out.matchAll(/sandbox (ns-isolated-[0-9a-f]+)/g)].map((m) => m[1])).size
+      expect(await eventually(() => runs() >= 1, 60_000), out).toBe(true)
+      expect(sandboxes(), out).toBe(3)
+      p.write('watched.test.js', body('(second run)'))
+      expect(await eventually(() => runs() >= 2, 60_000), out).toBe(true)
+      expect(out).toContain('three (second run)')
+      expect(sandboxes(), out).toBe(6)
+      expect(out).not.toContain('✕')
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+    expect(await eventually(() => pidsWithEnv('NSISO_JEST_RUN', run).length === 0)).toBe(true)
+  }, 180_000)
+
+  it('SIGTERM to Jest during a per-test run: no sandbox is left, the next one started ahead included', async () => {
+    const p = copy('per-test')
+    const marker = uniqueSleep()
+    const run = `stop-${marker}`
+    p.write(
+      'stopped.test.js',
+      `const { spawn } = require('node:child_process')
+test('sleeps until Jest is stopped', async () => {
+  await new Promise((resolve) => spawn('sleep', [process.env.SLEEP_MARKER], { stdio: 'ignore' }).once('exit', resolve))
+}, 600000)
+test('never runs', () => {})
+test('never runs either', () => {})
+`,
+    )
+    const child = startJest(p, ['stopped'], { SLEEP_MARKER: marker, NSISO_JEST_RUN: run })
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    expect(await eventually(() => pidsWithMarker(marker).length > 0, 60_000)).toBe(true)
+    child.kill('SIGTERM')
+    await exited
+    expect(await eventually(() => pidsWithEnv('NSISO_JEST_RUN', run).length === 0)).toBe(true)
+    expect(pidsWithMarker(marker)).toEqual([])
+  }, 120_000)
 
   it('is chosen per file by the `@jest-environment-options` docblock', async () => {
     const p = copy('per-test')
