@@ -300,7 +300,7 @@ test('never runs either', () => {})
       if (env.DROP_HINT && args.includes('-u')) expect(isoP.read(snap)).not.toContain('hint')
     }
     expect(isoP.read(snap)).toContain('"value": "second"')
-  })
+  }, 600_000)
 
   it("coverage: the tests' sandboxes' maps merged cover what stock Jest's run covers", async () => {
     const p = copy('per-test-parity')

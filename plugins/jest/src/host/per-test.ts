@@ -13,15 +13,16 @@
  *   removes them under `-u`: what a run leaves unchecked is obsolete, as in
  *   stock Jest. Counts add up. The runs of one file follow each other, so they never
  *   write its `.snap` at once.
- * - Coverage: the runs' maps merged (istanbul-lib-coverage, as Jest merges
- *   the files' maps); V8 coverage entries concatenated.
+ * - Coverage: the runs' maps merged (the running Jest's istanbul-lib-coverage,
+ *   with which it merges the files' maps); V8 coverage entries concatenated.
  * - A run that crashed, was OOM-killed or hit a cap fails its test alone.
  */
 import { relative } from 'node:path'
 import type { AssertionResult, TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import { createCoverageMap } from 'istanbul-lib-coverage'
+import type * as IstanbulCoverage from 'istanbul-lib-coverage'
 import type { SandboxResult } from 'ns-isolated'
+import { requireFromJestReporters } from '../jest-modules'
 import type { PlanMessage } from '../messages'
 import type { JestFileReport, JestTestReport } from '../report'
 import { capMessage, freshReport, messageUtil } from './outcome'
@@ -157,6 +158,8 @@ export function mergeResults(
   if (memory.length > 0) merged.memoryUsage = Math.max(...memory)
   const coverage = results.filter((r) => r.coverage)
   if (coverage.length > 0) {
+    // Jest's own copy, as its coverage reporter merges the files' maps.
+    const { createCoverageMap } = requireFromJestReporters()('istanbul-lib-coverage') as typeof IstanbulCoverage
     const map = createCoverageMap({})
     for (const r of coverage) map.merge(r.coverage as NonNullable<TestResult['coverage']>)
     merged.coverage = map.toJSON()
