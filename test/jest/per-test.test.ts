@@ -13,6 +13,7 @@ import { pidsWithMarker, root, uniqueSleep } from '../helpers.ts'
 import {
   eventually,
   type JestRun,
+  jestMajor,
   output,
   type Project,
   pidsWithEnv,
@@ -46,9 +47,12 @@ function tests(r: JestRun): Record<string, unknown[]> {
       const {
         duration,
         startAt: _startAt,
+        numPassingAsserts,
         ...rest
-      } = a as typeof a & { duration?: number | null; startAt?: number | null }
-      return withoutInternalFrames({ ...rest, duration: typeof duration })
+      } = a as typeof a & { duration?: number | null; startAt?: number | null; numPassingAsserts?: number }
+      // Jest 29 counts a test's passing assertions with its neighbours' (one per process here): Jest 30's only.
+      const asserts = jestMajor() >= 30 ? { numPassingAsserts } : {}
+      return withoutInternalFrames({ ...rest, ...asserts, duration: typeof duration })
     })
   }
   return out
@@ -296,7 +300,9 @@ test('never runs either', () => {})
       const inDir = (r: JestRun, dir: string) => JSON.parse(JSON.stringify(tests(r)).replaceAll(dir, '<dir>'))
       expect(inDir(isolated, isoP.dir), step).toEqual(inDir(stock, stockP.dir))
       expect(isoP.read(snap), step).toEqual(stockP.read(snap))
-      expect(summary.unchecked, step).toBe(obsolete)
+      // Jest 29 itself reads a skipped test's hinted snapshot as obsolete (Jest 30 does not): as stock, above.
+      const jest29 = jestMajor() < 30 && args.includes('-t') ? 1 : 0
+      expect(summary.unchecked, step).toBe(obsolete + jest29)
       if (env.DROP_HINT && args.includes('-u')) expect(isoP.read(snap)).not.toContain('hint')
     }
     expect(isoP.read(snap)).toContain('"value": "second"')

@@ -110,7 +110,8 @@ export default class NsIsolatedEnvironment implements JestEnvironment {
     const index = process.env[TEST_INDEX_ENV]
     // Not the tests' to see (a test's `process.env` is a copy of the worker's).
     delete process.env[TEST_INDEX_ENV]
-    if (this.#isolation === 'test' && index !== undefined) this.#oneTest = new OneTest(Number(index), context.console)
+    if (this.#isolation === 'test' && index !== undefined)
+      this.#oneTest = new OneTest(Number(index), context.console, this.#inner.global)
   }
 
   get global(): JestEnvironment['global'] {

@@ -26,6 +26,27 @@ interface TestConsole {
   _stderr?: { write: Write }
 }
 
+/** jest-snapshot's SnapshotState, as far as this needs it (Jest 29 and 30). */
+interface SnapshotState {
+  markSnapshotsAsCheckedForTest?(testName: string): void
+  _uncheckedKeys?: Set<string>
+}
+/** Where `expect` keeps its state, the snapshot state among it, on the test's global (expect's own symbol). */
+const EXPECT_STATE = Symbol.for('$$jest-matchers-object')
+
+/**
+ * Marks a skipped test's snapshots checked, hinted ones too (`name: hint 1`),
+ * as Jest 30's `_addSnapshotData` does for every skipped test; Jest 29's
+ * misses the hinted ones, which would read as obsolete in every other run
+ * (and go under `-u`).
+ */
+function markChecked(snapshots: SnapshotState, testName: string): void {
+  snapshots.markSnapshotsAsCheckedForTest?.(testName)
+  for (const key of snapshots._uncheckedKeys ?? []) {
+    if (key.replace(/ \d+$/, '').startsWith(`${testName}: `)) snapshots._uncheckedKeys?.delete(key)
+  }
+}
+
 function pathOf(test: Circus.TestEntry): string[] {
   const path = [test.name]
   for (let b = test.parent; b?.parent; b = b.parent) path.unshift(b.name)
@@ -55,7 +76,10 @@ function stockRuns(test: Circus.TestEntry, state: Circus.State): boolean {
 export class OneTest {
   readonly #index: number
   readonly #console: TestConsole
+  readonly #global: Record<symbol, unknown>
   #target: Circus.TestEntry | undefined
+  /** The tests stock Jest runs that this sandbox skipped. */
+  #skipped: Circus.TestEntry[] = []
   /** The describes whose beforeAll / afterAll output this sandbox keeps. */
   readonly #firstOf = new Set<Circus.DescribeBlock>()
   readonly #lastOf = new Set<Circus.DescribeBlock>()
@@ -63,8 +87,9 @@ export class OneTest {
   /** Where in the console's buffer the output this sandbox drops began; undefined while it keeps it. */
   #droppingFrom: number | undefined
 
-  constructor(index: number, console: unknown) {
+  constructor(index: number, console: unknown, global: object) {
     this.#index = index
+    this.#global = global as Record<symbol, unknown>
     this.#console = (console ?? {}) as TestConsole
     // --verbose prints as it logs: there, what is dropped is never written. Its streams are muted rather than
     // its methods wrapped: a wrapper would be one more stack frame, and Jest names a line's origin by counting them.
@@ -100,7 +125,10 @@ export class OneTest {
           if (!seen.has(b) && t === target) this.#firstOf.add(b)
           seen.add(b)
         }
-        if (t !== target) t.mode = 'skip'
+        if (t !== target) {
+          t.mode = 'skip'
+          this.#skipped.push(t)
+        }
       }
       for (let i = runnable.length - 1, seenLast = new Set<Circus.DescribeBlock>(); i >= 0; i--) {
         const t = all[runnable[i] as number] as Circus.TestEntry
@@ -134,11 +162,16 @@ export class OneTest {
       case 'test_done':
         if (event.test === this.#target) this.#drop()
         break
-      case 'run_finish':
+      case 'run_finish': {
+        // circus adds the snapshot figures next: the tests skipped here keep their snapshots.
+        const state = this.#global[EXPECT_STATE] as { state?: { snapshotState?: SnapshotState } } | undefined
+        const snapshots = state?.state?.snapshotState
+        if (snapshots) for (const t of this.#skipped) markChecked(snapshots, idOf(t))
         // Jest reads the console's buffer next: what was dropped goes now.
         this.#keep()
         if (!this.#last) this.#drop()
         break
+      }
     }
   }
 
