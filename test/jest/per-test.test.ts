@@ -260,15 +260,17 @@ test('never runs either', () => {})
     expect(isolated.usage?.files[0]?.tests).toHaveLength(15)
   })
 
-  it('-t, .only, retries: as stock Jest', async () => {
+  it('-t, .only, retries, a buffered console: as stock Jest', async () => {
     const p = copy('per-test-parity')
-    for (const args of [['tree', '-t', 'outer|same'], ['only'], ['retry']]) {
+    // (--verbose=false: the console buffered and printed after the file, not written as it logs)
+    for (const args of [['tree', '-t', 'outer|same'], ['tree', '--verbose=false'], ['only'], ['retry']]) {
       const stock = await runJest(p, [...STOCK, ...args])
       const isolated = await runJest(p, args)
       expect(isolated.code, output(isolated)).toBe(stock.code)
       expect(tests(isolated), args.join(' ')).toEqual(tests(stock))
       expect(counts(isolated)).toEqual(counts(stock))
       expect(text(isolated)).toEqual(text(stock))
+      if (args[0] === 'tree') expect(text(isolated)).toContain('module scope')
     }
   }, 300_000)
 
