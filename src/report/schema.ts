@@ -122,9 +122,9 @@ export interface TestReport {
   leaked?: LeakReport[]
   /** True when the test had a sandbox of its own with a cgroup: `cpuMs` and the figures below are exact (see the module doc). */
   exact?: boolean
-  /** Peak memory of the test's own sandbox (set when it had one), as `FileReport.memoryPeakBytes`. */
+  /** Peak memory of the test's own sandbox (set when it had one), as `FileReport.memoryPeakBytes`; without `exact`, a front door's approximation (Jest samples it). */
   memoryPeakBytes?: number | null
-  /** Peak tasks of the test's own sandbox (set when it had one). */
+  /** Peak tasks of the test's own sandbox (set when it had one); without `exact`, a front door's approximation. */
   pidsPeak?: number | null
   /** OOM kills in the test's own sandbox (set when it had one). */
   oomKills?: number

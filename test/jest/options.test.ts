@@ -19,7 +19,7 @@ describe('jest: options', () => {
   const preset = 'jest-environment-ns-isolated'
   const cases: [string, object, string][] = [
     ['leaks', { leaks: 'sometimes' }, "option `leaks` must be one of 'report', 'fail', 'ignore'; got 'sometimes'."],
-    ['isolation', { isolation: 'shared' }, "option `isolation` must be one of 'fresh', 'reuse'; got 'shared'."],
+    ['isolation', { isolation: 'shared' }, "option `isolation` must be one of 'fresh', 'reuse', 'test'; got 'shared'."],
     ['a typo', { memroy: '1G' }, 'unknown option `memroy`. Known options:'],
     [
       'memory',

@@ -23,7 +23,10 @@ import { type Fallback, type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEY
 export interface NsIsolatedJestOptions extends SandboxOptions {
   /** Processes a file leaves running: 'report' (default) in the usage report, 'fail' the test too, 'ignore'. */
   leaks?: LeakPolicy
-  /** 'reuse' (default): one sandbox per worker, reset between files; 'fresh': new namespaces for every file. */
+  /**
+   * 'reuse' (default): one sandbox per worker, reset between files; 'fresh': new namespaces for every file;
+   * 'test': for every test (the file's module scope and hooks run again in each test's sandbox).
+   */
   isolation?: Isolation
   /** Where the host refuses namespaces: 'error' (default) fails naming the fix; 'subreaper' runs files without them, reported. */
   fallback?: Fallback

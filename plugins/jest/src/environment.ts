@@ -23,8 +23,9 @@ import type * as JestEnvironmentNode from 'jest-environment-node'
 import type * as JestWorker from 'jest-worker'
 import { INSIDE_ENV } from 'ns-isolated/sandbox'
 import { requireFromJestRunner } from './jest-modules'
-import { FILE_EVENT, type FileMessage, NO_NAMESPACES_ENV } from './messages'
+import { FILE_EVENT, type FileMessage, NO_NAMESPACES_ENV, PLAN_EVENT, TEST_INDEX_ENV } from './messages'
 import { DEFAULT_ISOLATION, type Isolation, splitOptions } from './options'
+import { OneTest } from './sandbox/one-test'
 import { killAll, resetForNextFile, type SandboxState, sandboxState } from './sandbox/reset'
 import { UsageTracker } from './sandbox/tracker'
 
@@ -53,6 +54,14 @@ function testPathOf(test: Circus.TestEntry): string[] {
   return path
 }
 
+function sendToRunner(message: [string, unknown]): void {
+  try {
+    messageParent(message)
+  } catch {
+    // not under jest-worker (cannot happen with our runner): the figures are lost, the tests are not
+  }
+}
+
 /** An environment class as Jest loads it (`new TestEnvironment(config, context)`). */
 export type EnvironmentClass = new (config: JestEnvironmentConfig, context: EnvironmentContext) => JestEnvironment
 
@@ -76,6 +85,8 @@ export default class NsIsolatedEnvironment implements JestEnvironment {
   readonly #namespaces: boolean
   readonly #isolation: Isolation
   #tracker: UsageTracker | undefined
+  /** isolation 'test': the one test of the file this sandbox runs. */
+  readonly #oneTest: OneTest | undefined
 
   constructor(config: JestEnvironmentConfig, context: EnvironmentContext) {
     const where = whereAmI()
@@ -92,7 +103,15 @@ export default class NsIsolatedEnvironment implements JestEnvironment {
     this.#testPath = context.testPath
     this.#sandbox = where.sandbox
     this.#namespaces = where.namespaces
-    this.#isolation = jest.isolation === 'fresh' || jest.isolation === 'reuse' ? jest.isolation : DEFAULT_ISOLATION
+    this.#isolation =
+      jest.isolation === 'fresh' || jest.isolation === 'reuse' || jest.isolation === 'test'
+        ? jest.isolation
+        : DEFAULT_ISOLATION
+    const index = process.env[TEST_INDEX_ENV]
+    // Not the tests' to see (a test's `process.env` is a copy of the worker's).
+    delete process.env[TEST_INDEX_ENV]
+    if (this.#isolation === 'test' && index !== undefined)
+      this.#oneTest = new OneTest(Number(index), context.console, this.#inner.global)
   }
 
   get global(): JestEnvironment['global'] {
@@ -121,6 +140,10 @@ export default class NsIsolatedEnvironment implements JestEnvironment {
   }
 
   async handleTestEvent(event: Circus.Event, state: Circus.State): Promise<void> {
+    if (this.#oneTest) {
+      if (event.name === 'run_start') sendToRunner([PLAN_EVENT, this.#oneTest.start(state)])
+      else this.#oneTest.event(event)
+    }
     if (event.name === 'test_start') this.#tracker?.testStart(testPathOf(event.test))
     else if (event.name === 'test_done') this.#tracker?.testDone()
     await this.#inner.handleTestEvent?.(event as never, state)
@@ -151,11 +174,7 @@ export default class NsIsolatedEnvironment implements JestEnvironment {
       // Node writes its compile cache (compileCache, NODE_COMPILE_CACHE) at exit, and a fresh
       // worker is ended by SIGTERM the moment its result is in: write what this worker compiled now.
       flushCompileCache?.()
-      try {
-        messageParent([FILE_EVENT, message])
-      } catch {
-        // not under jest-worker (cannot happen with our runner): the figures are lost, the tests are not
-      }
+      sendToRunner([FILE_EVENT, message])
     }
     await this.#inner.teardown()
   }

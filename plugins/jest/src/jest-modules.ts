@@ -32,3 +32,15 @@ export function requireFromJestRunner(): NodeJS.Require {
   else cached = require
   return cached
 }
+
+/**
+ * `require` as the running Jest's coverage reporter (@jest/reporters, a
+ * dependency of @jest/core) sees it: for istanbul-lib-coverage, with which
+ * Jest merges its files' coverage maps. Host side only (the runner's
+ * process has loaded @jest/core).
+ */
+export function requireFromJestReporters(): NodeJS.Require {
+  const core = Object.keys(require.cache).find((p) => CORE.test(p))
+  const from = core ? createRequire(core) : requireFromJestRunner()
+  return createRequire(from.resolve('@jest/reporters'))
+}

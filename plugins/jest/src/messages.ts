@@ -9,6 +9,29 @@
 export const FILE_EVENT = 'ns-isolated:file'
 
 /**
+ * `isolation: 'test'`: which of the file's tests this worker's sandbox runs
+ * (its index among the tests stock Jest would run, in tree order), set by the
+ * runner on each sandbox it starts for the file.
+ */
+export const TEST_INDEX_ENV = 'NS_ISOLATED_JEST_TEST'
+
+/** The custom message that carries a per-test run's plan (`PlanMessage`), sent when the tests start. */
+export const PLAN_EVENT = 'ns-isolated:plan'
+
+/**
+ * `isolation: 'test'`: the file's tests as one sandbox found them when they
+ * started (circus's `run_start`, after the file's module scope defined them).
+ */
+export interface PlanMessage {
+  /** Every test, [...describe blocks, title], in tree order. */
+  tests: string[][]
+  /** Indices into `tests` of the tests stock Jest would run (not skipped, todo, filtered or unfocused). */
+  runnable: number[]
+  /** The index into `runnable` of the test this sandbox runs; null when there is none to run. */
+  target: number | null
+}
+
+/**
  * Set by the runner in a worker it started without namespaces (`fallback:
  * 'subreaper'`), to why there are none: the environment then knows it runs
  * under the runner's launcher, and the tracker that /proc is the host's.

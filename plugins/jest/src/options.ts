@@ -15,8 +15,8 @@ import type { LeakPolicy } from 'ns-isolated'
 /** What to do about processes a file leaves running (the core's). */
 export type { LeakPolicy }
 
-/** New namespaces for every file, or one sandbox per worker reset between files. */
-export type Isolation = 'fresh' | 'reuse'
+/** New namespaces for every file, one sandbox per worker reset between files, or new namespaces for every test. */
+export type Isolation = 'fresh' | 'reuse' | 'test'
 /** The default mode (docs/jest.md, "Modes"); 'fresh' is one option away. */
 export const DEFAULT_ISOLATION: Isolation = 'reuse'
 /** What to do where the host refuses namespaces: fail (naming the fix), or run without them. */

@@ -13,19 +13,20 @@ import type { ResetReport } from './messages'
 
 export type { CapHit, FileReport, LeakReport, RunReport } from 'ns-isolated'
 
-/** Jest additions to a test's report (additive to the core's version 1 shape). */
-export interface JestTestReport extends TestReport {
-  /** Peak RSS of the worker during the test (VmHWM, reset at test start; shared pages included) plus the RSS of its other processes at the end. Approximate. */
-  memoryPeakBytes?: number | null
-  /** Most tasks (processes + threads) sampled during the test. Approximate. */
-  pidsPeak?: number | null
-}
+/**
+ * A test's report: the core's. Jest also fills `memoryPeakBytes` and
+ * `pidsPeak` in the other modes, sampled in the worker (approximate, without
+ * `exact`): the worker's peak RSS during the test (VmHWM, reset at the
+ * test's start) plus its other processes' RSS at the end, and the most tasks
+ * seen.
+ */
+export type JestTestReport = TestReport
 
 /** Jest additions to a file's report. */
 export interface JestFileReport extends FileReport {
   tests: JestTestReport[]
-  /** 'fresh': the figures are the file's own sandbox; 'reuse': deltas of a shared sandbox (see docs/jest.md). */
-  isolation: 'fresh' | 'reuse'
+  /** 'fresh': the figures are the file's own sandbox; 'reuse': deltas of a shared sandbox; 'test': the sum of its tests' sandboxes (see docs/jest.md). */
+  isolation: 'fresh' | 'reuse' | 'test'
   /** The sandbox's hostname. */
   sandbox: string
   /** What the reuse-mode reset did after this file. */

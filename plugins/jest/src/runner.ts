@@ -50,12 +50,13 @@ import {
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
 import { HostPaths } from './host/paths'
+import { mergeResults, perTestReport, runsNeeded, type TestRun } from './host/per-test'
 import { type FileRun, SandboxWorker } from './host/sandbox-worker'
 import { select } from './host/select'
 import { createStatusDir } from './host/status-dir'
 import { resolveJestOptions } from './host/validate'
 import { requireFromJestRunner } from './jest-modules'
-import { NO_NAMESPACES_ENV } from './messages'
+import { NO_NAMESPACES_ENV, PLAN_EVENT, type PlanMessage, TEST_INDEX_ENV } from './messages'
 import { JEST_KEYS, type JestOptions, NODE_ENV_KEYS, splitOptions } from './options'
 
 const { EmittingTestRunner } = requireFromJestRunner()('jest-runner') as typeof JestRunner
@@ -213,7 +214,8 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     const byKey = new Map<string, Planned[]>()
     for (const p of planned) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p])
 
-    const newWorker = async (p: Planned, slot: number, files: Planned[]): Promise<SandboxWorker> => {
+    /** `index`: isolation 'test', the test (among those stock Jest runs) the sandbox runs. */
+    const newWorker = async (p: Planned, slot: number, files: Planned[], index?: number): Promise<SandboxWorker> => {
       const { sandbox } = splitOptions(p.all)
       const writable = new Set<string>()
       const keep = new Set<string>()
@@ -236,6 +238,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         env: {
           ...compileCache?.env,
           ...(missing ? { [NO_NAMESPACES_ENV]: describeMissingIsolation({ missingIsolation: missing }) } : {}),
+          ...(index === undefined ? {} : { [TEST_INDEX_ENV]: String(index) }),
         },
         keep: [...keep],
         workerId: slot,
@@ -274,6 +277,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       try {
         if (watcher.isInterrupted()) throw new CancelRun()
         const reuse = p.options.isolation === 'reuse'
+        const perTest = p.options.isolation === 'test'
         let sw: SandboxWorker
         const reuseKey = `${slot}\0${p.key}`
         const existing = reuse ? reused.get(reuseKey) : undefined
@@ -285,7 +289,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         }
         if (existing) sw = existing
         else {
-          sw = await newWorker(p, slot, reuse ? (byKey.get(p.key) ?? []) : [p])
+          sw = await newWorker(p, slot, reuse ? (byKey.get(p.key) ?? []) : [p], perTest ? 0 : undefined)
           if (reuse) reused.set(reuseKey, sw)
         }
         const hostError = await p.hostError
@@ -298,6 +302,11 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
           throw hostError
         }
         await this.#events.emit('test-file-start', [p.test])
+        if (perTest) {
+          const start = (k: number) => newWorker(p, slot, [p], k)
+          await this.#runPerTest(p, sw, start, request(p.test), onEvent, watcher, live)
+          return
+        }
         const started = performance.now()
         const run = await sw.run(request(p.test), onEvent)
         const wallMs = performance.now() - started
@@ -338,6 +347,73 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       process.removeListener('exit', removeStatusDir)
     }
     await Promise.race([all, onInterrupt]).then(cleanup, cleanup)
+  }
+
+  /**
+   * isolation 'test' (host/per-test.ts): the file's runs one after another,
+   * one sandbox per test stock Jest would run; the first run's plan says how
+   * many. The next sandbox starts while a test runs, so its worker's start
+   * overlaps the test. Jest's reporters see one file: its start, its tests'
+   * own events (a todo test's once), one merged result.
+   */
+  async #runPerTest(
+    p: Planned,
+    first: SandboxWorker,
+    start: (k: number) => Promise<SandboxWorker>,
+    request: Parameters<SandboxWorker['run']>[0],
+    onEvent: (event: string, payload: unknown) => void,
+    watcher: TestWatcher,
+    live: Set<SandboxWorker>,
+  ): Promise<void> {
+    const runs: TestRun[] = []
+    const started = performance.now()
+    let n = 1
+    let sw: SandboxWorker | undefined = first
+    let next: Promise<SandboxWorker> | undefined
+    try {
+      for (let k = 0; sw; k++) {
+        // The next test's sandbox starts with this one's run (the first run's plan says whether there is one).
+        if (k > 0 && k + 1 < n) next ??= start(k + 1)
+        let plan: PlanMessage | undefined
+        const run = await sw.run(request, (event, payload) => {
+          if (event === PLAN_EVENT) {
+            plan = payload as PlanMessage
+            if (k === 0) n = runsNeeded(plan)
+            if (k + 1 < n) next ??= start(k + 1)
+            return
+          }
+          if (k > 0 && event === 'test-case-result' && (payload as [string, { status?: string }])[1]?.status === 'todo')
+            return
+          onEvent(event, payload)
+        })
+        const ended = await sw.end()
+        live.delete(sw)
+        if (k === 0 && (run.result === undefined || run.error !== undefined)) {
+          // The file failed as a whole (its worker died, a cap, a setup error): as in 'fresh' mode.
+          await this.#finishFresh(p, run, ended, p.missing)
+          return
+        }
+        runs.push({ run, plan, ended })
+        if (k + 1 >= n) break
+        if (watcher.isInterrupted()) throw new CancelRun()
+        sw = await (next ?? start(k + 1))
+        next = undefined
+      }
+    } finally {
+      // A sandbox started ahead for a run that will not come (the file failed, or the run was interrupted).
+      if (next)
+        void next.then(
+          (w) => {
+            live.delete(w)
+            return w.end()
+          },
+          () => {},
+        )
+    }
+    const wallMs = performance.now() - started
+    const result = mergeResults(runs, p.test.context.config, this._globalConfig)
+    const report = perTestReport(p.test.path, runs, this._globalConfig.rootDir, wallMs)
+    await this.#success(p, result, withMissing(report, p.missing))
   }
 
   /** A file that could not run: an option mistake, or a host that cannot set its sandbox up. */

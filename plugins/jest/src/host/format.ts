@@ -36,16 +36,22 @@ export function formatUsageTable(
     .sort((a, b) => (b.test.cpuMs ?? 0) - (a.test.cpuMs ?? 0))
     .slice(0, heaviest)
   if (tests.length > 0) {
+    // isolation 'test': a test's figures are its own sandbox's, exact (no ≈); a run that mixes modes says which are.
+    const exact = tests.filter((x) => x.test.exact).length
+    const all = exact === tests.length
+    const mixed = exact > 0 && !all
+    const approx = all ? '' : ' ≈'
     parts.push(
       formatTable(
         [
           Number.isFinite(heaviest) ? 'heaviest tests' : 'tests',
-          'cpu ≈',
+          `cpu${approx}`,
           'wall',
-          'peak rss ≈',
-          'tasks ≈',
+          all ? 'peak mem' : 'peak rss ≈',
+          `tasks${approx}`,
           'started',
           'leaked',
+          ...(mixed ? ['exact'] : []),
         ],
         tests.map(({ file, test }) => [
           `${file} > ${test.name}`,
@@ -55,10 +61,15 @@ export function formatUsageTable(
           test.pidsPeak == null ? '–' : String(test.pidsPeak),
           String(test.pidsStarted ?? 0),
           String(test.leaked?.length ?? 0),
+          ...(mixed ? [test.exact ? 'yes' : ''] : []),
         ]),
-        { stream, align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'] },
+        { stream, align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'] },
       ),
     )
+    if (exact > 0)
+      parts.push(
+        "exact: the test's own sandbox (isolation 'test'): its worker's start, the file's module scope and hooks included",
+      )
   }
   return `${parts.join('\n')}\n`
 }

@@ -15,7 +15,7 @@ import type { JestOptions } from '../options'
 import { type JestFileReport, type LeakReport, RESULT_KEY, testName } from '../report'
 import type { FileRun } from './sandbox-worker'
 
-const messageUtil = requireFromJestRunner()('jest-message-util') as {
+export const messageUtil = requireFromJestRunner()('jest-message-util') as {
   formatResultsErrors(
     results: TestResult['testResults'],
     config: Config.ProjectConfig,
@@ -152,9 +152,10 @@ function testsOf(run: FileRun, leaked: LeakReport[]): JestFileReport['tests'] {
   })
 }
 
-/** The message of a file that hit a cap. */
-export function capMessage(hit: CapHit): string {
-  return capHitMessage('this test file', hit, `Raise its \`${hit.cap}\` option or make the file lighter.`)
+/** The message of a file (or, isolation 'test', a test) that hit a cap. */
+export function capMessage(hit: CapHit, what: 'this test file' | 'this test' = 'this test file'): string {
+  const lighter = what === 'this test' ? 'the test' : 'the file'
+  return capHitMessage(what, hit, `Raise its \`${hit.cap}\` option or make ${lighter} lighter.`)
 }
 
 /** Attaches the report and applies the cap and leak policies to a successful run's TestResult. */
@@ -175,7 +176,8 @@ export function applyToResult(
   }
   const execErrors: string[] = []
   let changed = false
-  if (report.capHit) execErrors.push(capMessage(report.capHit))
+  // isolation 'test': the test whose sandbox hit the cap fails (host/per-test.ts), not the file.
+  if (report.capHit && report.isolation !== 'test') execErrors.push(capMessage(report.capHit))
   if (options.leaks === 'fail' && report.leaked.length > 0) {
     for (const leak of report.leaked) {
       const text = `ns-isolated: leaked process ${leak.pid} (${leak.command}) was still running when the test file ended (leaks: 'fail'); it was killed.`

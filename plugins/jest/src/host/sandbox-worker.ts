@@ -60,7 +60,7 @@ export interface FileRun {
   cgroupAfter?: ReturnType<NonNullable<SandboxLaunch['cgroup']>['read']>
 }
 
-type WorkerRequest = {
+export type WorkerRequest = {
   config: Config.ProjectConfig
   context: unknown
   globalConfig: Config.GlobalConfig

@@ -57,7 +57,7 @@ export function resolveReportOptions(value: unknown, name = 'report'): ReportOpt
 export function resolveJestOptions(input: Record<string, unknown>): JestOptions {
   return {
     leaks: parseChoice('leaks', input.leaks, ['report', 'fail', 'ignore'] as const, 'report'),
-    isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse'] as const, DEFAULT_ISOLATION),
+    isolation: parseChoice('isolation', input.isolation, ['fresh', 'reuse', 'test'] as const, DEFAULT_ISOLATION),
     fallback: parseChoice('fallback', input.fallback, ['error', 'subreaper'] as const, 'error'),
     report: resolveReportOptions(input.report),
     compileCache: parseFlag('compileCache', input.compileCache, true),
