@@ -256,3 +256,37 @@ let n = 0
 export function uniqueSleep(): string {
   return `1000.${process.pid}${String(Date.now() % 1e6).padStart(6, '0')}${n++}`
 }
+
+/**
+ * The same fixture twice, stock (forks) and isolated, each with its own
+ * cache dir (Vitest orders files by its results cache) and one worker, so
+ * the order is fixed; both are added to `cleanup` for the caller's afterEach.
+ */
+export function stockAndIsolated(
+  cleanup: Project[],
+  fixture: string,
+  { files = {}, plugin = '{}' }: { files?: Record<string, string>; plugin?: string } = {},
+): { stock: Project; iso: Project } {
+  const top = "cacheDir: '.cache',"
+  const stock = project(fixture, { ...files, 'vitest.config.ts': stockConfig("{ pool: 'forks', maxWorkers: 1 }", top) })
+  const iso = project(fixture, {
+    ...files,
+    'vitest.config.ts': config(
+      `{ ...${plugin}, report: { table: false, json: 'ns.json' } }`,
+      "{ environment: 'ns-isolated', maxWorkers: 1 }",
+      top,
+    ),
+  })
+  cleanup.push(stock, iso)
+  return { stock, iso }
+}
+
+/** The verbose reporter's lines up to the summary, without durations, timestamps and the root. */
+export function verboseLines(r: RunOutput, root: string): string[] {
+  const text = r.output.split(root).join('<root>')
+  return text
+    .slice(0, text.indexOf(' Start at '))
+    .split('\n')
+    .map((l) => l.replace(/ \d+(\.\d+)?m?s( |$)/, '$1').trimEnd())
+    .filter((l) => l !== '')
+}

@@ -8,11 +8,21 @@
  * mode re-running the file.
  */
 import { afterEach, describe, expect, test } from 'vitest'
-import { config, type Project, project, type RunOutput, stockConfig, summary, type WatchRun } from './helpers.ts'
+import {
+  config,
+  type Project,
+  project,
+  type RunOutput,
+  stockAndIsolated,
+  summary,
+  verboseLines,
+  type WatchRun,
+} from './helpers.ts'
 
 // A file here runs as one sandbox per test, several times over: a loaded machine (load 60 seen) needs
 // more than the suite's 60 s per test. A bound against hangs, not a speed check.
 const HEAVY = { timeout: 300_000 }
+const PER_TEST = "{ isolation: 'test' }"
 
 const projects: Project[] = []
 let watching: WatchRun | undefined
@@ -25,25 +35,6 @@ afterEach(async () => {
   }
   for (const p of projects.splice(0)) p.cleanup()
 })
-
-/** One project per side, each with its own cache dir (Vitest orders files by its results cache); one worker, so the order is fixed. */
-function pair(files: Record<string, string> = {}, fixture = 'per-test-parity'): { stock: Project; iso: Project } {
-  const top = "cacheDir: '.cache',"
-  const stock = project(fixture, {
-    ...files,
-    'vitest.config.ts': stockConfig("{ pool: 'forks', maxWorkers: 1 }", top),
-  })
-  const iso = project(fixture, {
-    ...files,
-    'vitest.config.ts': config(
-      "{ isolation: 'test', report: { table: false, json: 'ns.json' } }",
-      "{ environment: 'ns-isolated', maxWorkers: 1 }",
-      top,
-    ),
-  })
-  projects.push(stock, iso)
-  return { stock, iso }
-}
 
 type Assertion = { fullName: string; status: string; duration?: number; meta: Record<string, unknown> }
 type JsonReport = {
@@ -72,19 +63,9 @@ async function json(p: Project, args: string[] = []): Promise<{ r: RunOutput; re
   return { r, report: normalised(p, 'results.json') }
 }
 
-/** The verbose reporter's lines up to the summary, without durations and the root. */
-function verbose(r: RunOutput, root: string): string[] {
-  const text = r.output.split(root).join('<root>')
-  return text
-    .slice(0, text.indexOf(' Start at '))
-    .split('\n')
-    .map((l) => l.replace(/ \d+(\.\d+)?m?s( |$)/, '$1').trimEnd())
-    .filter((l) => l !== '')
-}
-
 describe('the same results as stock', HEAVY, () => {
   test('--reporter=json: names, order, states, counts; skip, only, todo, each, retry, repeats, concurrent, expect.assertions, a failing beforeAll', async () => {
-    const { stock, iso } = pair()
+    const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', { plugin: PER_TEST })
     const s = await json(stock, ['main', 'only'])
     const i = await json(iso, ['main', 'only'])
     expect(i.r.code).toBe(1)
@@ -111,10 +92,10 @@ describe('the same results as stock', HEAVY, () => {
   })
 
   test('--reporter=verbose prints the same lines', async () => {
-    const { stock, iso } = pair()
+    const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', { plugin: PER_TEST })
     const s = await stock.run(['main', '--reporter=verbose'])
     const i = await iso.run(['main', '--reporter=verbose'])
-    expect(verbose(i, iso.dir)).toEqual(verbose(s, stock.dir))
+    expect(verboseLines(i, iso.dir)).toEqual(verboseLines(s, stock.dir))
     expect(summary(i.output)).toEqual(summary(s.output))
     // The failing beforeAll ran in both its tests' sandboxes: its suite fails once, with its error once.
     const count = (o: string, what: string) => o.split(what).length - 1
@@ -124,7 +105,7 @@ describe('the same results as stock', HEAVY, () => {
   })
 
   test('-t runs the same tests', async () => {
-    const { stock, iso } = pair()
+    const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', { plugin: PER_TEST })
     const s = await json(stock, ['main', '-t', 'group|each 2'])
     const i = await json(iso, ['main', '-t', 'group|each 2'])
     expect(i.report, i.r.output).toEqual(s.report)
@@ -142,7 +123,7 @@ describe('the same results as stock', HEAVY, () => {
 type Log = { task: string; type: string; content: string }
 
 test("console output: each test's lines are attributed to it as stock does; the file's top-level code and hooks print in every sandbox that ran them", async () => {
-  const { stock, iso } = pair()
+  const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', { plugin: PER_TEST })
   const args = ['console', '--reporter=default', '--reporter=./logs.reporter.ts']
   expect((await stock.run(args)).code).toBe(0)
   expect((await iso.run(args)).code).toBe(0)
@@ -168,7 +149,10 @@ test("console output: each test's lines are attributed to it as stock does; the 
 test('--bail: the tests stock leaves unrun are left so, the file fails as in stock', async () => {
   const bail =
     "import { expect, test } from 'vitest'\ntest('one', () => { expect(1).toBe(2) })\ntest('two', () => {})\ntest('three', () => {})\n"
-  const { stock, iso } = pair({ 'bail.spec.ts': bail })
+  const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', {
+    plugin: PER_TEST,
+    files: { 'bail.spec.ts': bail },
+  })
   const s = await json(stock, ['bail', '--bail=1'])
   const i = await json(iso, ['bail', '--bail=1'])
   expect(i.r.code).toBe(1)
@@ -189,7 +173,10 @@ describe('snapshots', HEAVY, () => {
       .map((l) => l.trim().replace(/\s+/g, ' '))
 
   test('written, matched, obsolete and removed with -u, failed: the same summary and .snap as stock', async () => {
-    const { stock, iso } = pair({ 'snap.spec.ts': file([one, two, three].join('\n')) })
+    const { stock, iso } = stockAndIsolated(projects, 'per-test-parity', {
+      plugin: PER_TEST,
+      files: { 'snap.spec.ts': file([one, two, three].join('\n')) },
+    })
     const both = async (args: string[]) => {
       const s = await stock.run(['snap', ...args])
       const i = await iso.run(['snap', ...args])
@@ -213,7 +200,7 @@ describe('snapshots', HEAVY, () => {
 })
 
 test('coverage from all of a file’s sandboxes merges into stock’s figures', async () => {
-  const { stock, iso } = pair({}, 'coverage')
+  const { stock, iso } = stockAndIsolated(projects, 'coverage', { plugin: PER_TEST })
   const args = [
     '--coverage.enabled',
     '--coverage.provider=v8',

@@ -3,45 +3,20 @@
  * sandboxed files as for stock Vitest's forks pool (JUnit: report.test.ts).
  */
 import { afterEach, expect, test } from 'vitest'
-import { config, type Project, project, type RunOutput, stockConfig } from './helpers.ts'
+import { type Project, stockAndIsolated, verboseLines } from './helpers.ts'
 
 const projects: Project[] = []
 afterEach(() => {
   for (const p of projects.splice(0)) p.cleanup()
 })
 
-/** One project per side, each with its own cache dir (Vitest orders files by its results cache); one worker, so the order is fixed. */
-function pair(): { stock: Project; iso: Project } {
-  const top = "cacheDir: '.cache',"
-  const stock = project('results', { 'vitest.config.ts': stockConfig("{ pool: 'forks', maxWorkers: 1 }", top) })
-  const iso = project('results', {
-    'vitest.config.ts': config(
-      "{ report: { table: false, json: 'ns.json' } }",
-      "{ environment: 'ns-isolated', maxWorkers: 1 }",
-      top,
-    ),
-  })
-  projects.push(stock, iso)
-  return { stock, iso }
-}
-
-/** The verbose reporter's lines up to the summary, without durations, timestamps and the root. */
-function verbose(r: RunOutput, root: string): string[] {
-  const text = r.output.split(root).join('<root>')
-  return text
-    .slice(0, text.indexOf(' Start at '))
-    .split('\n')
-    .map((l) => l.replace(/ \d+(\.\d+)?m?s$/, '').trimEnd())
-    .filter((l) => l !== '')
-}
-
 test('--reporter=verbose prints the same test results as stock', async () => {
-  const { stock, iso } = pair()
+  const { stock, iso } = stockAndIsolated(projects, 'results')
   const s = await stock.run(['--reporter=verbose'])
   const i = await iso.run(['--reporter=verbose'])
   expect(i.code).toBe(1)
   expect(i.code).toBe(s.code)
-  const lines = verbose(i, iso.dir)
+  const lines = verboseLines(i, iso.dir)
   expect(lines).toEqual(
     expect.arrayContaining([
       ' ✓ results.spec.ts > passes',
@@ -54,7 +29,7 @@ test('--reporter=verbose prints the same test results as stock', async () => {
       '      Tests  1 failed | 5 passed | 1 skipped | 1 todo (8)',
     ]),
   )
-  expect(lines).toEqual(verbose(s, stock.dir))
+  expect(lines).toEqual(verboseLines(s, stock.dir))
   expect(JSON.parse(iso.read('ns.json')).totals.files).toBe(2)
 })
 
@@ -81,7 +56,7 @@ function normalised(p: Project, file: string): JsonReport {
 }
 
 test('--reporter=json writes the same results as stock; sandboxed tests add only their figures under meta.nsIsolated', async () => {
-  const { stock, iso } = pair()
+  const { stock, iso } = stockAndIsolated(projects, 'results')
   const args = ['--reporter=json', '--outputFile.json=results.json']
   const s = await stock.run(args)
   const i = await iso.run(args)
