@@ -154,9 +154,8 @@ struct leak {
   char cmd[4096];
 };
 /* Two readings and the first one, MAX_LEAKS each (3 MB): allocated when a
- * sandbox leaves something, since most leave nothing and a static buffer
- * that size costs every launch (it is mapped, copied and torn down with
- * each of our processes). */
+ * sandbox leaves something. Most leave nothing, and a static buffer that
+ * size made every launch slower though untouched (docs/performance.md). */
 static struct leak *leak_lists;
 
 /* Any child left, reaped or not? None means no process left in the sandbox
