@@ -116,14 +116,18 @@ if (baseline) {
     )
   }
   // CPU, which a busy machine does not stretch as it stretches wall time: the
-  // runner's own (prepare, finish) plus its reaped children's (the launcher
-  // and the whole sandbox tree), from /proc/self/stat, in blocks of 10.
+  // runner's own (prepare, the fork, finish) and its reaped children's (the
+  // launcher and the whole sandbox tree), from /proc/self/stat, in blocks of 10.
   const cpuNow = () => {
     const stat = readFileSync('/proc/self/stat', 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10 // utime stime cutime cstime, 10 ms ticks
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number)
+    // utime + stime, cutime + cstime, in 10 ms ticks
+    return { runner: (f[11] + f[12]) * 10, tree: (f[13] + f[14]) * 10 }
   }
-  const cpu = { current: 0, baseline: 0 }
+  const cpu = { current: { runner: 0, tree: 0 }, baseline: { runner: 0, tree: 0 } }
   for (let r = 0; r < rounds; r++) {
     for (const [k, run] of [
       ['current', runSandbox],
@@ -131,13 +135,17 @@ if (baseline) {
     ]) {
       const before = cpuNow()
       for (let i = 0; i < 10; i++) await sandboxedWith(run, '/bin/true', [])
-      cpu[k] += cpuNow() - before
+      const after = cpuNow()
+      cpu[k].runner += after.runner - before.runner
+      cpu[k].tree += after.tree - before.tree
     }
   }
-  const per = (k) => cpu[k] / (rounds * 10)
+  const n = rounds * 10
+  const per = (k) => (cpu[k].runner + cpu[k].tree) / n
+  const split = (k) => `runner ${(cpu[k].runner / n).toFixed(2)} + tree ${(cpu[k].tree / n).toFixed(2)}`
   const diff = per('current') - per('baseline')
   console.log(
-    `CPU per full sandbox (true):        ${per('current').toFixed(2)} ms vs baseline ${per('baseline').toFixed(2)} ms (${diff >= 0 ? '+' : ''}${diff.toFixed(2)} ms; ${rounds * 10} each, interleaved in blocks of 10)`,
+    `CPU per full sandbox (true):        ${per('current').toFixed(2)} ms (${split('current')}) vs baseline ${per('baseline').toFixed(2)} ms (${split('baseline')}): ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} ms; ${n} each, interleaved in blocks of 10`,
   )
 }
 
