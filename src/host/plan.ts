@@ -382,11 +382,13 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   // For nested sandboxes (built in a user namespace): the kernel lets a user
   // namespace mount a proc only where one is already fully visible, and ours
   // has masks over it. So one unmasked proc, under a cover nothing inside can
-  // lift: it counts for the kernel's check, and no path reaches it.
+  // lift: it counts for the kernel's check, and no path reaches it. A bind of
+  // the sandbox's own /proc without what is mounted on it (not MS_REC) is
+  // such a proc, and costs no second proc instance.
   if (input.lockdown) {
     const nest = `${dev}/.ns-isolated-nest`
     op('D', `${nest}/proc`, '555')
-    op('M', 'proc', `${nest}/proc`, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, '-')
+    op('M', `${R}/proc`, `${nest}/proc`, '-', MS_BIND, '-')
     op('M', 'ns-isolated-cover', nest, 'tmpfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=000,size=4k')
   }
 
