@@ -39,6 +39,8 @@ const run = (cmd, args) =>
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const load = async (dir) => (await import(`${dir.replace(/\/$/, '')}/dist/index.js`)).runSandbox
 const baseline = values.baseline ? await load(values.baseline) : undefined
+// Each build loaded adds its own exit hooks (its cgroups' parents are removed at exit).
+process.setMaxListeners(10 + 2 * values.between.length)
 /** The builds whose CPU is compared, oldest first: the baseline, those in between, this checkout. */
 const builds = baseline
   ? [
