@@ -44,9 +44,9 @@ process.setMaxListeners(10 + 2 * values.between.length)
 /** The builds whose CPU is compared, oldest first: the baseline, those in between, this checkout. */
 const builds = baseline
   ? [
-      { name: 'baseline', dir: values.baseline, run: baseline },
-      ...(await Promise.all(values.between.map(async (dir) => ({ name: dir, dir, run: await load(dir) })))),
-      { name: 'current', dir: '.', run: runSandbox },
+      { name: 'baseline', run: baseline },
+      ...(await Promise.all(values.between.map(async (dir) => ({ name: dir, run: await load(dir) })))),
+      { name: 'current', run: runSandbox },
     ]
   : []
 const sandboxedWith = async (run, cmd, args) => {
