@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Sandbox start-up cost, as ratios against what a user would use instead,
 // measured interleaved in one run (absolute times drift on noisy machines).
-//   bench/sandbox.mjs [--rounds N] [--long N] [--baseline DIR]
+//   bench/sandbox.mjs [--rounds N] [--long N] [--baseline DIR [--between DIR]...]
 // --baseline DIR: also runs the full sandbox from another built checkout
 // (e.g. a `git worktree` of the previous release), interleaved, and prints
-// what the change costs per sandbox.
+// what the change costs per sandbox. --between DIR (repeatable, oldest
+// first): built checkouts of commits in between, run in the same blocks, so
+// each step's cost is told apart from the others'.
 // Prints: launcher vs `unshare -pmnui --fork --mount-proc` (and bwrap where
 // installed) running /bin/true; a full sandbox (overlay root, /proc, /dev, lo)
 // running /bin/true; a Node child through the sandbox vs a plain spawn of the
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '60' },
     long: { type: 'string', default: '1000' },
     baseline: { type: 'string' },
+    between: { type: 'string', multiple: true, default: [] },
   },
 })
 const rounds = Number(values.rounds)
@@ -34,9 +37,18 @@ const run = (cmd, args) =>
     c.on('close', (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`))))
   })
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const baseline = values.baseline
-  ? (await import(`${values.baseline.replace(/\/$/, '')}/dist/index.js`)).runSandbox
-  : undefined
+const load = async (dir) => (await import(`${dir.replace(/\/$/, '')}/dist/index.js`)).runSandbox
+const baseline = values.baseline ? await load(values.baseline) : undefined
+// Each build loaded adds its own exit hooks (its cgroups' parents are removed at exit).
+process.setMaxListeners(10 + 2 * values.between.length)
+/** The builds whose CPU is compared, oldest first: the baseline, those in between, this checkout. */
+const builds = baseline
+  ? [
+      { name: 'baseline', run: baseline },
+      ...(await Promise.all(values.between.map(async (dir) => ({ name: dir, run: await load(dir) })))),
+      { name: 'current', run: runSandbox },
+    ]
+  : []
 const sandboxedWith = async (run, cmd, args) => {
   const t = performance.now()
   const r = await run(cmd, args, { stdio: 'ignore' })
@@ -116,28 +128,49 @@ if (baseline) {
     )
   }
   // CPU, which a busy machine does not stretch as it stretches wall time: the
-  // runner's own (prepare, finish) plus its reaped children's (the launcher
-  // and the whole sandbox tree), from /proc/self/stat, in blocks of 10.
+  // runner's own (prepare, the fork, finish) and its reaped children's (the
+  // launcher and the whole sandbox tree), from /proc/self/stat, in blocks of 10.
   const cpuNow = () => {
     const stat = readFileSync('/proc/self/stat', 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10 // utime stime cutime cstime, 10 ms ticks
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number)
+    // utime + stime, cutime + cstime, in 10 ms ticks
+    return { runner: (f[11] + f[12]) * 10, tree: (f[13] + f[14]) * 10 }
   }
-  const cpu = { current: 0, baseline: 0 }
+  const cpu = new Map(builds.map((b) => [b, { runner: 0, tree: 0, walls: [] }]))
   for (let r = 0; r < rounds; r++) {
-    for (const [k, run] of [
-      ['current', runSandbox],
-      ['baseline', baseline],
-    ]) {
+    // A new order each round, so no build always follows the same one.
+    const order = builds.map((b) => [Math.random(), b]).sort((x, y) => x[0] - y[0])
+    for (const [, b] of order) {
+      const c = cpu.get(b)
       const before = cpuNow()
-      for (let i = 0; i < 10; i++) await sandboxedWith(run, '/bin/true', [])
-      cpu[k] += cpuNow() - before
+      for (let i = 0; i < 10; i++) c.walls.push(await sandboxedWith(b.run, '/bin/true', []))
+      const after = cpuNow()
+      c.runner += after.runner - before.runner
+      c.tree += after.tree - before.tree
     }
   }
-  const per = (k) => cpu[k] / (rounds * 10)
-  const diff = per('current') - per('baseline')
+  const n = rounds * 10
+  const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`
+  console.log(`\nCPU per full sandbox (true), ${n} each, interleaved in blocks of 10 (ms; wall: median):`)
+  let previous
+  for (const b of builds) {
+    const c = cpu.get(b)
+    const total = (c.runner + c.tree) / n
+    const step = previous
+      ? `  ${signed(total - previous.total)} CPU, ${signed(median(c.walls) - previous.wall)} wall on the one before`
+      : ''
+    console.log(
+      `  ${b.name.padEnd(30)} ${total.toFixed(2)} (runner ${(c.runner / n).toFixed(2)} + tree ${(c.tree / n).toFixed(2)}), wall ${median(c.walls).toFixed(2)}${step}`,
+    )
+    previous = { total, wall: median(c.walls) }
+  }
+  const first = cpu.get(builds[0])
+  const last = cpu.get(builds.at(-1))
   console.log(
-    `CPU per full sandbox (true):        ${per('current').toFixed(2)} ms vs baseline ${per('baseline').toFixed(2)} ms (${diff >= 0 ? '+' : ''}${diff.toFixed(2)} ms; ${rounds * 10} each, interleaved in blocks of 10)`,
+    `CPU per full sandbox (true):        ${signed((last.runner + last.tree - first.runner - first.tree) / n)} ms against the baseline`,
   )
 }
 

@@ -165,7 +165,11 @@ export interface FsPlan {
   created: string[]
 }
 
+const SPECIAL = /[\\\t\n]/
+
 function esc(s: string): string {
+  // Most fields have nothing to escape: no new strings for them (a runner prepares a sandbox per file).
+  if (!SPECIAL.test(s)) return s
   return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n')
 }
 
@@ -186,10 +190,21 @@ function procEntry(host: HostView, name: string): { file: boolean; any: boolean 
   return entry
 }
 
+/** The last mount table parsed, and its text: a runner's sandboxes mostly see the same one. */
+let lastMounts: { text: string; entries: MountEntry[] } | undefined
+function mountsIn(text: string): MountEntry[] {
+  if (lastMounts?.text !== text) lastMounts = { text, entries: parseMountinfo(text) }
+  return lastMounts.entries
+}
+
 export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan {
   const ops: string[] = []
   const created: string[] = []
-  const op = (...fields: (string | number)[]) => ops.push(fields.map((f) => esc(String(f))).join('\t'))
+  const op = (...fields: (string | number)[]) => {
+    let line = esc(String(fields[0]))
+    for (let i = 1; i < fields.length; i++) line += `\t${esc(String(fields[i]))}`
+    ops.push(line)
+  }
   const rootless = input.strategy === 'rootless'
   /** The host path as the launcher reaches it once /tmp is covered by the staging tmpfs. */
   const src = (p: string) => (isUnder(p, '/tmp') ? `@tmp${p.slice(4)}` : p)
@@ -231,7 +246,7 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
 
   // Data mounts below the root, topmost per path, parents before children.
   const byPath = new Map<string, MountEntry>()
-  for (const m of parseMountinfo(host.mountinfo())) {
+  for (const m of mountsIn(host.mountinfo())) {
     if (m.path === '/' || FRESH.some((d) => isUnder(m.path, d)) || PSEUDO.has(m.fstype)) continue
     byPath.set(m.path, m)
   }
@@ -367,11 +382,13 @@ export function buildPlan(input: FsPlanInput, host: HostView = realHost): FsPlan
   // For nested sandboxes (built in a user namespace): the kernel lets a user
   // namespace mount a proc only where one is already fully visible, and ours
   // has masks over it. So one unmasked proc, under a cover nothing inside can
-  // lift: it counts for the kernel's check, and no path reaches it.
+  // lift: it counts for the kernel's check, and no path reaches it. A bind of
+  // the sandbox's own /proc without what is mounted on it (not MS_REC) is
+  // such a proc, and costs no second proc instance.
   if (input.lockdown) {
     const nest = `${dev}/.ns-isolated-nest`
     op('D', `${nest}/proc`, '555')
-    op('M', 'proc', `${nest}/proc`, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, '-')
+    op('M', `${R}/proc`, `${nest}/proc`, '-', MS_BIND, '-')
     op('M', 'ns-isolated-cover', nest, 'tmpfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=000,size=4k')
   }
 

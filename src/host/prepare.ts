@@ -212,6 +212,7 @@ export function defaultBounds(): { pids: number; tmpfsBytes: number } {
 export function planEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {}
   const limit = 120 * 1024
+  if (text.length <= limit / 3 || Buffer.byteLength(text) <= limit) return { [PLAN_ENV]: text }
   let part = 0
   let chunk = ''
   let bytes = 0

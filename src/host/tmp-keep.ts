@@ -10,12 +10,20 @@ import { dirname, join } from 'node:path'
 import { isUnder } from './mountinfo.ts'
 import { nodeModulesDirs } from './node-modules.ts'
 
-function real(path: string): string {
-  try {
-    return realpathSync(path)
-  } catch {
-    return path
+const realBinaries = new Map<string, string>()
+
+/** The Node binary's real path, looked up once per binary: it does not move under the processes it runs. */
+function realBinary(path: string): string {
+  let r = realBinaries.get(path)
+  if (r === undefined) {
+    try {
+      r = realpathSync(path)
+    } catch {
+      r = path
+    }
+    realBinaries.set(path, r)
   }
+  return r
 }
 
 /**
@@ -45,6 +53,6 @@ export function keepPathsFor(files: string[]): string[] {
  * the Node binary the runners exec (`process.execPath`).
  */
 export function implicitKeep(cwd: string, execPath = process.execPath): string[] {
-  const files = [join(cwd, '.'), real(execPath), ...nodeModulesDirs(cwd).map((d) => join(d, '.'))]
+  const files = [join(cwd, '.'), realBinary(execPath), ...nodeModulesDirs(cwd).map((d) => join(d, '.'))]
   return keepPathsFor(files.filter((f) => isUnder(f, '/tmp')))
 }

@@ -153,25 +153,36 @@ struct leak {
   long cpu;   /* its utime + stime, in ticks */
   char cmd[4096];
 };
-static struct leak leaks_a[MAX_LEAKS], leaks_b[MAX_LEAKS];
+/* Two readings and the first one, MAX_LEAKS each (3 MB): allocated when a
+ * sandbox leaves something. Most leave nothing, and a static buffer that
+ * size made every launch slower though untouched (docs/performance.md). */
+static struct leak *leak_lists;
+
+/* Any child left, reaped or not? None means no process left in the sandbox
+ * but us: an orphan is reparented to PID 1 (or to us, the subreaper). */
+static int has_children(void) {
+  siginfo_t info;
+  return !(waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD);
+}
 
 /* --no-namespaces: no PID namespace, so no PID 1; the launcher is the
  * sandbox's subreaper instead, and what it left is what descends from it. */
 static int no_namespaces;
 
 /* The processes that descend from us (the host's /proc: every orphan of the
- * tree was reparented to us, a subreaper). Sorted by pid, at most `max`. */
+ * tree was reparented to us, a subreaper). Sorted by pid, at most `max`; -1
+ * when the host's process table could not be held. */
 static int descendants(long *out, int max) {
-  static long pids[65536], parents[65536];
+  /* The host's processes, as many as it has (a table grown as /proc is read). */
+  static struct { long pid, ppid; char ours; } *procs;
+  static int cap;
   int n = 0;
-  /* No child at all, no descendant: an orphan would have been reparented to
-   * us. The common end (nothing leaked) then costs no pass over the host's
-   * /proc, whose size is every process of the host. */
-  siginfo_t info;
-  if (waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return 0;
+  /* No child at all, no descendant. The common end (nothing leaked) then
+   * costs no pass over the host's /proc, whose size is every process of the host. */
+  if (!has_children()) return 0;
   DIR *d = opendir("/proc");
   struct dirent *e;
-  while (d && (e = readdir(d)) && n < 65536) {
+  while (d && (e = readdir(d))) {
     char *end, path[64], stat[512];
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 0) continue;
@@ -182,47 +193,59 @@ static int descendants(long *out, int max) {
     char *paren = sn > 0 ? (stat[sn] = 0, strrchr(stat, ')')) : NULL;
     long ppid;
     if (!paren || sscanf(paren + 2, "%*c %ld", &ppid) != 1) continue;
-    pids[n] = pid;
-    parents[n++] = ppid;
+    if (n == cap) {
+      void *grown = realloc(procs, sizeof *procs * (size_t)(cap ? cap * 2 : 1024));
+      if (!grown) { closedir(d); return -1; }
+      procs = grown;
+      cap = cap ? cap * 2 : 1024;
+    }
+    procs[n].pid = pid;
+    procs[n].ppid = ppid;
+    procs[n++].ours = 0;
   }
   if (d) closedir(d);
   /* Ours: our children, their children, ... (a few passes: trees are shallow). */
-  static char ours[65536];
-  memset(ours, 0, (size_t)n);
   long self = getpid();
   for (int changed = 1; changed;) {
     changed = 0;
     for (int i = 0; i < n; i++) {
-      if (ours[i]) continue;
-      int hit = parents[i] == self;
-      for (int j = 0; !hit && j < n; j++) hit = ours[j] && pids[j] == parents[i];
-      if (hit) ours[i] = changed = 1;
+      if (procs[i].ours) continue;
+      int hit = procs[i].ppid == self;
+      for (int j = 0; !hit && j < n; j++) hit = procs[j].ours && procs[j].pid == procs[i].ppid;
+      if (hit) procs[i].ours = changed = 1;
     }
   }
   int count = 0;
   for (int i = 0; i < n && count < max; i++)
-    if (ours[i]) out[count++] = pids[i];
+    if (procs[i].ours) out[count++] = procs[i].pid;
   return count;
 }
 
 /* One pass over /proc: every process of the sandbox but us that has not
  * ended, with its command line (its comm for one without: a kernel thread's
- * kind). -1 when /proc is not the sandbox's own. */
+ * kind), into `out` (NULL when we have no child: then there is nothing to
+ * read). -1 when /proc is not the sandbox's own. */
 static int read_leaks(struct leak *out) {
   static long candidates[MAX_LEAKS + 1];
   int ncandidates = -1;
   DIR *d = NULL;
+  leaks_truncated = 0;
   if (no_namespaces) {
     ncandidates = descendants(candidates, MAX_LEAKS + 1);
+    if (ncandidates <= 0) return ncandidates;
   } else {
     char self[32] = {0};
     if (readlink("/proc/self", self, sizeof self - 1) < 0 || strcmp(self, "1") != 0) return -1;
+    if (!has_children()) return 0;
     d = opendir("/proc");
     if (!d) return -1;
   }
+  if (!out) { /* a child appeared after all (it cannot: nothing here forks meanwhile) */
+    if (d) closedir(d);
+    return -1;
+  }
   struct dirent *e;
   int count = 0, next = 0;
-  leaks_truncated = 0;
   for (;;) {
     long pid;
     if (d) {
@@ -276,15 +299,17 @@ static int read_leaks(struct leak *out) {
  * starts inherits it, however many forks, setsids and execs away). NULL
  * when it has none. */
 static const char *test_of(long pid, size_t *len) {
-  static char env[256 * 1024];
+  enum { ENV_MAX = 256 * 1024 };
+  static char *env; /* allocated for the first leak, as the leak lists are */
   static const char key[] = "NS_ISOLATED_TEST=";
   char path[64];
+  if (!env && !(env = malloc(ENV_MAX))) return NULL;
   snprintf(path, sizeof path, "/proc/%ld/environ", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
   size_t n = 0;
   ssize_t r;
-  while (n < sizeof env - 1 && (r = read(fd, env + n, sizeof env - 1 - n)) > 0) n += (size_t)r;
+  while (n < ENV_MAX - 1 && (r = read(fd, env + n, ENV_MAX - 1 - n)) > 0) n += (size_t)r;
   close(fd);
   env[n] = 0;
   for (size_t at = 0; at < n; at += strlen(env + at) + 1) {
@@ -305,10 +330,16 @@ static const char *test_of(long pid, size_t *len) {
  * machine that keeps a runnable process waiting does not cut the wait short;
  * 5 s at most. The final command is named. */
 static int list_leaks(FILE *f) {
-  static struct leak first[MAX_LEAKS];
-  struct leak *now = leaks_a, *next = leaks_b;
+  /* No child left, nothing leaked (the common end): no lists to allocate. */
+  if (!leak_lists && has_children() && !(leak_lists = calloc(3 * MAX_LEAKS, sizeof *leak_lists))) {
+    leaks_truncated = 0;
+    return -1;
+  }
+  struct leak *now = leak_lists, *next = leak_lists ? leak_lists + MAX_LEAKS : NULL;
+  struct leak *first = leak_lists ? leak_lists + 2 * MAX_LEAKS : NULL;
   int count = read_leaks(now);
-  int nfirst = count > 0 ? count : 0;
+  if (count <= 0) return count;
+  int nfirst = count;
   memcpy(first, now, sizeof(struct leak) * (size_t)nfirst);
   struct timespec start, t;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -401,13 +432,14 @@ static int list_writes(FILE *f) {
  * process is left to signal, reaping as they die. */
 static void kill_everything(void) {
   if (no_namespaces) { /* each descendant, again until none is left */
-    static long pids[4096];
+    static long pids[256]; /* a pass kills at most these; the next pass the rest */
     int n;
-    while ((n = descendants(pids, 4096)) > 0) {
+    while ((n = descendants(pids, 256)) > 0) {
       for (int i = 0; i < n; i++) kill((pid_t)pids[i], SIGKILL);
       if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) break;
       while (waitpid(-1, NULL, WNOHANG) > 0) {}
     }
+    if (n < 0) fail("list the sandbox's processes", ENOMEM, NULL); /* never a silent survivor */
     while (waitpid(-1, NULL, WNOHANG) > 0) {}
     return;
   }
@@ -999,15 +1031,14 @@ static void open_resolver(void) {
  * exec cannot bring more back), ambient ones cleared. */
 static void keep_caps(const char *hexmask) {
   uint64_t keep = strtoull(hexmask, NULL, 16);
-  int last = 63;
-  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-  if (f) {
-    if (fscanf(f, "%d", &last) != 1) last = 63;
-    fclose(f);
+  /* Up to the kernel's last capability, which is the first one it calls
+   * EINVAL (no read of /proc/sys/kernel/cap_last_cap). */
+  for (int cap = 0; cap < 64; cap++) {
+    if (keep >> cap & 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL) break;
+    setup_fail("ENS_LAUNCHER_FAILED", "drop capability", errno, "");
   }
-  for (int cap = 0; cap <= last && cap < 64; cap++)
-    if (!(keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-      setup_fail("ENS_LAUNCHER_FAILED", "drop capability", errno, "");
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
   struct __user_cap_data_struct d[2];
