@@ -12,8 +12,8 @@
  *   killed by a cap (OOM) fails its file naming the cap, not "exited
  *   unexpectedly with signal SIGKILL";
  * - stop(): SIGTERM relayed by the launcher to the worker, the launcher (with
- *   it the sandbox) SIGKILLed if the sandbox has not ended 500 ms later
- *   (boot.ts, `terminate`);
+ *   it the sandbox) SIGKILLed if the sandbox has not ended 10 s later, time
+ *   for PID 1's leak report (boot.ts, `terminate`);
  * - write errors into a dying worker held for a second, as Vitest's forks
  *   pool holds them.
  */
