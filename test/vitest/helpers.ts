@@ -290,3 +290,33 @@ export function verboseLines(r: RunOutput, root: string): string[] {
     .map((l) => l.replace(/ \d+(\.\d+)?m?s( |$)/, '$1').trimEnd())
     .filter((l) => l !== '')
 }
+
+/** Vitest's JSON report (the parts the comparisons read). */
+export type JsonReport = {
+  startTime?: number
+  numTotalTests: number
+  testResults: {
+    name: string
+    startTime?: number
+    endTime?: number
+    assertionResults: {
+      fullName: string
+      status: string
+      duration?: number
+      failureMessages: string[]
+      meta: Record<string, unknown>
+    }[]
+  }[]
+}
+
+/** A project's JSON report without timings and the root, to compare with stock's. */
+export function normalisedJson(p: Project, file: string): JsonReport {
+  const report = JSON.parse(p.read(file).split(p.dir).join('<root>')) as JsonReport
+  delete report.startTime
+  for (const f of report.testResults) {
+    delete f.startTime
+    delete f.endTime
+    for (const a of f.assertionResults) delete a.duration
+  }
+  return report
+}

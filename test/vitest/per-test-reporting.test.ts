@@ -10,6 +10,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import {
   config,
+  type JsonReport,
+  normalisedJson,
   type Project,
   project,
   type RunOutput,
@@ -36,25 +38,10 @@ afterEach(async () => {
   for (const p of projects.splice(0)) p.cleanup()
 })
 
-type Assertion = { fullName: string; status: string; duration?: number; meta: Record<string, unknown> }
-type JsonReport = {
-  startTime?: number
-  numTotalTests: number
-  testResults: { name: string; startTime?: number; endTime?: number; assertionResults: Assertion[] }[]
-}
-
 /** The JSON report without timings, the root and the sandboxes' figures (meta.nsIsolated, the documented addition). */
 function normalised(p: Project, file: string): JsonReport {
-  const report = JSON.parse(p.read(file).split(p.dir).join('<root>')) as JsonReport
-  delete report.startTime
-  for (const f of report.testResults) {
-    delete f.startTime
-    delete f.endTime
-    for (const a of f.assertionResults) {
-      delete a.duration
-      delete a.meta.nsIsolated
-    }
-  }
+  const report = normalisedJson(p, file)
+  for (const f of report.testResults) for (const a of f.assertionResults) delete a.meta.nsIsolated
   return report
 }
 

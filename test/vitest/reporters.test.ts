@@ -3,7 +3,7 @@
  * sandboxed files as for stock Vitest's forks pool (JUnit: report.test.ts).
  */
 import { afterEach, expect, test } from 'vitest'
-import { type Project, stockAndIsolated, verboseLines } from './helpers.ts'
+import { normalisedJson, type Project, stockAndIsolated, verboseLines } from './helpers.ts'
 
 const projects: Project[] = []
 afterEach(() => {
@@ -33,28 +33,6 @@ test('--reporter=verbose prints the same test results as stock', async () => {
   expect(JSON.parse(iso.read('ns.json')).totals.files).toBe(2)
 })
 
-type JsonReport = {
-  startTime?: number
-  testResults: {
-    name: string
-    startTime?: number
-    endTime?: number
-    assertionResults: { duration?: number; failureMessages: string[]; meta: Record<string, unknown> }[]
-  }[]
-}
-
-/** The JSON report without timings and the root. */
-function normalised(p: Project, file: string): JsonReport {
-  const report = JSON.parse(p.read(file).split(p.dir).join('<root>')) as JsonReport
-  delete report.startTime
-  for (const f of report.testResults) {
-    delete f.startTime
-    delete f.endTime
-    for (const a of f.assertionResults) delete a.duration
-  }
-  return report
-}
-
 test('--reporter=json writes the same results as stock; sandboxed tests add only their figures under meta.nsIsolated', async () => {
   const { stock, iso } = stockAndIsolated(projects, 'results')
   const args = ['--reporter=json', '--outputFile.json=results.json']
@@ -62,8 +40,8 @@ test('--reporter=json writes the same results as stock; sandboxed tests add only
   const i = await iso.run(args)
   expect(i.code).toBe(1)
   expect(i.code).toBe(s.code)
-  const expected = normalised(stock, 'results.json')
-  const seen = normalised(iso, 'results.json')
+  const expected = normalisedJson(stock, 'results.json')
+  const seen = normalisedJson(iso, 'results.json')
   expect(seen).toMatchObject({ numTotalTests: 8, numPassedTests: 5, numFailedTests: 1, numPendingTests: 1 })
   // each test that ran (5 passed, 1 failed) carries the tracker's figures, the documented addition;
   // without them, the report equals stock's
