@@ -31,7 +31,7 @@ import {
   symlinkSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'ns-isolated-results-'))
@@ -41,6 +41,7 @@ const vitest = join(root, 'node_modules/.bin/vitest')
 const skipsReporter = join(root, 'scripts/lib/skips-reporter.mjs')
 const stages = []
 const skipped = []
+const failures = []
 const v2Only = process.argv[2] === '--v2'
 const args = process.argv.slice(v2Only ? 3 : 2)
 const onlySuite = !v2Only && args.length > 0
@@ -59,8 +60,22 @@ function count(name, file, exit) {
   stage.failed = j.numFailedTests
   stage.skipped = j.numPendingTests + (j.numTodoTests ?? 0)
   // A test file that failed to load counts as a failure even with no test in it.
-  const broken = j.testResults.filter((f) => f.status === 'failed' && (f.assertionResults?.length ?? 0) === 0).length
-  stage.failed += broken
+  const broken = j.testResults.filter((f) => f.status === 'failed' && (f.assertionResults?.length ?? 0) === 0)
+  stage.failed += broken.length
+  // Named again at the end, where a CI log's tail shows them.
+  const firstLines = (messages) =>
+    (messages ?? [])
+      .join('\n')
+      .split('\n')
+      .filter((l) => l.trim() && !/^\s*at (.*node_modules|new Promise|process\.)/.test(l))
+      .slice(0, 6)
+  for (const f of j.testResults) {
+    const file = relative(root, f.name)
+    if (broken.includes(f)) failures.push({ stage: name, file, name: '(the file)', lines: firstLines([f.message]) })
+    for (const a of f.assertionResults ?? [])
+      if (a.status === 'failed')
+        failures.push({ stage: name, file, name: a.fullName, lines: firstLines(a.failureMessages) })
+  }
   if (exit.status !== 0 && stage.failed === 0) {
     stage.failed = 1
     stage.note = ` (the runner exited ${exit.status ?? exit.signal} with no failed test: counted as 1 failure)`
@@ -339,6 +354,14 @@ sweepStaleCgroups()
 if (skipped.length) {
   console.log(`\nskipped (${skipped.length}):`)
   for (const s of skipped) console.log(`  [${s.stage}] ${s.file} > ${s.name}: ${s.reason}`)
+}
+if (failures.length) {
+  console.log(`\nfailed (${failures.length}):`)
+  for (const f of failures) {
+    console.log(`  [${f.stage}] ${f.file} > ${f.name}`)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the runners' colour codes
+    for (const l of f.lines) console.log(`      ${l.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 300)}`)
+  }
 }
 console.log('')
 for (const s of stages) console.log(`${s.name}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped${s.note}`)
