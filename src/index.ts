@@ -71,7 +71,7 @@ export {
   type UsageTableOptions,
   wrapText,
 } from './report/format.ts'
-export { type FileReportInput, fileReportFromResult } from './report/from-result.ts'
+export { type FileReportInput, fileReportFromResult, LEAKS_UNKNOWN } from './report/from-result.ts'
 export { junitProperties } from './report/junit.ts'
 export { type MergedReport, type MergeInput, mergeRunReports } from './report/merge.ts'
 export {

@@ -249,7 +249,11 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
       f.pidsPeak === null ? DASH : String(f.pidsPeak),
       f.oomKills === 0 ? '0' : { text: `${f.oomKills}!`, style: 'red' },
       caps(f),
-      f.leaked.length === 0 ? '0' : { text: String(f.leaked.length), style: 'yellow' },
+      f.leaksUnknown
+        ? { text: `${f.leaked.length}?`, style: 'yellow' }
+        : f.leaked.length === 0
+          ? '0'
+          : { text: String(f.leaked.length), style: 'yellow' },
     ]
     rows.push(row)
   }
@@ -263,7 +267,7 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
       '',
       String(t.oomKills),
       t.capHits > 0 ? `${t.capHits} hit` : '',
-      String(t.leaked),
+      report.files.some((f) => f.leaksUnknown) ? `${t.leaked}?` : String(t.leaked),
     ]
     rows.push(row)
   }
@@ -272,6 +276,8 @@ export function formatUsageTable(report: RunReport, options: UsageTableOptions =
   const notes: string[] = []
   if (cacheNote) notes.push('* peak memory includes page cache')
   if (rusageNote) notes.push('~ largest single process (no cgroup)')
+  const unknown = report.files.find((f) => f.leaksUnknown)
+  if (unknown) notes.push(`? leaks not all known: ${unknown.leaksUnknown}`)
   if (notes.length > 0) parts.push(wrapText(notes.join('; '), columns).join('\n'))
 
   if (heaviest > 0) {

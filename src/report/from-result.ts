@@ -15,6 +15,9 @@ export interface FileReportInput {
   attributed?: LeakReport[]
 }
 
+/** `FileReport.leaksUnknown` for a sandbox whose PID 1 did not report (its result's `leaksKnown` false). */
+export const LEAKS_UNKNOWN = 'the sandbox was killed before its PID 1 listed what was left running'
+
 /** One file's report from its sandbox's result. */
 export function fileReportFromResult({ file, result, tests = [], attributed = [] }: FileReportInput): FileReport {
   const named = new Map(attributed.map((l) => [l.pid, l]))
@@ -30,5 +33,6 @@ export function fileReportFromResult({ file, result, tests = [], attributed = []
   }
   const hit = result.caps.hit[0]
   if (hit) report.capHit = hit
+  if (!result.leaksKnown) report.leaksUnknown = LEAKS_UNKNOWN
   return report
 }

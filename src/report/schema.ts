@@ -101,6 +101,12 @@ export interface FileReport extends CgroupUsage {
   capsEnforced: EnforcedCaps
   capHit?: CapHit
   leaked: LeakReport[]
+  /**
+   * Set when the list of leaks is not known to be complete: the sandbox was
+   * killed before its PID 1 listed what was left running (`leaked` then
+   * holds only what was seen earlier). Says why. Absent: the list is complete.
+   */
+  leaksUnknown?: string
   /** Paths written outside /tmp and the writable paths (they went to the overlay). */
   writes?: { path: string; kind: string }[]
   /** Set when the file ran without part of the sandbox: what was missing and why. Absent: fully sandboxed. */

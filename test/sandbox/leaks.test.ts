@@ -47,6 +47,26 @@ describe('leaked processes', () => {
     expect(r.code).toBe(null)
   })
 
+  it('a sandbox SIGKILLed before PID 1 reported: its report says the leaks are unknown, not none', async () => {
+    const { spawnSandbox, fileReportFromResult, createRunReport, formatUsageTable } = await import(
+      '../../dist/index.js'
+    )
+    const marker = uniqueSleep()
+    const s = spawnSandbox('/bin/sh', ['-c', `(setsid sleep ${marker} &); echo running; exec sleep ${marker}`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    await new Promise<void>((r) => s.child.stdout?.on('data', (d) => String(d).includes('running') && r()))
+    s.kill('SIGKILL')
+    const r = await s.result
+    expect(r.leaksKnown).toBe(false)
+    const file = fileReportFromResult({ file: 'killed.test.ts', result: r })
+    expect(file.leaksUnknown).toMatch(/killed before its PID 1 listed/)
+    const table = formatUsageTable(createRunReport([file]), { colour: false, columns: 200 })
+    expect(table).toMatch(/killed\.test\.ts .* 0\? │\n/)
+    expect(table).toContain('? leaks not all known: the sandbox was killed before its PID 1 listed')
+    expect(await waitFor(() => pidsWithMarker(marker).length === 0, 5000)).toBe(true)
+  })
+
   it('SIGKILL of the runner leaves no sandbox process alive', async () => {
     const marker = uniqueSleep()
     // A runner process that starts a sandbox with a daemon and a busy worker, then is SIGKILLed.

@@ -8,7 +8,7 @@
 import { relative } from 'node:path'
 import type { TestResult } from '@jest/test-result'
 import type { Config } from '@jest/types'
-import { type CapHit, capHitMessage, capsHit, junitProperties, type SandboxResult } from 'ns-isolated'
+import { type CapHit, capHitMessage, capsHit, junitProperties, LEAKS_UNKNOWN, type SandboxResult } from 'ns-isolated'
 import { requireFromJestRunner } from '../jest-modules'
 import type { FileMessage, InsideLeak } from '../messages'
 import type { JestOptions } from '../options'
@@ -78,6 +78,7 @@ export function freshReport(file: string, run: FileRun, r: SandboxResult, rootDi
   }
   const [hit] = r.caps.hit
   if (hit) report.capHit = hit
+  if (!r.leaksKnown) report.leaksUnknown = LEAKS_UNKNOWN
   return report
 }
 

@@ -237,5 +237,7 @@ export function perTestReport(file: string, runs: TestRun[], rootDir: string, wa
   }
   const hit = reports.find((r) => r.report.capHit)?.report.capHit
   if (hit) report.capHit = hit
+  const unknown = reports.find((r) => r.report.leaksUnknown)?.report.leaksUnknown
+  if (unknown) report.leaksUnknown = unknown
   return report
 }

@@ -34,6 +34,13 @@ const TEST_WORKER = join(dirname(requireFromJestRunner().resolve('jest-runner'))
 const PRELOAD = join(__dirname, '..', 'sandbox', 'preload.js')
 
 let counter = 0
+/**
+ * How long a sandbox gets to end on SIGTERM before jest-worker's SIGKILL
+ * (500 ms after its own SIGTERM): after the worker exits, PID 1 still reads
+ * the names of what was left running until they settle and reports them; a
+ * SIGKILL before that kills them unreported (as in Vitest's host/boot.ts).
+ */
+const STOP_GRACE_MS = 10_000
 
 export interface SandboxWorkerOptions {
   /** Sandbox options (the core validates them again in prepareSandbox). */
@@ -86,7 +93,7 @@ type WithPool = { _workerPool?: { getWorkers?(): PoolChild[] } }
  * jest-worker does not show them: the worker is then ended the slow way, by
  * `end()`.
  */
-export function poolChild(worker: Worker): { pid: number; exited: () => boolean } | undefined {
+export function poolChild(worker: Worker): { pid: number; exited: () => boolean; exit: Promise<void> } | undefined {
   try {
     const child = (worker as unknown as WithPool)._workerPool?.getWorkers?.()[0]
     const pid = child?.getWorkerSystemId?.()
@@ -96,7 +103,7 @@ export function poolChild(worker: Worker): { pid: number; exited: () => boolean 
     void exit.then(() => {
       exited = true
     })
-    return { pid, exited: () => exited }
+    return { pid, exited: () => exited, exit }
   } catch {
     return undefined
   }
@@ -241,8 +248,22 @@ export class SandboxWorker {
   end(): Promise<SandboxResult | Error> {
     this.#ended ??= (async () => {
       try {
-        // SIGTERM at once (workerGracefulExitTimeout 0, see the constructor),
-        // relayed by the launcher; SIGKILL to the launcher kills the whole sandbox.
+        // SIGTERM (relayed by the launcher to the worker), and the launcher's
+        // exit awaited, up to STOP_GRACE_MS, before jest-worker's end: its
+        // SIGKILL would kill PID 1 while it reports leaks.
+        const child = this.#child ?? poolChild(this.#worker)
+        await null // a child that has already exited is flagged a microtask after poolChild
+        if (child && !child.exited()) {
+          try {
+            process.kill(child.pid, 'SIGTERM')
+          } catch {
+            // already gone
+          }
+          let timer: NodeJS.Timeout | undefined
+          await Promise.race([child.exit, new Promise((r) => (timer = setTimeout(r, STOP_GRACE_MS)))])
+          clearTimeout(timer)
+        }
+        // Then jest-worker's end (workerGracefulExitTimeout 0, see the constructor): SIGTERM, SIGKILL 500 ms later.
         await this.#worker.end()
       } catch {
         // already ended

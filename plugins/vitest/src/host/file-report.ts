@@ -132,6 +132,7 @@ export function perTestFileReport(
     ...first.result,
     wallMs: results.reduce((a, x) => a + x.wallMs, 0),
     leaked: [],
+    leaksKnown: results.every((x) => x.leaksKnown),
     writes: results.flatMap((x) => x.writes),
     usage: {
       ...first.result.usage,
