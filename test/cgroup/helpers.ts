@@ -5,6 +5,13 @@ import { basename, dirname, join } from 'node:path'
 import type { SandboxCgroup } from '../../src/cgroup/index.ts'
 
 export const NODE = process.execPath
+/**
+ * A fork bomb that never ends on its own: every process forks forever and
+ * goes on when a fork is refused (perl's fork returns undef). A shell's bomb
+ * ends a shell per refusal: at high load it dwindled below half its cap, and
+ * its first shell could exit before the test killed it.
+ */
+export const FORKBOMB = `perl -e 'fork while 1'`
 
 function joinScript(cg: Pick<SandboxCgroup, 'procsFiles'>, workload: string): string {
   // A join that fails ends the script: the workload never runs outside the cgroup.

@@ -10,12 +10,11 @@ import { readCgroupMounts } from '../../src/cgroup/layout.ts'
 import { openDriver } from '../../src/cgroup/open.ts'
 import { sandboxCgroupName } from '../../src/cgroup/sweep.ts'
 import { runSandbox } from '../../src/index.ts'
-import { cappedDir, leftoverCgroups, startIn } from '../cgroup/helpers.ts'
+import { cappedDir, FORKBOMB, leftoverCgroups, startIn } from '../cgroup/helpers.ts'
 import { waitFor } from '../helpers.ts'
 import { cgroupDirs, onV2AsRoot, startRunner } from './helpers.ts'
 
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/${f}`, import.meta.url))
-const FORKBOMB = fileURLToPath(new URL('../cgroup/fixtures/forkbomb.sh', import.meta.url))
 const populated = (dir: string) => /^populated 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'))
 
 /** The tree as a runner that has exited leaves it: its empty shared parents removed (its exit hook). */
@@ -30,8 +29,8 @@ describe.runIf(onV2AsRoot)('teardown on cgroup v2 (real kernel)', () => {
     if (!driver) throw new Error('no cgroup')
     const procs = driver.procsFiles[0] as string
     expect(existsSync(join(dirname(procs), 'cgroup.kill'))).toBe(true)
-    // Two fork bombs, one of them orphaned.
-    const { exited } = startIn(driver, `sh -c '(sh ${FORKBOMB} &); exec sh ${FORKBOMB}'`)
+    // Two fork bombs, one of them orphaned; neither ends on its own (see FORKBOMB), so the first dies of the kill.
+    const { exited } = startIn(driver, `sh -c "(${FORKBOMB} &); exec ${FORKBOMB}"`)
     const capped = cappedDir(procs, 'pids.max') as string
     const refused = () => Number(readFileSync(join(capped, 'pids.events'), 'utf8').split(' ')[1]) > 0
     expect(await waitFor(refused, 60_000)).toBe(true)
