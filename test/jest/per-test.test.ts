@@ -310,32 +310,47 @@ test('never runs either', () => {})
     expect(isoP.read(snap)).toContain('"value": "second"')
   }, 600_000)
 
-  it("coverage: the tests' sandboxes' maps merged cover what stock Jest's run covers", async () => {
-    const p = copy('per-test-parity')
-    const args = ['cover', '--coverage', '--coverageReporters=json']
-    const covered = () => {
-      const map = JSON.parse(readFileSync(join(p.dir, 'coverage', 'coverage-final.json'), 'utf8')) as Record<
-        string,
-        { s: Record<string, number>; f: Record<string, number>; b: Record<string, number[]> }
-      >
-      const file = Object.values(map)[0]
-      if (!file) return undefined
-      // hit or not (a file's module scope runs once per test here, so the counts are higher)
-      const hit = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v > 0]))
-      return {
-        s: hit(file.s),
-        f: hit(file.f),
-        b: Object.fromEntries(Object.entries(file.b).map(([k, v]) => [k, v.map((n) => n > 0)])),
+  it.each(['babel', 'v8'])(
+    "coverage (%s): the tests' sandboxes' maps merged cover what stock Jest's run covers",
+    async (provider) => {
+      const p = copy('per-test-parity')
+      const args = ['cover', '--coverage', '--coverageReporters=json', `--coverageProvider=${provider}`]
+      const covered = () => {
+        const map = JSON.parse(readFileSync(join(p.dir, 'coverage', 'coverage-final.json'), 'utf8')) as Record<
+          string,
+          {
+            s: Record<string, number>
+            f: Record<string, number>
+            b: Record<string, number[]>
+            statementMap: Record<string, { start: { line: number } }>
+          }
+        >
+        const file = Object.values(map)[0]
+        if (!file) return undefined
+        // hit or not (a file's module scope runs once per test here, so the counts are higher)
+        const hit = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v > 0]))
+        return {
+          s: hit(file.s),
+          f: hit(file.f),
+          b: Object.fromEntries(Object.entries(file.b).map(([k, v]) => [k, v.map((n) => n > 0)])),
+          lines: [
+            ...new Set(Object.entries(file.s).flatMap(([k, n]) => (n > 0 ? [file.statementMap[k]?.start.line] : []))),
+          ],
+        }
       }
-    }
-    const stock = await runJest(p, [...STOCK, ...args])
-    expect(stock.code, output(stock)).toBe(0)
-    const fromStock = covered()
-    const isolated = await runJest(p, args)
-    expect(isolated.code, output(isolated)).toBe(0)
-    expect(covered()).toEqual(fromStock)
-    // both tests' branches are in: the merge, not the last sandbox's map
-    expect(fromStock?.b).toMatchObject({ '0': [true, true], '1': [true, false] })
-    expect(fromStock?.f).toMatchObject({ '0': true, '1': false })
-  })
+      const stock = await runJest(p, [...STOCK, ...args])
+      expect(stock.code, output(stock)).toBe(0)
+      const fromStock = covered()
+      const isolated = await runJest(p, args)
+      expect(isolated.code, output(isolated)).toBe(0)
+      expect(covered()).toEqual(fromStock)
+      // both tests' code is in: the merge, not one sandbox's map (line 3 runs only in the second test)
+      expect(fromStock?.lines).toEqual(expect.arrayContaining([2, 3]))
+      expect(fromStock?.lines).not.toContain(4)
+      if (provider === 'babel') {
+        expect(fromStock?.b).toMatchObject({ '0': [true, true], '1': [true, false] })
+        expect(fromStock?.f).toMatchObject({ '0': true, '1': false })
+      }
+    },
+  )
 })
