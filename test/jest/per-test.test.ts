@@ -260,7 +260,7 @@ test('never runs either', () => {})
     expect(isolated.usage?.files[0]?.tests).toHaveLength(15)
   })
 
-  it('-t, .only, retries, a buffered console: as stock Jest', async () => {
+  it('-t, .only, retries, a buffered console, --randomize: as stock Jest', async () => {
     const p = copy('per-test-parity')
     // (--verbose=false: the console buffered and printed after the file, not written as it logs)
     for (const args of [['tree', '-t', 'outer|same'], ['tree', '--verbose=false'], ['only'], ['retry']]) {
@@ -272,6 +272,14 @@ test('never runs either', () => {})
       expect(text(isolated)).toEqual(text(stock))
       if (args[0] === 'tree') expect(text(isolated)).toContain('module scope')
     }
+    // --randomize: each sandbox's circus shuffles with the seed; the results come in stock's order
+    // (the console, printed per sandbox, in the tests' tree order: docs/how-it-works.md)
+    const args = ['tree', '--randomize', '--seed=7']
+    const stock = await runJest(p, [...STOCK, ...args])
+    const isolated = await runJest(p, args)
+    expect(isolated.code, output(isolated)).toBe(stock.code)
+    expect(tests(isolated)).toEqual(tests(stock))
+    expect(counts(isolated)).toEqual(counts(stock))
   }, 300_000)
 
   it('snapshots: written, checked, obsolete when no test took them, -u, as stock Jest', async () => {
