@@ -61,3 +61,31 @@ test('every leak of the second test is reported under it, once, by its final com
   expect(props).toHaveLength(FILES)
   for (const v of props) expect(v.split('; ').map((x) => x.replace(/^\d+ /, ''))).toHaveLength(3)
 }, 300_000)
+
+test('a stopping sandbox has time to report its leaks: a spinner PID 1 watches for 50 ms of its CPU, at a cap of 0.05 cores', {
+  tags: ['root'],
+}, async () => {
+  // PID 1 names a leak once its command has settled; a running one, once it has spent 50 ms of CPU
+  // on its own. At 0.05 cores that takes a second of wall time after the worker exits, as at a load
+  // of ~90 on two cores: more than stock Vitest's 500 ms before SIGKILL, which lost such leaks.
+  const marker = uniqueSleep()
+  p = project(undefined, {
+    'vitest.config.ts': config("{ cpu: 0.05, report: { json: 'r.json' } }"),
+    'spin.test.ts': `import { spawn } from 'node:child_process'
+import { test } from 'vitest'
+test('spins', () => {
+  spawn('sh', ['-c', 'while :; do :; done', '${marker}'], { stdio: 'ignore', detached: true }).unref()
+})
+`,
+  })
+  const r = await p.run()
+  expect(r.code, r.output).toBe(0)
+  expect(pidsWithMarker(marker)).toEqual([])
+  const report = JSON.parse(p.read('r.json')) as {
+    files: { leaked: { command: string; test?: string }[]; leaksUnknown?: string }[]
+  }
+  expect(report.files[0]?.leaksUnknown).toBeUndefined()
+  expect(report.files[0]?.leaked).toEqual([
+    expect.objectContaining({ command: `sh -c while :; do :; done ${marker}`, test: 'spins' }),
+  ])
+})
