@@ -123,7 +123,7 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-export async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
+export async function waitFor(check: () => boolean, ms = 60_000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (check()) return true

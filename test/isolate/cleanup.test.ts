@@ -39,7 +39,7 @@ describe('cleanup', () => {
     }
     await pool.close()
     expect(leaked).toBe(40)
-    expect(await waitFor(() => children().length === 0, 5000), String(children())).toBe(true)
+    expect(await waitFor(() => children().length === 0, 60_000), String(children())).toBe(true)
     expect(mountCount()).toBe(mounts)
     expect(zombieChildren()).toEqual([])
     expect(pidsWithMarker(marker)).toEqual([])

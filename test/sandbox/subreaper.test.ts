@@ -110,8 +110,8 @@ await s.result`,
       }
     }
     const sleepers = () => pidsWithMarker(sleep).filter((p) => cmdline(p).startsWith('sleep\0'))
-    expect(await waitFor(() => sleepers().length === 2, 10_000)).toBe(true) // both exec'd
+    expect(await waitFor(() => sleepers().length === 2, 60_000)).toBe(true) // both exec'd
     runner.kill('SIGKILL')
-    expect(await waitFor(() => sleepers().length === 0, 10_000)).toBe(true)
+    expect(await waitFor(() => sleepers().length === 0, 60_000)).toBe(true)
   })
 })
