@@ -18,7 +18,8 @@
 #   NS_ISOLATED_V2VM_MEM       guest memory (default 2G)
 #   NS_ISOLATED_V2VM_SMP       vCPUs (default 1: under TCG one is faster than two on a 2-core host)
 #   NS_ISOLATED_V2VM_ACCEL     QEMU's -accel (default tcg: emulation works everywhere; kvm where a stock kernel runs under it)
-#   NS_ISOLATED_V2VM_TIMEOUT   seconds before the VM is killed (default 900)
+#   NS_ISOLATED_V2VM_TIMEOUT   seconds before the VM is killed (default 2400: a hang guard; the run
+#                              takes ~4 min alone, ~15 min with two other full runs beside it)
 #   NS_ISOLATED_V2VM_VERBOSE=1 print the guest's console and QEMU's log afterwards
 #   NS_ISOLATED_V2VM_CACHE     where the assets are kept (see assets.sh)
 # Exit status: CMD's; 124 timed out; 125 the VM could not run CMD; 126 no such cwd in the guest.
@@ -66,7 +67,7 @@ cat "$ctl/err" >&2 & epid=$!
 
 fs() { echo "-fsdev local,id=$1,path=$2,security_model=none${3:-} -device virtio-9p-pci,fsdev=$1,mount_tag=$1"; }
 # shellcheck disable=SC2046 # word splitting of fs's output is meant
-timeout -k 5 "${NS_ISOLATED_V2VM_TIMEOUT:-900}" qemu-system-x86_64 \
+timeout -k 5 "${NS_ISOLATED_V2VM_TIMEOUT:-2400}" qemu-system-x86_64 \
   -accel "${NS_ISOLATED_V2VM_ACCEL:-tcg,thread=multi,tb-size=1024}" -cpu max -smp "${NS_ISOLATED_V2VM_SMP:-1}" -m "${NS_ISOLATED_V2VM_MEM:-2G}" \
   -nodefaults -no-user-config -display none -vga none -no-reboot \
   -kernel "$assets/vmlinux" -initrd "$assets/initramfs.cpio.gz" \
@@ -94,7 +95,7 @@ if [ -n "${NS_ISOLATED_V2VM_VERBOSE:-}" ]; then
 fi
 [ -s "$ctl/rc" ] && exit "$(<"$ctl/rc")"
 if [ $qrc = 124 ] || [ $qrc = 137 ]; then
-  echo "v2vm: timed out after ${NS_ISOLATED_V2VM_TIMEOUT:-900} s (NS_ISOLATED_V2VM_TIMEOUT)" >&2
+  echo "v2vm: timed out after ${NS_ISOLATED_V2VM_TIMEOUT:-2400} s (NS_ISOLATED_V2VM_TIMEOUT)" >&2
   exit 124
 fi
 echo "v2vm: the VM ended without an exit status (qemu exit $qrc); its console:" >&2
