@@ -1,6 +1,7 @@
 /** The short human report `ns-isolated run` prints to stderr. */
 import type { SandboxResult } from '../host/prepare.ts'
 import { formatBytes, formatMs } from '../report/format.ts'
+import { LEAKS_UNKNOWN } from '../report/from-result.ts'
 
 export function formatRunReport(r: SandboxResult): string {
   const lines: string[] = []
@@ -25,7 +26,7 @@ export function formatRunReport(r: SandboxResult): string {
   if (caps.length) lines.push(`  caps: ${caps.join(', ')}`)
   for (const h of r.caps.hit) lines.push(`  CAP HIT: ${h.detail}`)
   if (u.oomKills > 0 && !r.caps.hit.some((h) => h.cap === 'memory')) lines.push(`  OOM kills: ${u.oomKills}`)
-  if (!r.leaksKnown) lines.push('  leaked processes: unknown (the sandbox was killed from outside)')
+  if (!r.leaksKnown) lines.push(`  leaked processes: unknown: ${LEAKS_UNKNOWN}`)
   else if (r.leaked.length) {
     const n = `${r.leaked.length}${r.leaksTruncated ? '+' : ''}`
     lines.push(`  leaked ${n} process${r.leaked.length === 1 ? '' : 'es'} (all killed):`)

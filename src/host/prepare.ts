@@ -66,7 +66,7 @@ export interface SandboxResult {
   wallMs: number
   /** Processes still alive when the command exited; all were killed. */
   leaked: LeakedProcess[]
-  /** False when the sandbox ended before PID 1 could look (killed from outside). */
+  /** False when PID 1 did not report what was left running (killed from outside first, or it could not list them). */
   leaksKnown: boolean
   /** True when more than 256 processes were left: `leaked` lists the first ones (all were killed). */
   leaksTruncated: boolean

@@ -16,7 +16,8 @@ export interface FileReportInput {
 }
 
 /** `FileReport.leaksUnknown` for a sandbox whose PID 1 did not report (its result's `leaksKnown` false). */
-export const LEAKS_UNKNOWN = 'the sandbox was killed before its PID 1 listed what was left running'
+export const LEAKS_UNKNOWN =
+  'its PID 1 did not report what was left running (the sandbox was killed first, or PID 1 could not list them)'
 
 /** One file's report from its sandbox's result. */
 export function fileReportFromResult({ file, result, tests = [], attributed = [] }: FileReportInput): FileReport {

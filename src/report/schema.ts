@@ -102,9 +102,10 @@ export interface FileReport extends CgroupUsage {
   capHit?: CapHit
   leaked: LeakReport[]
   /**
-   * Set when the list of leaks is not known to be complete: the sandbox was
-   * killed before its PID 1 listed what was left running (`leaked` then
-   * holds only what was seen earlier). Says why. Absent: the list is complete.
+   * Set when the list of leaks is not known to be complete: PID 1 did not
+   * report what was left running (the sandbox was killed first, or PID 1
+   * could not list them); `leaked` then holds only what was seen earlier.
+   * Says why. Absent: the list is complete.
    */
   leaksUnknown?: string
   /** Paths written outside /tmp and the writable paths (they went to the overlay). */
