@@ -58,8 +58,11 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     f.write(cg.procsFiles[0] as string, String(victim.pid))
     await cg.killAll()
     expect(await gone).toBe('SIGKILL')
+    // Frozen for the kill, thawed after it; killAll kills again (another round) while the victim is still
+    // listed 20 ms on, which a loaded machine can take.
     const freezes = f.log.filter((e) => e.path.endsWith('/cgroup.freeze')).map((e) => e.data)
-    expect(freezes).toEqual(['1', '0'])
+    expect(freezes.length).toBeGreaterThanOrEqual(2)
+    expect(freezes.join('')).toMatch(/^(10)+$/)
     await cg.close()
   })
 
