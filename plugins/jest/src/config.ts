@@ -16,6 +16,7 @@
 import './node-gate'
 import { join } from 'node:path'
 import { resolveOptions, type SandboxOptions } from 'ns-isolated'
+import { startEarly } from './host/early'
 import { resolveJestOptions } from './host/validate'
 import { type Fallback, type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEYS, splitOptions } from './options'
 
@@ -116,6 +117,8 @@ export function withNsIsolated<C extends JestConfigLike>(
     throw new TypeError('ns-isolated: withNsIsolated(config, options) takes an options object as its second argument.')
   }
   const out = isolateProject(config, options, '') as C & WithNsIsolated
+  // The first worker starts now, while Jest goes on reading its config (host/early.ts).
+  startEarly({ options: out.testEnvironmentOptions, config })
   if (Array.isArray(config.projects)) {
     out.projects = config.projects.map((p, i) =>
       typeof p === 'object' && p !== null ? isolateProject(p as JestConfigLike, options, `projects[${i}].`) : p,
