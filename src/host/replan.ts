@@ -51,10 +51,14 @@ export async function replanSandbox(
       control.off('close', onEnd)
       control.off('error', onEnd)
     }
+    // A launcher that exited already (its setup failed) closed the socket before anyone listened.
+    if (control.destroyed || !control.writable) return onEnd()
     control.on('data', onData)
     control.once('close', onEnd)
     control.once('error', onEnd)
-    control.write(`${Buffer.byteLength(text)}\n${text}`)
+    control.write(`${Buffer.byteLength(text)}\n${text}`, (e) => {
+      if (e) onEnd()
+    })
   })
   const line = JSON.parse(answer) as ResetDoneLine | SetupFailureLine
   if ('setupError' in line)
