@@ -63,6 +63,11 @@ describe('jest: the first worker, started while Jest reads its config', () => {
     })
   })
 
+  it('serves the files of several projects with the same options (withNsIsolated)', async () => {
+    p = project('early')
+    expect(await run(['--config', 'jest.projects.config.js'])).toEqual({ a: 'ahead', b: 'ahead' })
+  })
+
   it('the preset starts it with the options of the config Jest reads', async () => {
     p = project('early')
     expect(await run([], { EARLY_OPTIONS: '{"network":"none"}' })).toEqual({ a: 'ahead', b: 'ahead' })

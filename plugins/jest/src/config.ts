@@ -118,7 +118,6 @@ export function withNsIsolated<C extends JestConfigLike>(
   }
   const out = isolateProject(config, options, '') as C & WithNsIsolated
   // The first worker starts now, while Jest goes on reading its config (host/early.ts).
-  startEarly({ options: out.testEnvironmentOptions, config })
   if (Array.isArray(config.projects)) {
     out.projects = config.projects.map((p, i) =>
       typeof p === 'object' && p !== null ? isolateProject(p as JestConfigLike, options, `projects[${i}].`) : p,
@@ -126,5 +125,7 @@ export function withNsIsolated<C extends JestConfigLike>(
   }
   const reporters = config.reporters ?? ['default']
   out.reporters = reporters.some(isOurReporter) ? [...reporters] : [...reporters, REPORTER]
+  // The first worker starts now, while Jest goes on reading its config (host/early.ts).
+  startEarly(out)
   return out
 }

@@ -154,26 +154,47 @@ function preloadFor(config: { preset?: unknown; transform?: unknown }, cwd: stri
 }
 
 /**
- * Starts the worker ahead, once per process: from `withNsIsolated`, with
- * its options and config; from the preset, with those of the config being
- * read (`configBeingRead`; none where it cannot tell). Not for a config of
- * several projects. Never throws: whatever goes wrong here, the runner
- * starts its workers as usual and says what is wrong.
+ * The sandbox options of the config's projects (itself, or each of its
+ * `projects`), when they are all the same: a reused sandbox serves the files
+ * of every project with the same options. Undefined when they differ, or a
+ * project is a path this process has not read.
  */
-export function startEarly(given?: { options: Record<string, unknown>; config: ConfigSeen }): void {
+function commonOptions(config: ConfigSeen): { all: Record<string, unknown>; projects: ConfigSeen[] } | undefined {
+  const projects: ConfigSeen[] = []
+  for (const p of Array.isArray(config.projects) ? config.projects : [config]) {
+    if (!p || typeof p !== 'object') return undefined
+    projects.push(p as ConfigSeen)
+  }
+  const optionsOf = (p: ConfigSeen) =>
+    p.testEnvironmentOptions && typeof p.testEnvironmentOptions === 'object'
+      ? (p.testEnvironmentOptions as Record<string, unknown>)
+      : {}
+  const all = optionsOf(projects[0] ?? {})
+  const key = sandboxKey(splitOptions(all).sandbox)
+  if (projects.some((p) => sandboxKey(splitOptions(optionsOf(p)).sandbox) !== key)) return undefined
+  return { all, projects }
+}
+
+/**
+ * Starts the worker ahead, once per process: from `withNsIsolated`, with
+ * the config it returns; from the preset, with the config being read
+ * (`configBeingRead`; no options where it cannot tell). Never throws:
+ * whatever goes wrong here, the runner starts its workers as usual and
+ * says what is wrong.
+ */
+export function startEarly(given?: ConfigSeen): void {
   if (early !== undefined) return
   early = null
   if (process.platform !== 'linux' || process.env[EARLY_OFF_ENV] === '0') return
   if (!readingJestConfig() || !willRunFiles(process.argv)) return
   try {
-    const config = given?.config ?? configBeingRead(process.cwd()) ?? {}
-    if (Array.isArray(config.projects)) return
-    const options = given?.options ?? config.testEnvironmentOptions
-    const all = options && typeof options === 'object' ? (options as Record<string, unknown>) : {}
-    const { sandbox, jest } = splitOptions(all)
+    const common = commonOptions(given ?? configBeingRead(process.cwd()) ?? {})
+    if (!common) return
+    const { sandbox, jest } = splitOptions(common.all)
     const jestOptions = resolveJestOptions(jest)
     if (jestOptions.isolation !== 'reuse') return
     const resolved = resolveOptions(sandbox as never)
+    const preload = [...new Set(common.projects.flatMap((p) => preloadFor(p, resolved.cwd)))]
     const compileCache = jestOptions.compileCache ? compileCacheFor() : undefined
     const statusDir = createStatusDir()
     const worker = new SandboxWorker({
@@ -183,7 +204,7 @@ export function startEarly(given?: { options: Record<string, unknown>; config: C
       workerId: 1,
       reuse: true,
       statusDir,
-      early: { preload: preloadFor(config, resolved.cwd) },
+      early: { preload },
     })
     let proved!: (ok: boolean) => void
     const proof = new Promise<boolean>((r) => {
