@@ -11,10 +11,11 @@
  * as a new plan on a control socket only the runner holds, and Jest's setup
  * data with the first file. The runner takes it for its first worker when
  * that worker would be the same sandbox: `isolation: 'reuse'`, the same
- * sandbox options and compile cache (`take`). Otherwise, or when Jest ends
- * without running files, it is ended; until taken it keeps no Jest process
- * alive. It is not started where no files will run (`--listTests`,
- * `--showConfig`, watch mode, …).
+ * sandbox options and compile cache (`adoptEarly`); its start then also
+ * answers the runner's host probe (`earlyProof`). Otherwise, or when Jest
+ * ends without running files, it is ended; until taken it keeps no Jest
+ * process alive. It is not started where no files will run (`--listTests`,
+ * `--showConfig`), nor for watch mode (files run again and again).
  */
 import { readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
