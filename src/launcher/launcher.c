@@ -328,8 +328,10 @@ static const char *test_of(long pid, size_t *len) {
  * two readings agree and each process in it has settled: it sleeps or is
  * stopped, or it keeps running on CPU of its own (a spinner: 50 ms since the
  * first reading). Counted in the process's own CPU, not in time, so a busy
- * machine that keeps a runnable process waiting does not cut the wait short;
- * 5 s at most. The final command is named. */
+ * machine that keeps a runnable process waiting does not cut the wait short.
+ * What ends a wait that never settles is counted the same way: 1000
+ * readings that changed (a tree that keeps forking), or 60 s (a process
+ * stuck in the kernel). The final command is named. */
 static int list_leaks(FILE *f) {
   /* No child left, nothing leaked (the common end): no lists to allocate. */
   if (!leak_lists && has_children() && !(leak_lists = calloc(3 * MAX_LEAKS, sizeof *leak_lists))) {
@@ -345,15 +347,17 @@ static int list_leaks(FILE *f) {
   struct timespec start, t;
   clock_gettime(CLOCK_MONOTONIC, &start);
   long ticks = sysconf(_SC_CLK_TCK);
-  for (int round = 0; count > 0; round++) {
+  for (int changed = 0; count > 0 && changed < 1000;) {
     clock_gettime(CLOCK_MONOTONIC, &t);
-    if (t.tv_sec - start.tv_sec >= 5) break;
+    if (t.tv_sec - start.tv_sec >= 60) break;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
     nanosleep(&pause, NULL);
     int again = read_leaks(next);
-    int settled = again == count;
+    int same = again == count;
+    for (int i = 0; same && i < count; i++) same = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0;
+    if (!same) changed++;
+    int settled = same;
     for (int i = 0; settled && i < count; i++) {
-      settled = now[i].pid == next[i].pid && strcmp(now[i].cmd, next[i].cmd) == 0;
       if (!settled || (next[i].state != 'R' && next[i].state != 'D')) continue;
       long ran = next[i].cpu;
       for (int j = 0; j < nfirst; j++)
