@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { TEST_ENV } from '../protocol.ts'
-import { commandOf, launcherPid, type ProcEntry, sandboxProcesses, testMarkerOf } from './proc.ts'
+import { commandOf, environOf, launcherPid, type ProcEntry, sandboxProcesses, testMarkerOf } from './proc.ts'
 
 /** A process the tracker saw, and the test it reads as (undefined: outside any test). */
 export interface SeenProcess {
@@ -90,7 +90,8 @@ export class LeakAttribution {
       if (seen !== undefined && seen.start === p.start) test = seen.test
       else {
         test = this.#attribute(p, byPid)
-        this.#seen.set(p.pid, { start: p.start, test })
+        // Caught in the middle of an exec its environment reads empty: read it again next time.
+        if (test !== undefined || environOf(p.pid) !== '') this.#seen.set(p.pid, { start: p.start, test })
       }
       out.push({ pid: p.pid, command: commandOf(p.pid), test })
     }

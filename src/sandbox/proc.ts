@@ -145,6 +145,19 @@ export function commandOf(pid: number): string {
 }
 
 /**
+ * A process's environment as /proc shows it (NUL-separated), undefined when
+ * it cannot be read. Empty for a process in the middle of an exec (its new
+ * memory has no environment yet) and for one started with none.
+ */
+export function environOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1')
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * The test a process was started for: the `NS_ISOLATED_TEST` its environment
  * carries (the trackers set it while a test runs; children inherit it through
  * fork and exec, a `setsid`, a shell's `&` and a double fork included).
@@ -152,12 +165,8 @@ export function commandOf(pid: number): string {
  * environment of its own) or cannot be read.
  */
 export function testMarkerOf(pid: number): string | undefined {
-  let env: string
-  try {
-    env = readFileSync(`/proc/${pid}/environ`, 'latin1')
-  } catch {
-    return undefined
-  }
+  const env = environOf(pid)
+  if (env === undefined) return undefined
   const key = `${TEST_ENV}=`
   for (const entry of env.split('\0')) {
     if (entry.startsWith(key)) return Buffer.from(entry.slice(key.length), 'latin1').toString('utf8') || undefined
