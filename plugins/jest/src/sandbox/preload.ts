@@ -152,9 +152,9 @@ export function patchJestModules(): void {
 patchJestModules()
 
 // A worker started ahead (host/early.ts) loads what its first file needs
-// while it waits for it: jest-runner's worker, Jest's runtime, the
-// environment and the default transform. After jest-worker's child code has
-// set up its channel, so that waits for nothing.
+// while it waits for it: jest-runner's test worker, the environment and the
+// config's transform (which loads Jest's transformer and runtime). After
+// jest-worker's child code has set up its channel, so that waits for nothing.
 if (process.env[EARLY_ENV]?.startsWith('{')) {
   setImmediate(() => {
     const early = JSON.parse(process.env[EARLY_ENV] as string) as EarlyWorker
