@@ -10,12 +10,10 @@
 // The goal is `default ÷ stock ≤ 1.1`. With --explain, two more runs explain
 // the `fresh` mode: stock-fresh (stock Jest with a new worker per file,
 // workerIdleMemoryLimit: 0) and stock-fresh-cc (the same with
-// NODE_COMPILE_CACHE, which the isolated workers get by default). With
-// --late, one more: default-late, the default without the worker started
-// while Jest reads its config (NS_ISOLATED_JEST_EARLY_START=0). Never fails
+// NODE_COMPILE_CACHE, which the isolated workers get by default). Never fails
 // on time.
 //
-// Usage: node_modules/.bin/node bench/jest.mjs [--suite ts|app|small] [--rounds N] [--workers N] [--explain | --goal] [--late]
+// Usage: node_modules/.bin/node bench/jest.mjs [--suite ts|app|small] [--rounds N] [--workers N] [--explain | --goal]
 import './node.mjs'
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -52,17 +50,11 @@ const suite = suites[SUITE](dir)
 const cacheDirectory = join(dir, '.jest-cache')
 // --goal: only the goal's two (stock and default), for a short run.
 const GOAL = argv.includes('--goal')
-const LATE = argv.includes('--late')
-const names = [
-  ...(GOAL
-    ? ['stock', 'default']
-    : ['stock', 'default', 'fresh', 'reuse', ...(EXPLAIN ? ['stock-fresh', 'stock-fresh-cc'] : [])]),
-  ...(LATE ? ['default-late'] : []),
-]
-/** Runs that are another run's config with an environment of their own. */
-const baseOf = { 'stock-fresh-cc': 'stock-fresh', 'default-late': 'default' }
+const names = GOAL
+  ? ['stock', 'default']
+  : ['stock', 'default', 'fresh', 'reuse', ...(EXPLAIN ? ['stock-fresh', 'stock-fresh-cc'] : [])]
 for (const name of names) {
-  const base = baseOf[name] ?? name
+  const base = name === 'stock-fresh-cc' ? 'stock-fresh' : name
   writeFileSync(join(dir, `jest.${base}.base.js`), suite.configs[base])
   // The same cache directory for all: warm on both sides.
   writeFileSync(
@@ -71,10 +63,7 @@ for (const name of names) {
   )
 }
 /** Extra environment per config: Node's compile cache, turned on the way a user would. */
-const extraEnv = {
-  'stock-fresh-cc': { NODE_COMPILE_CACHE: join(dir, '.node-compile-cache') },
-  'default-late': { NS_ISOLATED_JEST_EARLY_START: '0' },
-}
+const extraEnv = { 'stock-fresh-cc': { NODE_COMPILE_CACHE: join(dir, '.node-compile-cache') } }
 
 const node = join(root, 'node_modules', '.bin', 'node')
 const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
@@ -130,8 +119,6 @@ if (!GOAL) {
   console.log(`  fresh / stock          = ${ratio('fresh', 'stock')}`)
   console.log(`  reuse / stock          = ${ratio('reuse', 'stock')}`)
 }
-if (LATE)
-  console.log(`  default-late / stock   = ${ratio('default-late', 'stock')}   (without the worker started ahead)`)
 if (EXPLAIN) {
   console.log(`  fresh / stock-fresh    = ${ratio('fresh', 'stock-fresh')}   (explains fresh: a new worker per file)`)
   console.log(`  fresh / stock-fresh-cc = ${ratio('fresh', 'stock-fresh-cc')}   (the sandbox's own price)`)

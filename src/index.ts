@@ -21,7 +21,6 @@ export type {
 } from './host/prepare.ts'
 export { prepareSandbox } from './host/prepare.ts'
 export { refusedNamespaces } from './host/refusal.ts'
-export { replanSandbox } from './host/replan.ts'
 export { runSandbox, type Sandbox, type SpawnOptions, spawnSandbox } from './host/spawn.ts'
 export { type HiddenLauncher, type StartedSandbox, type StartOptions, startSandbox } from './host/start.ts'
 export {

@@ -223,40 +223,6 @@ const HOSTNAME = /^(?=.{1,64}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a
 /** The kernel's own filesystems: a writable bind of them (or of a parent) would hand the sandbox the host. */
 const KERNEL_PATHS = ['/proc', '/sys', '/dev']
 
-/**
- * The `writable` option: absolute paths, without '/' or the kernel's own
- * filesystems (a writable bind of them would hand the sandbox the host).
- * Also what a reused sandbox's new plan is checked with (host/prepare.ts, `replanSandbox`).
- */
-export function resolveWritable(value: unknown, cwd: string): string[] {
-  const writable: string[] = []
-  if (!Array.isArray(value)) {
-    throw new TypeError(`ns-isolated: option \`writable\` must be an array of paths; got ${describeValue(value)}.`)
-  }
-  for (const [i, p] of value.entries()) {
-    if (typeof p !== 'string' || p === '') {
-      throw new TypeError(`ns-isolated: option \`writable[${i}]\` must be a non-empty path; got ${describeValue(p)}.`)
-    }
-    const abs = isAbsolute(p) ? resolve(p) : resolve(cwd, p)
-    if (abs === '/') {
-      throw new TypeError(
-        "ns-isolated: option `writable` cannot contain '/': that would pass the whole host through. Name the directories that must persist.",
-      )
-    }
-    const kernel = KERNEL_PATHS.find((k) => abs === k || abs.startsWith(`${k}/`))
-    if (kernel !== undefined) {
-      throw Object.assign(
-        new TypeError(
-          `ns-isolated: option \`writable\` cannot contain '${abs}': ${kernel} is the kernel's own filesystem, and a writable bind of the host's would hand the sandbox the host (its processes, devices and settings). The sandbox has a ${kernel} of its own; to keep a file a test writes, write it under the project or a directory you list in \`writable\` instead.`,
-        ),
-        { code: 'ENS_WRITABLE_KERNEL_FS' },
-      )
-    }
-    if (!writable.includes(abs)) writable.push(abs)
-  }
-  return writable
-}
-
 /** Validates and normalises sandbox options. Throws a precise `TypeError` on the first mistake. */
 export function resolveOptions(input: SandboxOptions | undefined, extraKeys: readonly string[] = []): ResolvedOptions {
   const o = (input ?? {}) as Record<string, unknown>
@@ -305,7 +271,35 @@ export function resolveOptions(input: SandboxOptions | undefined, extraKeys: rea
     hostname = o.hostname
   }
 
-  const writable = o.writable === undefined ? [] : resolveWritable(o.writable, cwd)
+  const writable: string[] = []
+  if (o.writable !== undefined) {
+    if (!Array.isArray(o.writable)) {
+      throw new TypeError(
+        `ns-isolated: option \`writable\` must be an array of paths; got ${describeValue(o.writable)}.`,
+      )
+    }
+    for (const [i, p] of o.writable.entries()) {
+      if (typeof p !== 'string' || p === '') {
+        throw new TypeError(`ns-isolated: option \`writable[${i}]\` must be a non-empty path; got ${describeValue(p)}.`)
+      }
+      const abs = isAbsolute(p) ? resolve(p) : resolve(cwd, p)
+      if (abs === '/') {
+        throw new TypeError(
+          "ns-isolated: option `writable` cannot contain '/': that would pass the whole host through. Name the directories that must persist.",
+        )
+      }
+      const kernel = KERNEL_PATHS.find((k) => abs === k || abs.startsWith(`${k}/`))
+      if (kernel !== undefined) {
+        throw Object.assign(
+          new TypeError(
+            `ns-isolated: option \`writable\` cannot contain '${abs}': ${kernel} is the kernel's own filesystem, and a writable bind of the host's would hand the sandbox the host (its processes, devices and settings). The sandbox has a ${kernel} of its own; to keep a file a test writes, write it under the project or a directory you list in \`writable\` instead.`,
+          ),
+          { code: 'ENS_WRITABLE_KERNEL_FS' },
+        )
+      }
+      if (!writable.includes(abs)) writable.push(abs)
+    }
+  }
 
   let pids: number | undefined
   if (o.pids !== undefined) {

@@ -31,12 +31,6 @@ export interface SetupDoneLine {
   setup: { degraded: string[] }
 }
 
-/** A reset of a reused sandbox is done (the answer on the reset or control socket). */
-export interface ResetDoneLine {
-  v: 1
-  reset: { degraded: string[]; ipcRemoved: number }
-}
-
 /** A failure of the launcher itself. */
 export interface LauncherErrorLine {
   v: 1

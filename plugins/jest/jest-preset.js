@@ -5,8 +5,6 @@
 // An old Node is refused here, at config load.
 require('./dist/node-gate.js')
 const { join } = require('node:path')
-// The first worker starts now, while Jest goes on reading its config.
-require('./dist/host/early.js').startEarly()
 
 module.exports = {
   runner: join(__dirname, 'dist', 'runner.js'),

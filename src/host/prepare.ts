@@ -17,13 +17,7 @@ import {
   type SandboxCgroup,
   usageFromRusage,
 } from '../cgroup/index.ts'
-import {
-  type NetworkMode,
-  type ResolvedOptions,
-  resolveOptions,
-  resolveWritable,
-  type SandboxOptions,
-} from '../options.ts'
+import { type NetworkMode, type ResolvedOptions, resolveOptions, type SandboxOptions } from '../options.ts'
 import {
   type FinalStatusLine,
   INSIDE_ENV,
@@ -147,8 +141,6 @@ export interface LaunchInternals {
   finish(lines: StatusLine[], exit: LauncherExit, wallMs: number): SandboxResult
   /** The directories behind the writable paths, held until the sandbox ends. */
   writable: WritableClaim
-  /** The plan again with other writable and kept paths (see `replanSandbox`). */
-  replan(paths: { writable: string[]; keep: string[] }): string
 }
 
 const internals = new WeakMap<SandboxLaunch, LaunchInternals>()
@@ -313,11 +305,8 @@ function prepare(
     }),
   }
   let fsPlan: ReturnType<typeof buildPlan>
-  /** Paths the plans made (not the command's writes); a new plan's join them. */
-  const created = new Set<string>()
   try {
     fsPlan = buildPlan(plan)
-    for (const c of fsPlan.created) created.add(c)
   } catch (e) {
     if (cgroup) void cgroup.close()
     throw e
@@ -357,6 +346,7 @@ function prepare(
     if (setupError) throw explainSetupError(setupError, readHostFacts(), strategy === 'rootless')
     const done = lines.find((l): l is SetupDoneLine => 'setup' in l)
     const final = lines.find((l): l is FinalStatusLine => 'leaked' in l)
+    const created = new Set(fsPlan.created)
     const writes = (final?.writes ?? []).filter((w) => !created.has(w.path))
     const usage = cgUsage ?? usageFromRusage(final?.rusage ?? { utimeUs: 0, stimeUs: 0, maxrssKb: 0 })
     if (!cgUsage && !final) {
@@ -411,17 +401,6 @@ function prepare(
       return dispose()
     },
   }
-  const replan: LaunchInternals['replan'] = (paths) => {
-    const more = resolveWritable(paths.writable, resolved.cwd)
-    const next = buildPlan({
-      ...plan,
-      writable: [...new Set([...resolved.writable, ...more])],
-      keep: [...paths.keep, ...implicitKeep(resolved.cwd)],
-    })
-    writable.add(more)
-    for (const c of next.created) created.add(c)
-    return next.text
-  }
-  internals.set(launch, { finish, writable, replan })
+  internals.set(launch, { finish, writable })
   return launch
 }

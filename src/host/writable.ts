@@ -18,37 +18,26 @@ const users = new Map<string, number>()
 const created = new Map<string, string>()
 
 export interface WritableClaim {
-  /** More paths for the same sandbox (a reused sandbox's new plan): claimed as those given first. */
-  add(paths: string[]): void
   /** The sandbox is done with its paths; `remove`: take away what was created for them, where empty and unused. */
   release(remove: boolean): void
 }
 
 /** Claims `paths` for a sandbox about to start: every missing one is created as a directory. */
 export function claimWritable(paths: string[]): WritableClaim {
-  const held: string[] = []
-  let released = false
-  const add = (more: string[]) => {
-    for (const p of more) {
-      if (held.includes(p)) continue
-      held.push(p)
-      users.set(p, (users.get(p) ?? 0) + 1)
-      if (existsSync(p)) continue
-      let top = p
-      while (!existsSync(dirname(top))) top = dirname(top)
-      mkdirSync(p, { recursive: true })
-      created.set(p, top)
-    }
+  for (const p of paths) {
+    users.set(p, (users.get(p) ?? 0) + 1)
+    if (existsSync(p)) continue
+    let top = p
+    while (!existsSync(dirname(top))) top = dirname(top)
+    mkdirSync(p, { recursive: true })
+    created.set(p, top)
   }
-  add(paths)
+  let released = false
   return {
-    add(more) {
-      if (!released) add(more)
-    },
     release(remove) {
       if (released) return
       released = true
-      for (const p of held) {
+      for (const p of paths) {
         const n = (users.get(p) ?? 1) - 1
         if (n > 0) {
           users.set(p, n)

@@ -17,8 +17,7 @@
  *        (NS_ISOLATED_PLAN) and execs the command,
  *     7. forwards SIGTERM/SIGINT/... to the worker and reaps every orphan;
  *        with --reuse, also rebuilds the sandbox's filesystem when the
- *        worker asks (reset_sandbox), or, with --control-fd, with a new
- *        plan when the host sends one (replan),
+ *        worker asks (reset_sandbox),
  *     8. when the worker exits: lists what is still alive, kills it, lists
  *        what the sandbox wrote (from the overlay's upper layers named in
  *        the plan's manifest), writes one JSON line to the status fd, and
@@ -535,9 +534,6 @@ static int reuse;        /* the worker's plan: keep the host's tree */
 static int resetting;    /* the reset child's plan: lowers from held_root */
 static int reset_staged; /* resetting: the new staging tmpfs covers /tmp; undone on failure */
 static int held_root = -1;
-/* --control-fd: a socket only the host holds (PID 1 keeps it, the worker
- * never has it), on which the host sends a new plan for a reset. */
-static int control_fd = -1;
 static int ipc_removed;
 /* The degraded notes (a JSON array's items) and the overlays' manifest: both
  * grow with the host (one line per overlay), so they are sized as they go. */
@@ -1340,41 +1336,6 @@ static void reset_sandbox(int ctl, const char *plan) {
   }
 }
 
-/* A new plan from the host on the control socket ("<bytes>\n<plan>"), then
- * a reset with it, answered on the same socket; later resets replay it too.
- * -1: the host closed the socket (or broke the framing): no more plans. */
-#define MAX_PLAN_BYTES (64 << 20)
-static int replan(char **plan) {
-  char head[16];
-  size_t n = 0;
-  for (;;) {
-    ssize_t got = read(control_fd, head + n, 1);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return -1;
-    if (head[n] == '\n') break;
-    if (head[n] < '0' || head[n] > '9' || ++n >= sizeof head) return -1;
-  }
-  head[n] = 0;
-  long len = strtol(head, NULL, 10);
-  if (n == 0 || len <= 0 || len > MAX_PLAN_BYTES) return -1;
-  char *text = malloc((size_t)len + 1);
-  if (!text) return -1;
-  for (long off = 0; off < len;) {
-    ssize_t got = read(control_fd, text + off, (size_t)(len - off));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      free(text);
-      return -1;
-    }
-    off += got;
-  }
-  text[len] = 0;
-  free(*plan);
-  *plan = text;
-  reset_sandbox(control_fd, *plan);
-  return 0;
-}
-
 static int forwarded(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 ||
          sig == SIGUSR2 || sig == SIGWINCH;
@@ -1540,7 +1501,6 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(execp[0]);
     close(ns[0]);
-    if (control_fd >= 0) close(control_fd);
     notify_sock = ns[1];
     /* Not inherited from us: its /proc files must stay its own (uid_map, setgroups). */
     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -1574,18 +1534,16 @@ static void run_init(int outer_sock, char **argv, const sigset_t *waited) {
   take_handed(ns[0], &listener, &resolver);
   close(ns[0]);
 
-  /* The signals (blocked since before the fork), the reset socket, the listener, the resolver, the host's plans. */
+  /* The signals (blocked since before the fork), the reset socket, the listener, the resolver. */
   int sfd = signalfd(-1, waited, SFD_CLOEXEC);
   if (sfd < 0) fail("signalfd", errno, NULL);
-  struct pollfd pf[5] = {{.fd = sfd, .events = POLLIN},
+  struct pollfd pf[4] = {{.fd = sfd, .events = POLLIN},
                          {.fd = ctl[0], .events = POLLIN},
                          {.fd = listener, .events = POLLIN},
-                         {.fd = resolver, .events = POLLIN},
-                         {.fd = control_fd, .events = POLLIN}};
+                         {.fd = resolver, .events = POLLIN}};
   int wstatus = 0;
   for (;;) {
-    if (poll(pf, 5, -1) < 0) continue;
-    if (pf[4].revents && replan(&plan_copy) < 0) pf[4].fd = -1;
+    if (poll(pf, 4, -1) < 0) continue;
     if (pf[2].revents & POLLIN) answer_mount_call(listener);
     else if (pf[2].revents) pf[2].fd = -1; /* no filtered process left */
     if (pf[3].revents & POLLIN) answer_dns(resolver);
@@ -1761,7 +1719,7 @@ static void cloexec_all_but(int *keep, int nkeep) {
 
 static void usage(void) {
   fputs("usage: ns-isolated-launcher [--parent-pid PID] [--cgroup-procs FILE]... [--userns]\n"
-        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse [--control-fd N]] [--no-namespaces] [--keep-fd N]...\n"
+        "         [--no-net] [--cgroupns] [--no-clone3] [--reuse] [--no-namespaces] [--keep-fd N]...\n"
         "         [--status-fd N | --status-file FILE] -- CMD [ARGS...]\n"
         "This is ns-isolated's native helper; run sandboxes with `ns-isolated run`.\n",
         stderr);
@@ -1791,14 +1749,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--cgroupns")) cgroupns = 1;
     else if (!strcmp(a, "--no-clone3")) no_clone3 = 1; /* tests: take the fallback join */
     else if (!strcmp(a, "--reuse")) reuse = 1;
-    else if (!strcmp(a, "--control-fd") && i + 1 < argc) control_fd = atoi(argv[++i]);
     else if (!strcmp(a, "--no-namespaces")) no_namespaces = 1;
     else if (!strcmp(a, "--keep-fd") && i + 1 < argc && nkeep < MAX_KEEP_FDS) keep[nkeep++] = atoi(argv[++i]);
     else if (!strcmp(a, "--status-fd") && i + 1 < argc) status_fd = atoi(argv[++i]);
     else if (!strcmp(a, "--status-file") && i + 1 < argc) status_file = argv[++i];
     else usage();
   }
-  if (i >= argc || (control_fd >= 0 && (!reuse || no_namespaces || control_fd < 3))) usage();
+  if (i >= argc) usage();
   char **cmd = argv + i;
 
   /* The status channel is opened here, on the host side of every namespace,
@@ -1907,7 +1864,6 @@ int main(int argc, char **argv) {
   }
   if (v2_dir >= 0) close(v2_dir);
   close(sv[1]);
-  if (control_fd >= 0) close(control_fd); /* PID 1's alone: the host sees it close when PID 1 is gone */
   if (status_out) { fclose(status_out); status_out = NULL; status_fd = -1; }
 
   for (;;) {

@@ -16,7 +16,6 @@
 import './node-gate'
 import { join } from 'node:path'
 import { resolveOptions, type SandboxOptions } from 'ns-isolated'
-import { startEarly } from './host/early'
 import { resolveJestOptions } from './host/validate'
 import { type Fallback, type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEYS, splitOptions } from './options'
 
@@ -117,7 +116,6 @@ export function withNsIsolated<C extends JestConfigLike>(
     throw new TypeError('ns-isolated: withNsIsolated(config, options) takes an options object as its second argument.')
   }
   const out = isolateProject(config, options, '') as C & WithNsIsolated
-  // The first worker starts now, while Jest goes on reading its config (host/early.ts).
   if (Array.isArray(config.projects)) {
     out.projects = config.projects.map((p, i) =>
       typeof p === 'object' && p !== null ? isolateProject(p as JestConfigLike, options, `projects[${i}].`) : p,
@@ -125,7 +123,5 @@ export function withNsIsolated<C extends JestConfigLike>(
   }
   const reporters = config.reporters ?? ['default']
   out.reporters = reporters.some(isOurReporter) ? [...reporters] : [...reporters, REPORTER]
-  // The first worker starts now, while Jest goes on reading its config (host/early.ts).
-  startEarly(out)
   return out
 }

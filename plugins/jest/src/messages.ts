@@ -104,23 +104,3 @@ export interface FileMessage {
   pidsPeak: number | null
   reset?: ResetReport
 }
-
-/**
- * Set in a worker started ahead, while Jest reads its config (host/early.ts):
- * `EarlyWorker` as JSON. The preload then loads Jest's worker modules while
- * the worker waits for its first file (sandbox/early-worker.ts).
- */
-export const EARLY_ENV = 'NS_ISOLATED_JEST_EARLY'
-
-export interface EarlyWorker {
-  /** jest-runner's `testWorker.js` of the running Jest. */
-  testWorker: string
-  /** More modules the first file would load (the default transform's). */
-  preload: string[]
-}
-
-/** A call to a worker started ahead: its setup data comes with its first file (Jest crawls the project after it started). */
-export interface EarlyCall<R> {
-  setupArgs?: unknown[]
-  request: R
-}

@@ -47,7 +47,6 @@ import {
   type SandboxOptions,
   type SandboxResult,
 } from 'ns-isolated'
-import { adoptEarly, dropEarly, earlyProof } from './host/early'
 import { RunnerEvents } from './host/events'
 import { applyToResult, capMessage, freshReport, reuseReport } from './host/outcome'
 import { HostPaths } from './host/paths'
@@ -95,20 +94,16 @@ const PENDING = Symbol('pending')
  * runs while the first worker starts (a host that refuses then ends that
  * worker); 'subreaper' waits for it, since it decides how workers start.
  */
-function probe(sandbox: Record<string, unknown>, ahead: boolean): Promise<Error | undefined> {
+function probe(sandbox: Record<string, unknown>): Promise<Error | undefined> {
   const options: Record<string, unknown> = {}
   for (const k of PROBED_KEYS) if (sandbox[k] !== undefined) options[k] = sandbox[k]
   const key = JSON.stringify(options)
   let p = probes.get(key)
   if (!p) {
-    const run = () =>
-      runSandbox('/bin/true', [], { ...(options as SandboxOptions), stdio: 'ignore' }).then(
-        () => undefined,
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      )
-    // `ahead`: the worker started while Jest read its config answers it, once a file takes it (host/early.ts).
-    const proof = ahead ? earlyProof(sandbox) : undefined
-    p = proof ? proof.then((ok) => (ok ? undefined : run())) : run()
+    p = runSandbox('/bin/true', [], { ...(options as SandboxOptions), stdio: 'ignore' }).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    )
     probes.set(key, p)
   }
   return p
@@ -174,11 +169,11 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         const key = JSON.stringify(all)
         if (options.fallback === 'error') {
           // Awaited only before the file's first request: the probe runs while its worker starts.
-          planned.push({ test, options, all, key, hostError: probe(sandbox, true) })
+          planned.push({ test, options, all, key, hostError: probe(sandbox) })
           continue
         }
         // 'subreaper': the answer decides how the worker is started.
-        const hostError = await probe(sandbox, false)
+        const hostError = await probe(sandbox)
         const missing = hostError ? refusedNamespaces(hostError) : undefined
         if (hostError && !missing) throw hostError
         planned.push({ test, options, all, key, ...(missing ? { missing } : {}) })
@@ -211,7 +206,6 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
     const g = this._globalConfig
     const askedSerial = g.runInBand || g.detectOpenHandles || g.maxWorkers <= 1
     const lanes = serial && askedSerial ? 1 : Math.max(1, g.maxWorkers)
-    const idleMemoryLimit = g.workerIdleMemoryLimit
     const slots = new Slots(lanes)
     const live = new Set<SandboxWorker>()
     /** reuse mode: `${slot}\0${key}` → its worker */
@@ -239,17 +233,6 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       const compileCache = p.options.compileCache ? compileCacheFor() : undefined
       if (compileCache) writable.add(compileCache.dir)
       const missing = p.missing
-      // The worker started while Jest read its config (host/early.ts) is slot 1's, where it is the same sandbox.
-      const sameKind = index === undefined && p.options.isolation === 'reuse' && !missing && idleMemoryLimit == null
-      if (slot === 1 && !sameKind) dropEarly()
-      const early =
-        slot === 1 && sameKind
-          ? await adoptEarly(sandbox, p.options.compileCache, { writable: [...writable], keep: [...keep] }, setupArgs)
-          : undefined
-      if (early) {
-        live.add(early)
-        return early
-      }
       const sw = new SandboxWorker({
         sandbox: { ...sandbox, writable: [...writable], ...(missing ? { namespaces: false } : {}) },
         env: {
@@ -259,7 +242,7 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
         },
         keep: [...keep],
         workerId: slot,
-        idleMemoryLimit: typeof idleMemoryLimit === 'number' ? idleMemoryLimit : undefined,
+        globalConfig: this._globalConfig,
         setupArgs,
         reuse: p.options.isolation === 'reuse',
         statusDir,
@@ -358,7 +341,6 @@ export default class NsIsolatedRunner extends EmittingTestRunner {
       ),
     )
     const cleanup = async () => {
-      dropEarly()
       await Promise.all([...live].map((sw) => sw.end()))
       paths.dispose()
       removeStatusDir()

@@ -21,22 +21,17 @@ import type { Worker } from 'jest-worker'
 import {
   type HiddenLauncher,
   prepareSandbox,
-  replanSandbox,
   type SandboxLaunch,
   type SandboxResult,
   type StartedSandbox,
   startSandbox,
 } from 'ns-isolated'
 import { requireFromJestRunner } from '../jest-modules'
-import { EARLY_ENV, type EarlyCall, type EarlyWorker, FILE_EVENT, type FileMessage } from '../messages'
+import { FILE_EVENT, type FileMessage } from '../messages'
 
 const TEST_WORKER = join(dirname(requireFromJestRunner().resolve('jest-runner')), 'testWorker.js')
 /** Loaded first in every sandboxed worker: Jest's transform-cache writes get temp names unique to the worker (see there). */
 const PRELOAD = join(__dirname, '..', 'sandbox', 'preload.js')
-/** The entry of a worker started ahead (see `early`), in front of TEST_WORKER. */
-const EARLY_WORKER = join(__dirname, '..', 'sandbox', 'early-worker.js')
-/** The launcher's stdio slot for the control socket of a worker started ahead (0-2 stdio, 3 jest-worker's IPC). */
-const CONTROL_FD = 4
 
 let counter = 0
 /**
@@ -53,19 +48,10 @@ export interface SandboxWorkerOptions {
   keep: string[]
   /** JEST_WORKER_ID of this worker (1-based, unique among the workers running at once). */
   workerId: number
-  /** Jest's `workerIdleMemoryLimit` (reuse mode). */
-  idleMemoryLimit?: number
-  /** Jest's setup data for the worker; none for a worker started ahead (`early`): `adopt` gives it. */
-  setupArgs?: unknown[]
+  globalConfig: Config.GlobalConfig
+  setupArgs: unknown[]
   /** Reused across files: jest-worker may restart its child (crash, idle memory limit) as stock Jest does. */
   reuse: boolean
-  /**
-   * Started ahead, while Jest reads its config (host/early.ts), before the
-   * paths its files write to are known: a reused sandbox whose launcher
-   * takes a new plan from `adopt` on a control socket. Until then it keeps
-   * no Jest process alive.
-   */
-  early?: { preload: string[] }
   statusDir: string
   /** More environment for the worker (the compile cache's). */
   env: Record<string, string>
@@ -132,20 +118,10 @@ function colorEnv(): Record<string, string> {
   return process.stdout.isTTY && process.stdout.hasColors?.() ? { FORCE_COLOR: '1' } : {}
 }
 
-/** jest-worker's child process of a pool of one (jest-worker 29 and 30), and the slot of our control socket. */
-type ForkedChild = {
-  unref(): void
-  ref(): void
-  channel?: { ref(): void; unref(): void } | null
-  stdio: ({ ref?(): void; unref?(): void } | null)[]
-}
-
 export class SandboxWorker {
   readonly launch: SandboxLaunch
   readonly workerId: number
   readonly #worker: TestWorkerFarm
-  /** A worker started ahead: its setup data, filled in by `adopt` (the array jest-worker sends a restarted child). */
-  readonly #early: { setupArgs: unknown[]; env: Record<string, string | undefined>; adopted: boolean } | undefined
   readonly #reuse: boolean
   /** The launcher, for the prompt stop of a fresh sandbox (see `run`). */
   readonly #child: ReturnType<typeof poolChild>
@@ -161,34 +137,16 @@ export class SandboxWorker {
       o.sandbox,
       { statusFile: join(o.statusDir, `${process.pid}-${++counter}.status`) },
       // (Without namespaces there is no root of ours to rebuild.)
-      {
-        keep: o.keep,
-        extraLauncherArgs:
-          o.reuse && o.sandbox.namespaces !== false
-            ? ['--reuse', ...(o.early ? ['--control-fd', String(CONTROL_FD)] : [])]
-            : [],
-      },
+      { keep: o.keep, extraLauncherArgs: o.reuse && o.sandbox.namespaces !== false ? ['--reuse'] : [] },
     )
-    const limit = o.idleMemoryLimit
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      JEST_WORKER_ID: String(o.workerId),
-      ...o.env,
-      ...colorEnv(),
-      ...this.launch.env,
-    }
-    if (o.early) {
-      const early: EarlyWorker = { testWorker: TEST_WORKER, preload: o.early.preload }
-      env[EARLY_ENV] = JSON.stringify(early)
-      this.#early = { setupArgs: [], env, adopted: false }
-    }
+    const limit = o.globalConfig.workerIdleMemoryLimit
     const { Worker } = requireFromJestRunner()('jest-worker') as typeof JestWorker
     // jest-worker hides its child: the sandbox has ended once end() has seen the worker out.
     const exited = new Promise<undefined>((r) => {
       this.#exited = () => r(undefined)
     })
     this.#sandbox = startSandbox(this.launch, () => ({ exited }))
-    this.#worker = new Worker(o.early ? EARLY_WORKER : TEST_WORKER, {
+    this.#worker = new Worker(TEST_WORKER, {
       exposedMethods: ['worker'],
       numWorkers: 1,
       // A fresh sandbox serves one file: a crash is that file's failure, not a reason to start another sandbox.
@@ -196,13 +154,18 @@ export class SandboxWorker {
       idleMemoryLimit: o.reuse && typeof limit === 'number' ? limit : undefined,
       forkOptions: {
         serialization: 'json',
-        stdio: o.early ? ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'] : 'pipe',
+        stdio: 'pipe',
         execPath: this.launch.file,
         execArgv: [...this.launch.args, process.execPath, ...nodeExecArgv(), '--require', PRELOAD],
-        // Kept by reference: a child jest-worker starts again gets the plan `adopt` gave.
-        env,
+        env: {
+          ...process.env,
+          JEST_WORKER_ID: String(o.workerId),
+          ...o.env,
+          ...colorEnv(),
+          ...this.launch.env,
+        },
       },
-      setupArgs: this.#early?.setupArgs ?? o.setupArgs ?? [],
+      setupArgs: o.setupArgs,
       // A sandbox has served its files when it is ended (a fresh one its one
       // file; a reused one the run's, or the run was interrupted): it is
       // ended at once (SIGTERM, relayed by the launcher to the worker), as
@@ -222,19 +185,12 @@ export class SandboxWorker {
     // message reaches it, and jest-worker listens for no 'error': that send's EPIPE would crash Jest. The
     // file fails with the setup error instead (end()), as it does when the launcher fails later. Also on
     // every restart of a reused worker's child.
-    const self = this
     for (const child of (this.#worker as unknown as WithPool)._workerPool?.getWorkers?.() ?? []) {
       const ignoreEpipe = () => child._child?.on('error', () => {})
       ignoreEpipe()
       const initialize = child.initialize
       if (initialize)
         child.initialize = function (this: PoolChild) {
-          // A worker started ahead whose launcher failed before a file took it (a host that refuses
-          // namespaces): not started again and again; the runner starts its workers as usual.
-          if (self.#early && !self.#early.adopted) {
-            ;(this as { _shutdown?(): void })._shutdown?.()
-            return
-          }
           initialize.call(this)
           ignoreEpipe()
         }
@@ -243,56 +199,6 @@ export class SandboxWorker {
     this.#worker.getStderr()?.pipe(process.stderr)
     this.#reuse = o.reuse
     this.#child = o.reuse ? undefined : poolChild(this.#worker)
-    if (o.early) this.#hold(false)
-  }
-
-  /** jest-worker's child process (the launcher), while it is the one started first. */
-  #forked(): ForkedChild | undefined {
-    return (this.#worker as unknown as WithPool)._workerPool?.getWorkers?.()[0]?._child as ForkedChild | undefined
-  }
-
-  /** Whether the worker's process and its pipes keep this process alive (a worker started ahead does not until adopted). */
-  #hold(on: boolean): void {
-    const c = this.#forked()
-    if (!c) return
-    const method = on ? 'ref' : 'unref'
-    c[method]()
-    c.channel?.[method]()
-    for (const s of c.stdio) s?.[method]?.()
-  }
-
-  /**
-   * A worker started ahead takes the run's first file(s): the sandbox's
-   * filesystem is built again with these writable and kept paths (as
-   * between two files: PID 1 does it, told on the control socket), and the
-   * worker gets Jest's setup data with its first file. Rejects when the
-   * sandbox is gone or could not take the plan; the caller then ends it.
-   */
-  async adopt(paths: { writable: string[]; keep: string[] }, setupArgs: unknown[]): Promise<void> {
-    const early = this.#early
-    const control = this.#forked()?.stdio[CONTROL_FD] as import('node:stream').Duplex | null | undefined
-    if (!early || early.adopted || !control) throw new Error('ns-isolated: internal: not a worker started ahead')
-    early.adopted = true
-    this.#hold(true)
-    const env = await replanSandbox(this.launch, control, paths)
-    for (const k of Object.keys(early.env)) if (k.startsWith('NS_ISOLATED_PLAN')) delete early.env[k]
-    Object.assign(early.env, env)
-    early.setupArgs.push(...setupArgs)
-    this.#setupPending = true
-  }
-
-  /** A worker started ahead whose first call after `adopt` has not gone out yet. */
-  #setupPending = false
-
-  /** At once, with nothing asynchronous (process.exit): SIGKILL to the launcher, whose PID 1 takes the sandbox along. */
-  kill(): void {
-    const child = poolChild(this.#worker)
-    if (!child || child.exited()) return
-    try {
-      process.kill(child.pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
   }
 
   get files(): number {
@@ -306,12 +212,7 @@ export class SandboxWorker {
     // Reuse: the sandbox outlives the file, so its figures are the cgroup's deltas over the file.
     const cg = this.#reuse && this.launch.cgroup?.procsFiles.length ? this.launch.cgroup : undefined
     if (cg) out.cgroupBefore = cg.read()
-    let call: WorkerRequest | EarlyCall<WorkerRequest> = request
-    if (this.#early) {
-      call = this.#setupPending ? { setupArgs: this.#early.setupArgs, request } : { request }
-      this.#setupPending = false
-    }
-    const pending = this.#worker.worker(call as WorkerRequest)
+    const pending = this.#worker.worker(request)
     pending.UNSTABLE_onCustomMessage?.(([event, payload]) => {
       if (event === FILE_EVENT) out.inside = payload as FileMessage
       else onEvent(event, payload)

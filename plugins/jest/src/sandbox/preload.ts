@@ -30,7 +30,6 @@
  */
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { sep } from 'node:path'
-import { EARLY_ENV, type EarlyWorker } from '../messages'
 
 interface WriteOptions {
   encoding?: BufferEncoding | null
@@ -150,20 +149,3 @@ export function patchJestModules(): void {
 }
 
 patchJestModules()
-
-// A worker started ahead (host/early.ts) loads what its first file needs
-// while it waits for it: jest-runner's test worker, the environment and the
-// config's transform (which loads Jest's transformer and runtime). After
-// jest-worker's child code has set up its channel, so that waits for nothing.
-if (process.env[EARLY_ENV]?.startsWith('{')) {
-  setImmediate(() => {
-    const early = JSON.parse(process.env[EARLY_ENV] as string) as EarlyWorker
-    for (const module of [require.resolve('./early-worker'), ENVIRONMENT, ...(early.preload ?? [])]) {
-      try {
-        require(module)
-      } catch {
-        // loaded again, and failing as it should, when the file needs it
-      }
-    }
-  })
-}
