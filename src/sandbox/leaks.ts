@@ -16,7 +16,15 @@
  */
 import { readFileSync } from 'node:fs'
 import { TEST_ENV } from '../protocol.ts'
-import { commandOf, environOf, launcherPid, type ProcEntry, sandboxProcesses, testMarkerOf } from './proc.ts'
+import {
+  commandOf,
+  environOf,
+  launcherPid,
+  type ProcEntry,
+  sandboxProcesses,
+  testMarkerIn,
+  testMarkerOf,
+} from './proc.ts'
 
 /** A process the tracker saw, and the test it reads as (undefined: outside any test). */
 export interface SeenProcess {
@@ -89,9 +97,10 @@ export class LeakAttribution {
       let test: string | undefined
       if (seen !== undefined && seen.start === p.start) test = seen.test
       else {
-        test = this.#attribute(p, byPid)
+        const env = environOf(p.pid)
+        test = this.#attribute(p, byPid, env)
         // Caught in the middle of an exec its environment reads empty: read it again next time.
-        if (test !== undefined || environOf(p.pid) !== '') this.#seen.set(p.pid, { start: p.start, test })
+        if (test !== undefined || env !== '') this.#seen.set(p.pid, { start: p.start, test })
       }
       out.push({ pid: p.pid, command: commandOf(p.pid), test })
     }
@@ -103,8 +112,8 @@ export class LeakAttribution {
     return this.#seen.get(pid)?.test
   }
 
-  #attribute(p: ProcEntry, byPid: Map<number, ProcEntry>): string | undefined {
-    const own = testMarkerOf(p.pid)
+  #attribute(p: ProcEntry, byPid: Map<number, ProcEntry>, env: string | undefined): string | undefined {
+    const own = testMarkerIn(env)
     if (own !== undefined) return own
     // An environment of its own: its nearest ancestor's test (a child of a process the test started).
     for (let up = byPid.get(p.ppid), hops = 0; up && hops < 64; up = byPid.get(up.ppid), hops++) {

@@ -165,7 +165,11 @@ export function environOf(pid: number): string | undefined {
  * environment of its own) or cannot be read.
  */
 export function testMarkerOf(pid: number): string | undefined {
-  const env = environOf(pid)
+  return testMarkerIn(environOf(pid))
+}
+
+/** `testMarkerOf` for an environment already read (`environOf`). */
+export function testMarkerIn(env: string | undefined): string | undefined {
   if (env === undefined) return undefined
   const key = `${TEST_ENV}=`
   for (const entry of env.split('\0')) {
