@@ -25,11 +25,16 @@ function build(arch, cc, staticOnly) {
     return false
   }
   if (r.warning) console.error(`build-launcher: linux-${arch}: ${r.warning}`)
-  console.log(`build-launcher: ${r.out}${r.static ? '' : ' (dynamic)'}`)
+  console.log(`build-launcher: ${r.out} (${r.compiler}${r.static ? '' : ', dynamic'})`)
   return true
 }
 
-let ok = build(process.arch, process.env.CC || 'cc', all)
+// This machine's arch: CC, else musl-gcc where installed, else cc (src/launcher/build.ts).
+if (all && !process.env.CC && !have('musl-gcc')) {
+  const problem = aptInstall(['musl-tools'], 'the release launcher (musl: a faster start in a VM)')
+  if (problem) console.error(`build-launcher: ${problem}; building with cc`)
+}
+let ok = build(process.arch, undefined, all)
 if (all) {
   for (const [arch, { cc, packages }] of Object.entries(ARCHES)) {
     if (arch === process.arch) continue

@@ -35,6 +35,14 @@ if ! command -v cc >/dev/null 2>&1 || ! echo 'int main(void){return 0;}' | cc -s
   fi
 fi
 
+#    musl where Debian has it: the published x64 launcher is built with it (its
+#    start runs no CPUID, which traps in a VM; src/launcher/build.ts), and the
+#    tests run what is published. Without it the launcher is built with cc.
+if ! command -v musl-gcc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing musl-tools"
+  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null; } || say "note: musl-tools did not install; the launcher is built with cc"
+fi
+
 # 3. What the tests use from the system: setpriv and unshare (util-linux:
 #    rootless tests drop to nobody; the bench compares with unshare(1)).
 #    Debian/Ubuntu have them; a slim image may not.

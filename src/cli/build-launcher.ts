@@ -38,8 +38,7 @@ export function buildLauncher(options: BuildLauncherOptions, out = process.stdou
   const arch = process.arch
   const prebuilt = prebuiltLauncher(arch)
   const target = options.out ? resolve(options.out) : writableDir(dirname(prebuilt)) ? prebuilt : userCache(arch)
-  const cc = options.cc ?? (process.env.CC || 'cc')
-  const r = compileLauncher({ cc, out: target })
+  const r = compileLauncher(options.cc ? { cc: options.cc, out: target } : { out: target })
   if (!r.ok) {
     err.write(`ns-isolated build-launcher: ${r.error}\n`)
     return 1
@@ -48,7 +47,9 @@ export function buildLauncher(options: BuildLauncherOptions, out = process.stdou
   const probe = spawnSync(target, ['--version'], { encoding: 'utf8' })
   const runs =
     probe.status === 0 ? probe.stdout.trim() : `it does not run here: ${probe.error?.message ?? probe.stderr}`
-  out.write(`ns-isolated build-launcher: built ${target} (${r.static ? 'static' : 'dynamic'}; ${runs})\n`)
+  out.write(
+    `ns-isolated build-launcher: built ${target} (${r.compiler}, ${r.static ? 'static' : 'dynamic'}; ${runs})\n`,
+  )
   if (target !== prebuilt) {
     const why = options.out
       ? 'it is not where ns-isolated looks'

@@ -102,6 +102,12 @@ describe('the launchers in the core tarball', () => {
     })
   })
 
+  it("linux-x64: built with musl, whose start probes no CPU (glibc's runs dozens of CPUIDs, each a trap in a VM)", () => {
+    // glibc's static start-up carries its tunables' names, the CPU ones among them.
+    const text = readFileSync(file('core', 'prebuilds/linux-x64/ns-isolated-launcher')).toString('latin1')
+    expect(text).not.toContain('glibc.cpu.')
+  })
+
   it('linux-arm64: a static AArch64 executable that runs (under qemu here) and says its version', (ctx) => {
     if (!inject('bothArches'))
       ctx.skip('no cross compiler here: packed for this arch only (Debian: gcc-aarch64-linux-gnu)')
