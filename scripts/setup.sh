@@ -28,7 +28,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 if ! command -v cc >/dev/null 2>&1 || ! echo 'int main(void){return 0;}' | cc -static -x c - -o /dev/null 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing gcc and libc6-dev"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq gcc libc6-dev >/dev/null
   elif ! command -v cc >/dev/null 2>&1; then
     say "no C compiler: install one (Debian/Ubuntu: sudo apt-get install gcc libc6-dev; Alpine: apk add build-base), then run again"
     exit 1
@@ -40,7 +40,7 @@ fi
 #    tests run what is published. Without it the launcher is built with cc.
 if ! command -v musl-gcc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing musl-tools"
-  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null; } || say "note: musl-tools did not install; the launcher is built with cc"
+  { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq musl-tools >/dev/null; } || say "note: musl-tools did not install; the launcher is built with cc"
 fi
 
 # 3. What the tests use from the system: setpriv and unshare (util-linux:
@@ -51,7 +51,7 @@ missing=()
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${missing[*]} (used by the tests)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
   else
     say "note: ${missing[*]} missing; some tests need them (Debian/Ubuntu: sudo apt-get install ${missing[*]})"
   fi

@@ -23,10 +23,12 @@ export function aptInstall(packages, why) {
   process.stderr.write(`${why}: ${line}\n`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   const quiet = { stdio: ['ignore', 'ignore', 'inherit'], env }
+  // Another apt (a second CI job on the machine, unattended-upgrades at boot) holds the lock: wait for it.
+  const lock = ['-o', 'DPkg::Lock::Timeout=600']
   if (!updated) {
-    spawnSync('apt-get', ['update', '-qq'], quiet)
+    spawnSync('apt-get', [...lock, 'update', '-qq'], quiet)
     updated = true
   }
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], quiet)
+  const r = spawnSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], quiet)
   return r.status === 0 ? undefined : `${why}: \`${line}\` failed (exit ${r.status})`
 }

@@ -45,7 +45,7 @@ why_not() {
     echo "no apt-get/dpkg-deb: the VM's packages (qemu-system-x86, busybox-static, linux-image-amd64) come from Debian's archive"
     return
   fi
-  if ! ready && [ -z "$(kernel_package)" ] && ! { apt-get update -qq >/dev/null 2>&1 && [ -n "$(kernel_package)" ]; }; then
+  if ! ready && [ -z "$(kernel_package)" ] && ! { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1 && [ -n "$(kernel_package)" ]; }; then
     echo "apt knows no linux-image-amd64 (Debian's kernel package; the VM needs a Debian kernel)"
   fi
 }
@@ -53,20 +53,20 @@ why_not() {
 install_tools() {
   have_tools && return
   say "installing qemu-system-x86 and busybox-static (apt-get)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends qemu-system-x86 busybox-static >/dev/null
   static_busybox || { say "/bin/busybox is not the static one (busybox-static)"; exit 1; }
 }
 
 build() {
   local b=$1 pkg kver vmlinuz off m f
   pkg=$(kernel_package)
-  [ -n "$pkg" ] || { apt-get update -qq >/dev/null; pkg=$(kernel_package); }
+  [ -n "$pkg" ] || { apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null; pkg=$(kernel_package); }
   [ -n "$pkg" ] || { say "apt knows no linux-image-amd64"; exit 1; }
   mkdir -p "$cache/debs" "$b/k" "$b/ir/lib/modules"
   if ! compgen -G "$cache/debs/${pkg}_*.deb" >/dev/null; then
     say "downloading $pkg (apt-get download)"
-    (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
+    (cd "$cache/debs" && apt-get -o DPkg::Lock::Timeout=600 download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
   fi
   dpkg-deb -x "$(compgen -G "$cache/debs/${pkg}_*.deb" | tail -1)" "$b/k"
   kver=$(ls "$b/k/lib/modules")
