@@ -7,9 +7,6 @@
 //                for a config with a transform of its own), no mode chosen
 //   fresh        isolation: 'fresh' (a new sandbox and worker per file)
 //   reuse        isolation: 'reuse' (one sandbox per worker, reset between files)
-//   default-1    default with --maxWorkers=1: one worker, what the preset gave a
-//                2-core machine before it set two there (docs/jest.md, "Workers")
-//   stock-2      stock with --maxWorkers=2 (not with --goal)
 // The goal is `default ÷ stock ≤ 1.1`. With --explain, two more runs explain
 // the `fresh` mode: stock-fresh (stock Jest with a new worker per file,
 // workerIdleMemoryLimit: 0) and stock-fresh-cc (the same with
@@ -53,24 +50,11 @@ const suite = suites[SUITE](dir)
 const cacheDirectory = join(dir, '.jest-cache')
 // --goal: only the goal's two (stock and default), for a short run.
 const GOAL = argv.includes('--goal')
-// default-1: the default with one worker (--maxWorkers=1), what the preset gave a 2-core machine before it
-// set two there (docs/jest.md, "Workers"); the same as `default` on other machines.
 const names = GOAL
-  ? ['stock', 'default', 'default-1']
-  : [
-      'stock',
-      'stock-2',
-      'default',
-      'default-1',
-      'fresh',
-      'reuse',
-      ...(EXPLAIN ? ['stock-fresh', 'stock-fresh-cc'] : []),
-    ]
-/** Runs that are another run's config with other arguments. */
-const sameConfig = { 'stock-fresh-cc': 'stock-fresh', 'default-1': 'default', 'stock-2': 'stock' }
-const extraArgs = { 'default-1': ['--maxWorkers=1'], 'stock-2': ['--maxWorkers=2'] }
+  ? ['stock', 'default']
+  : ['stock', 'default', 'fresh', 'reuse', ...(EXPLAIN ? ['stock-fresh', 'stock-fresh-cc'] : [])]
 for (const name of names) {
-  const base = sameConfig[name] ?? name
+  const base = name === 'stock-fresh-cc' ? 'stock-fresh' : name
   writeFileSync(join(dir, `jest.${base}.base.js`), suite.configs[base])
   // The same cache directory for all: warm on both sides.
   writeFileSync(
@@ -88,12 +72,7 @@ function run(name) {
   const cpu0 = busyMs()
   const r = spawnSync(
     node,
-    [
-      jest,
-      '--config',
-      `jest.${sameConfig[name] ?? name}.config.js`,
-      ...(WORKERS ? [`--maxWorkers=${WORKERS}`] : (extraArgs[name] ?? [])),
-    ],
+    [jest, '--config', `jest.${name}.config.js`, ...(WORKERS ? [`--maxWorkers=${WORKERS}`] : [])],
     { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '', ...extraEnv[name] } },
   )
   const ms = performance.now() - started
@@ -136,11 +115,7 @@ for (const n of names)
 const ratio = (a, b) =>
   `${(m[a] / m[b]).toFixed(3)} (paired ${median(times[a].map((t, i) => t / times[b][i])).toFixed(3)}), CPU ${(median(cpu[a]) / median(cpu[b])).toFixed(3)}`
 console.log(`  default / stock        = ${ratio('default', 'stock')}   (goal ≤ 1.1)`)
-console.log(
-  `  default-1 / stock      = ${ratio('default-1', 'stock')}   (one worker, as before the preset set two on 2 cores)`,
-)
 if (!GOAL) {
-  console.log(`  stock-2 / stock        = ${ratio('stock-2', 'stock')}   (stock Jest told to use two workers)`)
   console.log(`  fresh / stock          = ${ratio('fresh', 'stock')}`)
   console.log(`  reuse / stock          = ${ratio('reuse', 'stock')}`)
 }

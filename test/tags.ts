@@ -3,8 +3,6 @@
  * why a test cannot run everywhere, and skips it where it cannot. `npm test`
  * lists every skipped test with its tag's description (scripts/run-tests.mjs).
  */
-import { availableParallelism } from 'node:os'
-
 const isRoot = process.getuid?.() === 0
 
 export const tags = [
@@ -13,11 +11,5 @@ export const tags = [
     description:
       'needs root: real cgroup caps and hierarchies (an unprivileged user has no writable cgroup on cgroup v1), or files and mounts only root can set up',
     skip: !isRoot,
-  },
-  {
-    name: 'two-cores',
-    description:
-      "runs only on a 2-core machine: the Jest preset's two workers there, where Jest's default leaves one (elsewhere the preset keeps Jest's default)",
-    skip: availableParallelism() !== 2,
   },
 ]

@@ -5,13 +5,8 @@
 // An old Node is refused here, at config load.
 require('./dist/node-gate.js')
 const { join } = require('node:path')
-const { defaultMaxWorkers } = require('./dist/workers.js')
-
-// Two workers on a 2-core machine, where Jest's default leaves one (see dist/workers.js).
-const maxWorkers = defaultMaxWorkers()
 
 module.exports = {
-  ...(maxWorkers === undefined ? {} : { maxWorkers }),
   runner: join(__dirname, 'dist', 'runner.js'),
   testEnvironment: join(__dirname, 'dist', 'environment.js'),
   reporters: ['default', join(__dirname, 'dist', 'reporter.js')],

@@ -11,9 +11,6 @@ import { root } from '../helpers.ts'
 const require = createRequire(import.meta.url)
 const dist = join(root, 'plugins/jest/dist')
 const { withNsIsolated } = require(join(dist, 'config.js')) as typeof import('../../plugins/jest/dist/config.js')
-const { defaultMaxWorkers } = require(join(dist, 'workers.js')) as typeof import('../../plugins/jest/dist/workers.js')
-/** What withNsIsolated adds for maxWorkers on this machine (two on a 2-core one). */
-const WORKERS = defaultMaxWorkers() === undefined ? {} : { maxWorkers: defaultMaxWorkers() }
 const RUNNER = join(dist, 'runner.js')
 const ENVIRONMENT = join(dist, 'environment.js')
 const REPORTER = join(dist, 'reporter.js')
@@ -28,20 +25,8 @@ describe('withNsIsolated', () => {
       testEnvironment: ENVIRONMENT,
       testEnvironmentOptions: { pids: 64, memory: '1G' },
       reporters: ['default', REPORTER],
-      ...WORKERS,
     })
     expect(config).toEqual({ preset: 'ts-jest', testMatch: ['**/*.test.ts'], testEnvironmentOptions: { pids: 64 } })
-  })
-
-  it("gives two workers on a 2-core machine, where Jest's default leaves one; a config's maxWorkers, other machines and watch mode keep theirs", () => {
-    expect(defaultMaxWorkers([], 2)).toBe(2)
-    for (const cores of [1, 3, 4, 64]) expect(defaultMaxWorkers([], cores), `${cores} cores`).toBeUndefined()
-    for (const watch of ['--watch', '--watchAll', '--watchAll=true'])
-      expect(defaultMaxWorkers(['node', 'jest', watch], 2), watch).toBeUndefined()
-    expect(defaultMaxWorkers(['node', 'jest', '--watchAll=false'], 2)).toBe(2)
-    expect(withNsIsolated({ maxWorkers: 1 }).maxWorkers).toBe(1)
-    expect(withNsIsolated({ maxWorkers: '50%' }).maxWorkers).toBe('50%')
-    expect((withNsIsolated({}) as Record<string, unknown>).maxWorkers).toBe(defaultMaxWorkers())
   })
 
   it('appends the usage reporter to reporters already there, once', () => {

@@ -20,12 +20,7 @@ interface Seen {
   pid: number
 }
 
-const CONFIGS = {
-  stock: 'jest.stock.config.js',
-  fresh: 'jest.config.js',
-  reuse: 'jest.reuse.config.js',
-  one: 'jest.one.config.js',
-} as const
+const CONFIGS = { stock: 'jest.stock.config.js', fresh: 'jest.config.js', reuse: 'jest.reuse.config.js' } as const
 
 /** Runs Jest (a fresh cache each time, so that Jest's "in band" choice is the same for all) and reads what the files saw. */
 async function seen(q: Project, config: keyof typeof CONFIGS, args: string[]): Promise<Seen[]> {
@@ -71,19 +66,6 @@ describe('jest: JEST_WORKER_ID', () => {
     for (const ids of idOf.values()) expect(ids.size).toBe(1)
     const ids = [...idOf.values()].map((s) => [...s][0])
     expect(new Set(ids).size).toBe(ids.length)
-  })
-
-  it("with the preset and no maxWorkers, a 2-core machine runs two sandboxed workers at once (stock Jest's default runs in band there); a config's maxWorkers: 1 wins", {
-    tags: ['two-cores'],
-  }, async () => {
-    p = project('worker-id')
-    for (const config of ['fresh', 'reuse'] as const) {
-      // meet-a and meet-b each wait until the other has started: they ran at the same time
-      const [a, b] = await seen(p, config, ['meet-'])
-      expect(new Set([a?.workerId, b?.workerId]), config).toEqual(new Set(['1', '2']))
-    }
-    const one = await seen(p, 'one', ['file-'])
-    expect(one.map((f) => f.workerId)).toEqual(['1', '1', '1', '1'])
   })
 
   it("in band (-i) every file is worker '1', as with stock Jest", async () => {

@@ -18,7 +18,6 @@ import { join } from 'node:path'
 import { resolveOptions, type SandboxOptions } from 'ns-isolated'
 import { resolveJestOptions } from './host/validate'
 import { type Fallback, type Isolation, JEST_KEYS, type LeakPolicy, NODE_ENV_KEYS, splitOptions } from './options'
-import { defaultMaxWorkers } from './workers'
 
 /** `testEnvironmentOptions` of ns-isolated: the sandbox's options plus the Jest integration's own. */
 export interface NsIsolatedJestOptions extends SandboxOptions {
@@ -124,8 +123,5 @@ export function withNsIsolated<C extends JestConfigLike>(
   }
   const reporters = config.reporters ?? ['default']
   out.reporters = reporters.some(isOurReporter) ? [...reporters] : [...reporters, REPORTER]
-  // As the preset does: two workers on a 2-core machine (see workers.ts).
-  const maxWorkers = config.maxWorkers === undefined ? defaultMaxWorkers() : undefined
-  if (maxWorkers !== undefined) (out as JestConfigLike).maxWorkers = maxWorkers
   return out
 }
