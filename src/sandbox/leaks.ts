@@ -11,8 +11,9 @@
  * late it is forked; PID 1 reads it for the leaks it reports too (launcher.c,
  * test_of). A process started with an environment of its own (`env: {…}`)
  * carries none: it reads as the test of its nearest ancestor that does, else
- * as the test that was running when it started (its start time), else as
- * started outside any test (module scope, beforeAll, afterAll).
+ * as the test that was running when it was made (by its pid, which the
+ * kernel hands out in order; by its start time where the pids wrapped), else
+ * as started outside any test (module scope, beforeAll, afterAll).
  */
 import { readFileSync } from 'node:fs'
 import { TEST_ENV } from '../protocol.ts'
@@ -52,10 +53,27 @@ function ticksNow(): number {
   }
 }
 
+/**
+ * The last pid the kernel handed out in this PID namespace (the host's,
+ * without namespaces); NaN where it cannot be read. Pids are handed out in
+ * order: a process made while a test ran has a pid above the reading at the
+ * test's start and not above the one at its end.
+ */
+function lastPid(): number {
+  try {
+    return Number.parseInt(readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1'), 10)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** When a test ran: clock ticks (10 ms, shared by back-to-back tests) and pids (exact, unless they wrapped). */
 interface Window {
   test: string
   from: number
   to: number
+  pidFrom: number
+  pidTo: number
 }
 
 export class LeakAttribution {
@@ -78,7 +96,13 @@ export class LeakAttribution {
   testStarts(test: string): void {
     if (this.#current === undefined) this.#saved = process.env[TEST_ENV]
     process.env[TEST_ENV] = test
-    this.#current = { test, from: ticksNow(), to: Number.POSITIVE_INFINITY }
+    this.#current = {
+      test,
+      from: ticksNow(),
+      to: Number.POSITIVE_INFINITY,
+      pidFrom: lastPid(),
+      pidTo: Number.POSITIVE_INFINITY,
+    }
     this.#windows.push(this.#current)
   }
 
@@ -87,6 +111,7 @@ export class LeakAttribution {
     const run = this.#current
     if (run === undefined) return []
     run.to = ticksNow()
+    run.pidTo = lastPid()
     this.#current = undefined
     if (this.#saved === undefined) delete process.env[TEST_ENV]
     else process.env[TEST_ENV] = this.#saved
@@ -133,6 +158,10 @@ export class LeakAttribution {
       if (test !== undefined) return test
     }
     // Orphaned too: the test that ran when it started.
-    return this.#windows.find((w) => p.start >= w.from && p.start <= w.to)?.test
+    // By pid where the pids did not wrap; else by start time, where a tick can hold the end of one test and the start of the next.
+    const pidsInOrder = (w: Window) => w.pidFrom <= w.pidTo
+    const exact = this.#windows.find((w) => pidsInOrder(w) && p.pid > w.pidFrom && p.pid <= w.pidTo)
+    if (exact) return exact.test
+    return this.#windows.find((w) => !pidsInOrder(w) && p.start >= w.from && p.start <= w.to)?.test
   }
 }
