@@ -20,6 +20,7 @@ import { TEST_ENV } from '../protocol.ts'
 import {
   commandOf,
   environOf,
+  lastPid,
   launcherPid,
   type ProcEntry,
   sandboxProcesses,
@@ -54,20 +55,10 @@ function ticksNow(): number {
 }
 
 /**
- * The last pid the kernel handed out in this PID namespace (the host's,
- * without namespaces); NaN where it cannot be read. Pids are handed out in
- * order: a process made while a test ran has a pid above the reading at the
- * test's start and not above the one at its end.
+ * When a test ran: clock ticks (10 ms, shared by back-to-back tests) and the
+ * last pid handed out at its start and end (a process made while it ran has a
+ * pid between the two, unless the pids wrapped; NaN where unreadable).
  */
-function lastPid(): number {
-  try {
-    return Number.parseInt(readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1'), 10)
-  } catch {
-    return Number.NaN
-  }
-}
-
-/** When a test ran: clock ticks (10 ms, shared by back-to-back tests) and pids (exact, unless they wrapped). */
 interface Window {
   test: string
   from: number
@@ -100,7 +91,7 @@ export class LeakAttribution {
       test,
       from: ticksNow(),
       to: Number.POSITIVE_INFINITY,
-      pidFrom: lastPid(),
+      pidFrom: lastPid() ?? Number.NaN,
       pidTo: Number.POSITIVE_INFINITY,
     }
     this.#windows.push(this.#current)
@@ -111,7 +102,7 @@ export class LeakAttribution {
     const run = this.#current
     if (run === undefined) return []
     run.to = ticksNow()
-    run.pidTo = lastPid()
+    run.pidTo = lastPid() ?? Number.NaN
     this.#current = undefined
     if (this.#saved === undefined) delete process.env[TEST_ENV]
     else process.env[TEST_ENV] = this.#saved

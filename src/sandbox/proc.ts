@@ -72,18 +72,22 @@ function allProcesses(): ProcEntry[] {
 }
 
 /**
- * The last pid the sandbox's PID namespace handed out, to a process or a
- * thread (pids are handed out in order in a fresh namespace); null without a
- * PID namespace of its own (the host's counts the host's) or where unreadable.
+ * The last pid this process's PID namespace handed out, to a process or a
+ * thread (the host's, without a namespace of its own); pids are handed out
+ * in order until they wrap. Null where unreadable.
  */
-export function namespaceLastPid(): number | null {
-  if (process.env[INSIDE_ENV] === undefined) return null
+export function lastPid(): number | null {
   try {
     const n = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'))
     return Number.isInteger(n) ? n : null
   } catch {
     return null
   }
+}
+
+/** `lastPid` of the sandbox's own PID namespace; null without one (the host's counts the host's). */
+export function namespaceLastPid(): number | null {
+  return process.env[INSIDE_ENV] === undefined ? null : lastPid()
 }
 
 /** Set by a pass that found only PID 1 and this process: the last pid handed out then, and PID 1's entry. */
